@@ -1,0 +1,1 @@
+//! azop's custom resources.

@@ -1,0 +1,1 @@
+//! A local Azure for tests: ARM, the Entra token endpoint and the Key Vault data plane on loopback.

@@ -1,0 +1,1 @@
+//! Validates objects against a CustomResourceDefinition's schema as kube-apiserver does.

@@ -1,0 +1,1 @@
+//! Helpers shared by azop's end-to-end tests.
