@@ -1,0 +1,195 @@
+//! The fields every Azure-backed kind shares, defined once and flattened into each spec and
+//! status.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// What happens in Azure when the object is deleted from Kubernetes.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Delete the Azure resource (only if its ownership tag names this object).
+    #[default]
+    Delete,
+    /// Leave the Azure resource in place.
+    Orphan,
+}
+
+/// Whether azop may write to the Azure resource.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ManagementPolicy {
+    /// Create, update and delete the resource to match the spec.
+    #[default]
+    Manage,
+    /// Adopt read-only: fill status from Azure, never write.
+    Observe,
+}
+
+/// A reference to an object of another kind in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct LocalRef {
+    /// The object's `metadata.name`.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// A reference to an object that may live in another namespace (when the target allows it).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct NamespacedRef {
+    /// The object's `metadata.name`.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// The object's namespace; defaults to the referring object's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub namespace: Option<String>,
+}
+
+/// Azure name, location, tags and policies: the fields every Azure-backed kind carries.
+///
+/// The Azure name rule differs per kind, so each kind checks `azureName` (and `metadata.name`,
+/// which stands in for it) with a rule of its own; the rules here are the ones all kinds share.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AzureResourceFields {
+    /// The resource's name in Azure. Defaults to `metadata.name`. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("azureName is immutable: Azure cannot rename a resource; create a new object instead"))]
+    pub azure_name: Option<String>,
+    /// The Azure region, in ARM's form (`westeurope`). Optional where the namespace's
+    /// AzureProfile gives a default. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9]{1,39}$"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("location is immutable: Azure cannot move this resource to another region"))]
+    pub location: Option<String>,
+    /// Tags set on the Azure resource. Azure allows 50; one is azop's ownership tag.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 49))]
+    #[x_kube(validation = Rule::new("self.all(k, !k.startsWith('azop.dev/'))").message("tags with the azop.dev/ prefix are reserved for azop"))]
+    #[x_kube(validation = Rule::new("self.all(k, size(k) <= 512 && size(self[k]) <= 256)").message("Azure allows tag names of at most 512 characters and values of at most 256"))]
+    pub tags: BTreeMap<String, String>,
+    /// `Delete` (default) deletes the Azure resource with the object; `Orphan` leaves it.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+    /// `Manage` (default) or `Observe` (read-only adoption).
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
+}
+
+/// Spec-level rules for the shared fields. Rules on a flattened struct itself would be lost when
+/// two structs are flattened into one spec, so each kind's spec lists the ones that apply to it.
+pub mod rules {
+    use kube::core::Rule;
+
+    /// `azureName` cannot be added or removed after creation (changing it is refused by the
+    /// field's own rule).
+    pub fn azure_name_fixed() -> Rule {
+        Rule::new("has(self.azureName) == has(oldSelf.azureName)")
+            .message("azureName is immutable: it cannot be added or removed after creation")
+            .field_path(".azureName")
+    }
+
+    /// `resourceGroupRef` and `resourceGroupName` exclude each other.
+    pub fn one_resource_group() -> Rule {
+        Rule::new("!(has(self.resourceGroupRef) && has(self.resourceGroupName))")
+            .message("resourceGroupRef and resourceGroupName are mutually exclusive: set one")
+            .field_path(".resourceGroupName")
+    }
+
+    /// The resource group cannot be switched between a reference and a name after creation.
+    pub fn resource_group_fixed() -> Rule {
+        Rule::new("has(self.resourceGroupRef) == has(oldSelf.resourceGroupRef) && (!has(self.resourceGroupRef) || self.resourceGroupRef == oldSelf.resourceGroupRef)")
+            .message("resourceGroupRef is immutable: Azure cannot move this resource to another group")
+            .field_path(".resourceGroupRef")
+    }
+}
+
+/// Where a resource lives: a ResourceGroup object, or an existing group by name.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceGroupPlacement {
+    /// A ResourceGroup object in the same namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_group_ref: Option<LocalRef>,
+    /// An existing resource group by its Azure name (the AzureProfile must allow it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[-\w\.\(\)]{0,89}[-\w\(\)]$"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("resourceGroupName is immutable: Azure cannot move this resource to another group"))]
+    pub resource_group_name: Option<String>,
+}
+
+/// The long-running Azure operation azop is waiting for, recorded before the reconcile that
+/// started it returns, so a restarted operator resumes polling instead of sending it again.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingOperation {
+    /// What the operation does: `Create`, `Update` or `Delete`.
+    pub kind: String,
+    /// When azop started it.
+    pub started_at: Time,
+    /// The ARM client's serialised operation token (polling URLs and final-state rule).
+    pub token: String,
+}
+
+/// The status every Azure-backed kind shares.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AzureResourceStatus {
+    /// The `metadata.generation` the status describes; -1 until azop has seen the object.
+    #[serde(default = "unobserved")]
+    pub observed_generation: i64,
+    /// Ready, Reconciling and Stalled, as kstatus reads them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The ARM resource id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<String>,
+    /// ARM's `provisioningState` as last read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning_state: Option<String>,
+    /// The Azure operation in flight, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<PendingOperation>,
+}
+
+impl Default for AzureResourceStatus {
+    fn default() -> Self {
+        AzureResourceStatus {
+            observed_generation: unobserved(),
+            conditions: Vec::new(),
+            resource_id: None,
+            provisioning_state: None,
+            operation: None,
+        }
+    }
+}
+
+/// The status of kinds that are not one Azure resource (profiles, bindings).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BasicStatus {
+    /// The `metadata.generation` the status describes; -1 until azop has seen the object.
+    #[serde(default = "unobserved")]
+    pub observed_generation: i64,
+    /// Ready, Reconciling and Stalled, as kstatus reads them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+impl Default for BasicStatus {
+    fn default() -> Self {
+        BasicStatus {
+            observed_generation: unobserved(),
+            conditions: Vec::new(),
+        }
+    }
+}
+
+/// `status.observedGeneration` before azop has looked: -1, so kstatus never reads an object
+/// nobody has reconciled as healthy.
+pub fn unobserved() -> i64 {
+    -1
+}
