@@ -20,6 +20,7 @@ use crate::naming::{
 #[kube(
     group = "azop.dev",
     version = "v1alpha1",
+    derive = "PartialEq",
     kind = "AksCluster",
     namespaced,
     status = "AksClusterStatus",

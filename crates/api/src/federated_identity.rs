@@ -20,6 +20,7 @@ pub const DEFAULT_AUDIENCE: &str = "api://AzureADTokenExchange";
 #[kube(
     group = "azop.dev",
     version = "v1alpha1",
+    derive = "PartialEq",
     kind = "FederatedIdentity",
     namespaced,
     status = "FederatedIdentityStatus",

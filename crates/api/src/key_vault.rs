@@ -15,6 +15,7 @@ use crate::naming::VAULT;
 #[kube(
     group = "azop.dev",
     version = "v1alpha1",
+    derive = "PartialEq",
     kind = "KeyVault",
     namespaced,
     status = "KeyVaultStatus",

@@ -17,6 +17,7 @@ use crate::naming::{DNS_SUBDOMAIN_PATTERN, VAULT_SECRET_PATTERN};
 #[kube(
     group = "azop.dev",
     version = "v1alpha1",
+    derive = "PartialEq",
     kind = "KeyVaultBinding",
     namespaced,
     status = "KeyVaultBindingStatus",

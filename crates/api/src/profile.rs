@@ -17,6 +17,7 @@ use crate::naming::GUID_PATTERN;
 #[kube(
     group = "azop.dev",
     version = "v1alpha1",
+    derive = "PartialEq",
     kind = "AzureProfile",
     status = "AzureProfileStatus",
     shortname = "azp",

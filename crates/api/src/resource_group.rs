@@ -13,6 +13,7 @@ use crate::naming::RESOURCE_GROUP;
 #[kube(
     group = "azop.dev",
     version = "v1alpha1",
+    derive = "PartialEq",
     kind = "ResourceGroup",
     namespaced,
     status = "ResourceGroupStatus",

@@ -13,6 +13,7 @@ use crate::naming::GUID_PATTERN;
 #[kube(
     group = "azop.dev",
     version = "v1alpha1",
+    derive = "PartialEq",
     kind = "RoleAssignment",
     namespaced,
     status = "RoleAssignmentStatus",

@@ -1,3 +1,6 @@
 //! azop's reconcile engine and per-kind adapters.
 //!
-//! Empty until the operator issue lands: nothing here pretends to reconcile yet.
+//! Today: the tenancy policy ([`policy`]). The engine, the adapters, `azop run` and `azop dev`
+//! come with the operator issue.
+
+pub mod policy;

@@ -1,0 +1,409 @@
+//! Tenancy policy: which AzureProfile governs a namespace, and whether an object of that
+//! namespace may do what it asks (API.md, AzureProfile).
+//!
+//! A namespaced object uses the one profile whose selector matches its namespace's labels. No
+//! profile, or several, refuses the object with a message that says so. Namespaces on the
+//! operator's platform list that no profile selects use the operator's default profile, which
+//! allows everything. Refusals become `Ready=False, Stalled=True, reason=PolicyDenied`, with no
+//! Azure call.
+
+use std::collections::BTreeMap;
+
+use azop_api::profile::{AzopKind, AzureProfile};
+use kube::core::{Selector, SelectorExt};
+
+/// Why an object is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// No profile selects the namespace.
+    #[error(
+        "no AzureProfile selects namespace {namespace}; ask the platform team for a profile whose namespaceSelector matches its labels"
+    )]
+    NoProfile {
+        /// The namespace.
+        namespace: String,
+    },
+    /// More than one profile selects the namespace.
+    #[error(
+        "AzureProfiles {profiles:?} all select namespace {namespace}; exactly one may, so the platform team must narrow their namespaceSelectors"
+    )]
+    SeveralProfiles {
+        /// The namespace.
+        namespace: String,
+        /// The profiles that match.
+        profiles: Vec<String>,
+    },
+    /// A profile's selector is not a valid label selector.
+    #[error("AzureProfile {profile} has an invalid namespaceSelector: {reason}")]
+    InvalidSelector {
+        /// The profile.
+        profile: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The kind is not in `allowedKinds`.
+    #[error("AzureProfile {profile} does not allow {kind:?} objects in this namespace (allowedKinds: {allowed:?})")]
+    KindNotAllowed {
+        /// The profile.
+        profile: String,
+        /// The kind.
+        kind: AzopKind,
+        /// What it allows.
+        allowed: Vec<AzopKind>,
+    },
+    /// The location is not in `allowedLocations`.
+    #[error("location {location} is not allowed by AzureProfile {profile} (allowedLocations: {allowed:?})")]
+    LocationNotAllowed {
+        /// The profile.
+        profile: String,
+        /// The location asked for.
+        location: String,
+        /// What it allows.
+        allowed: Vec<String>,
+    },
+    /// No location given and no default.
+    #[error("spec.location is required: AzureProfile {profile} gives no default location")]
+    LocationRequired {
+        /// The profile.
+        profile: String,
+    },
+    /// The resource group is not in `allowedResourceGroups`.
+    #[error("resource group {group} is not allowed by AzureProfile {profile} (allowedResourceGroups: {allowed:?})")]
+    ResourceGroupNotAllowed {
+        /// The profile.
+        profile: String,
+        /// The group asked for.
+        group: String,
+        /// What it allows.
+        allowed: Vec<String>,
+    },
+    /// No resource group given and no default.
+    #[error("set spec.resourceGroupRef or spec.resourceGroupName: AzureProfile {profile} gives no default resource group")]
+    ResourceGroupRequired {
+        /// The profile.
+        profile: String,
+    },
+    /// The issuer URL is not in `allowedIssuers`.
+    #[error("issuer {issuer} is not allowed by AzureProfile {profile} (allowedIssuers: {allowed:?})")]
+    IssuerNotAllowed {
+        /// The profile.
+        profile: String,
+        /// The issuer asked for.
+        issuer: String,
+        /// What it allows.
+        allowed: Vec<String>,
+    },
+}
+
+/// The profile that governs a namespace.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Governing<'a> {
+    /// An AzureProfile.
+    Profile(&'a AzureProfile),
+    /// A platform namespace with no profile: the operator's own defaults, everything allowed.
+    OperatorDefault,
+}
+
+/// Chooses the profile for a namespace.
+pub fn governing_profile<'a>(
+    profiles: &'a [AzureProfile],
+    namespace: &str,
+    namespace_labels: &BTreeMap<String, String>,
+    platform_namespaces: &[String],
+) -> Result<Governing<'a>, PolicyError> {
+    let mut matching = Vec::new();
+    for p in profiles {
+        let selector = Selector::try_from(p.spec.namespace_selector.clone()).map_err(|e| {
+            PolicyError::InvalidSelector {
+                profile: name_of(p),
+                reason: e.to_string(),
+            }
+        })?;
+        if selector.matches(namespace_labels) {
+            matching.push(p);
+        }
+    }
+    match matching.as_slice() {
+        [one] => Ok(Governing::Profile(one)),
+        [] if platform_namespaces.iter().any(|n| n == namespace) => Ok(Governing::OperatorDefault),
+        [] => Err(PolicyError::NoProfile {
+            namespace: namespace.to_string(),
+        }),
+        several => Err(PolicyError::SeveralProfiles {
+            namespace: namespace.to_string(),
+            profiles: several.iter().map(|p| name_of(p)).collect(),
+        }),
+    }
+}
+
+fn name_of(p: &AzureProfile) -> String {
+    p.metadata.name.clone().unwrap_or_default()
+}
+
+/// `*`-globs as profiles write them (`rg-team-a-*`, `https://westeurope.oic.prod-aks.azure.com/*`).
+/// Matching is case-insensitive, as Azure compares names and hosts.
+fn glob_matches(pattern: &str, value: &str) -> bool {
+    let options = glob::MatchOptions {
+        case_sensitive: false,
+        require_literal_separator: false,
+        require_literal_leading_dot: false,
+    };
+    glob::Pattern::new(pattern).is_ok_and(|p| p.matches_with(value, options))
+}
+
+/// What an object asks for, as far as policy is concerned.
+#[derive(Debug, Clone, Default)]
+pub struct Request<'a> {
+    /// The kind.
+    pub kind: Option<AzopKind>,
+    /// `spec.location`, if set.
+    pub location: Option<&'a str>,
+    /// Whether the kind has a location at all.
+    pub needs_location: bool,
+    /// The resource group by name (`spec.resourceGroupName`), if set.
+    pub resource_group_name: Option<&'a str>,
+    /// Whether a ResourceGroup object is referenced instead (its own policy check covers it).
+    pub resource_group_ref: bool,
+    /// Whether the kind lives in a resource group at all.
+    pub needs_resource_group: bool,
+    /// An explicit OIDC issuer URL (FederatedIdentity `issuer.url`).
+    pub issuer_url: Option<&'a str>,
+    /// The resource group's own Azure name, for ResourceGroup objects.
+    pub own_group_name: Option<&'a str>,
+}
+
+/// The request with the profile's defaults filled in.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decision {
+    /// The location to use.
+    pub location: Option<String>,
+    /// The resource group by name, when not referenced.
+    pub resource_group_name: Option<String>,
+    /// Tags to add (the object's own tags win).
+    pub default_tags: BTreeMap<String, String>,
+    /// The subscription, when a profile names one (else the operator's default).
+    pub subscription_id: Option<String>,
+    /// The tenant, when a profile names one.
+    pub tenant_id: Option<String>,
+}
+
+/// Checks a request against the governing profile and fills in its defaults.
+pub fn decide(governing: &Governing<'_>, req: &Request<'_>) -> Result<Decision, PolicyError> {
+    let profile = match governing {
+        Governing::OperatorDefault => {
+            return Ok(Decision {
+                location: req.location.map(str::to_string),
+                resource_group_name: req.resource_group_name.map(str::to_string),
+                ..Decision::default()
+            });
+        }
+        Governing::Profile(p) => p,
+    };
+    let spec = &profile.spec;
+    let pname = name_of(profile);
+    if let Some(kind) = req.kind
+        && !spec.allowed_kinds.is_empty()
+        && !spec.allowed_kinds.contains(&kind)
+    {
+        return Err(PolicyError::KindNotAllowed {
+            profile: pname,
+            kind,
+            allowed: spec.allowed_kinds.clone(),
+        });
+    }
+    let defaults = spec.defaults.clone().unwrap_or_default();
+    let location = req.location.map(str::to_string).or(defaults.location);
+    if req.needs_location {
+        match &location {
+            None => return Err(PolicyError::LocationRequired { profile: pname }),
+            Some(l)
+                if !spec.allowed_locations.is_empty()
+                    && !spec.allowed_locations.iter().any(|a| a.eq_ignore_ascii_case(l)) =>
+            {
+                return Err(PolicyError::LocationNotAllowed {
+                    profile: pname,
+                    location: l.clone(),
+                    allowed: spec.allowed_locations.clone(),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    let group_allowed = |g: &str| {
+        spec.allowed_resource_groups.is_empty()
+            || spec.allowed_resource_groups.iter().any(|p| glob_matches(p, g))
+    };
+    if let Some(own) = req.own_group_name
+        && !group_allowed(own)
+    {
+        return Err(PolicyError::ResourceGroupNotAllowed {
+            profile: pname,
+            group: own.to_string(),
+            allowed: spec.allowed_resource_groups.clone(),
+        });
+    }
+    let mut resource_group_name = None;
+    if req.needs_resource_group && !req.resource_group_ref {
+        let group = req
+            .resource_group_name
+            .map(str::to_string)
+            .or(defaults.resource_group_name);
+        match group {
+            None => return Err(PolicyError::ResourceGroupRequired { profile: pname }),
+            Some(g) if !group_allowed(&g) => {
+                return Err(PolicyError::ResourceGroupNotAllowed {
+                    profile: pname,
+                    group: g,
+                    allowed: spec.allowed_resource_groups.clone(),
+                });
+            }
+            Some(g) => resource_group_name = Some(g),
+        }
+    }
+    if let Some(issuer) = req.issuer_url
+        && !spec.allowed_issuers.iter().any(|p| glob_matches(p, issuer))
+    {
+        return Err(PolicyError::IssuerNotAllowed {
+            profile: pname,
+            issuer: issuer.to_string(),
+            allowed: spec.allowed_issuers.clone(),
+        });
+    }
+    Ok(Decision {
+        location,
+        resource_group_name,
+        default_tags: defaults.tags,
+        subscription_id: Some(spec.subscription_id.clone()),
+        tenant_id: spec.tenant_id.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use azop_api::profile::{AzureProfileSpec, ProfileDefaults};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+    fn profile(name: &str, label: &str) -> AzureProfile {
+        let mut p = AzureProfile::new(
+            name,
+            AzureProfileSpec {
+                namespace_selector: LabelSelector {
+                    match_labels: Some(BTreeMap::from([(
+                        "azop.dev/profile".to_string(),
+                        label.to_string(),
+                    )])),
+                    match_expressions: None,
+                },
+                subscription_id: "00000000-0000-0000-0000-000000000000".to_string(),
+                tenant_id: None,
+                credential: None,
+                allowed_locations: vec!["westeurope".into(), "northeurope".into()],
+                allowed_resource_groups: vec!["rg-team-a*".into()],
+                allowed_kinds: vec![AzopKind::ResourceGroup, AzopKind::FederatedIdentity],
+                allowed_issuers: vec!["https://westeurope.oic.prod-aks.azure.com/*".into()],
+                defaults: Some(ProfileDefaults {
+                    location: Some("westeurope".into()),
+                    resource_group_name: Some("rg-team-a".into()),
+                    tags: BTreeMap::from([("team".to_string(), "a".to_string())]),
+                }),
+            },
+        );
+        p.metadata.name = Some(name.to_string());
+        p
+    }
+
+    fn labels(v: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([("azop.dev/profile".to_string(), v.to_string())])
+    }
+
+    #[test]
+    fn the_one_matching_profile_governs_the_namespace() {
+        let profiles = [profile("team-a", "team-a"), profile("team-b", "team-b")];
+        let g = governing_profile(&profiles, "team-a", &labels("team-a"), &[]).expect("one");
+        assert_eq!(g, Governing::Profile(&profiles[0]));
+    }
+
+    #[test]
+    fn no_matching_profile_is_refused_unless_the_namespace_is_a_platform_one() {
+        let profiles = [profile("team-a", "team-a")];
+        let err = governing_profile(&profiles, "x", &labels("other"), &[]).expect_err("none");
+        assert!(err.to_string().contains("no AzureProfile selects namespace x"));
+        let g = governing_profile(&profiles, "platform", &labels("other"), &["platform".into()])
+            .expect("platform default");
+        assert_eq!(g, Governing::OperatorDefault);
+    }
+
+    #[test]
+    fn several_matching_profiles_are_refused_naming_them() {
+        let profiles = [profile("a", "x"), profile("b", "x")];
+        let err = governing_profile(&profiles, "ns", &labels("x"), &[]).expect_err("several");
+        assert_eq!(
+            err,
+            PolicyError::SeveralProfiles {
+                namespace: "ns".into(),
+                profiles: vec!["a".into(), "b".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn defaults_fill_location_group_and_tags() {
+        let p = profile("team-a", "team-a");
+        let d = decide(
+            &Governing::Profile(&p),
+            &Request {
+                kind: Some(AzopKind::FederatedIdentity),
+                needs_location: true,
+                needs_resource_group: true,
+                ..Request::default()
+            },
+        )
+        .expect("allowed");
+        assert_eq!(d.location.as_deref(), Some("westeurope"));
+        assert_eq!(d.resource_group_name.as_deref(), Some("rg-team-a"));
+        assert_eq!(d.default_tags.get("team").map(String::as_str), Some("a"));
+    }
+
+    #[test]
+    fn disallowed_kind_location_group_and_issuer_are_refused() {
+        let p = profile("team-a", "team-a");
+        let g = Governing::Profile(&p);
+        let base = Request {
+            kind: Some(AzopKind::FederatedIdentity),
+            needs_location: true,
+            needs_resource_group: true,
+            ..Request::default()
+        };
+        let kind = decide(&g, &Request { kind: Some(AzopKind::AksCluster), ..base.clone() });
+        assert!(matches!(kind, Err(PolicyError::KindNotAllowed { .. })), "{kind:?}");
+        let loc = decide(&g, &Request { location: Some("eastus"), ..base.clone() });
+        assert!(matches!(loc, Err(PolicyError::LocationNotAllowed { .. })), "{loc:?}");
+        let rg = decide(&g, &Request { resource_group_name: Some("rg-team-b"), ..base.clone() });
+        assert!(matches!(rg, Err(PolicyError::ResourceGroupNotAllowed { .. })), "{rg:?}");
+        let ok = decide(&g, &Request { resource_group_name: Some("rg-team-a-orders"), ..base.clone() });
+        assert!(ok.is_ok(), "{ok:?}");
+        let iss = decide(&g, &Request { issuer_url: Some("https://evil.example.com/x"), ..base.clone() });
+        assert!(matches!(iss, Err(PolicyError::IssuerNotAllowed { .. })), "{iss:?}");
+        let iss_ok = decide(
+            &g,
+            &Request { issuer_url: Some("https://westeurope.oic.prod-aks.azure.com/tenant/guid/"), ..base },
+        );
+        assert!(iss_ok.is_ok(), "{iss_ok:?}");
+    }
+
+    #[test]
+    fn a_resource_group_object_is_checked_against_the_group_globs() {
+        let p = profile("team-a", "team-a");
+        let r = decide(
+            &Governing::Profile(&p),
+            &Request {
+                kind: Some(AzopKind::ResourceGroup),
+                needs_location: true,
+                own_group_name: Some("rg-prod"),
+                ..Request::default()
+            },
+        );
+        assert!(matches!(r, Err(PolicyError::ResourceGroupNotAllowed { .. })), "{r:?}");
+    }
+}
