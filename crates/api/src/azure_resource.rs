@@ -141,8 +141,10 @@ pub struct AzureResourceStatus {
     /// The `metadata.generation` the status describes; -1 until azop has seen the object.
     #[serde(default = "unobserved")]
     pub observed_generation: i64,
-    /// Ready, Reconciling and Stalled, as kstatus reads them.
+    /// Ready, Reconciling and Stalled, as kstatus reads them. A list keyed by type, so
+    /// server-side apply merges conditions one by one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// The ARM resource id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,8 +176,10 @@ pub struct BasicStatus {
     /// The `metadata.generation` the status describes; -1 until azop has seen the object.
     #[serde(default = "unobserved")]
     pub observed_generation: i64,
-    /// Ready, Reconciling and Stalled, as kstatus reads them.
+    /// Ready, Reconciling and Stalled, as kstatus reads them. A list keyed by type, so
+    /// server-side apply merges conditions one by one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
 }
 
