@@ -4,7 +4,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::azure_resource::{BasicStatus, DeletionPolicy, LocalRef, NamespacedRef};
+use crate::azure_resource::{AzureResourceStatus, DeletionPolicy, LocalRef, NamespacedRef};
 use crate::naming::GUID_PATTERN;
 
 /// A role for a principal at a scope. The assignment's name is a GUID derived from scope,
@@ -142,12 +142,9 @@ pub struct Scope {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleAssignmentStatus {
-    /// Generation and conditions.
+    /// Generation, conditions, the assignment's ARM id.
     #[serde(flatten)]
-    pub basic: BasicStatus,
-    /// The assignment's ARM id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_id: Option<String>,
+    pub azure: AzureResourceStatus,
     /// The assignment's name (a GUID).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignment_id: Option<String>,

@@ -1,6 +1,12 @@
 //! azop's reconcile engine and per-kind adapters.
 //!
-//! Today: the tenancy policy ([`policy`]). The engine, the adapters, `azop run` and `azop dev`
-//! come with the operator issue.
+//! [`engine`] is the one reconcile engine every Azure-backed kind shares; [`kinds`] holds one
+//! adapter per kind; [`policy`] is the tenancy policy of AzureProfiles; [`azure`] is the narrow
+//! view of ARM the engine needs. Wiring into `azop run`/`azop dev` comes with the operator issue.
 
+pub mod azure;
+pub mod drift;
+pub mod engine;
+pub mod kinds;
 pub mod policy;
+pub mod references;

@@ -42,7 +42,9 @@ pub enum PolicyError {
         reason: String,
     },
     /// The kind is not in `allowedKinds`.
-    #[error("AzureProfile {profile} does not allow {kind:?} objects in this namespace (allowedKinds: {allowed:?})")]
+    #[error(
+        "AzureProfile {profile} does not allow {kind:?} objects in this namespace (allowedKinds: {allowed:?})"
+    )]
     KindNotAllowed {
         /// The profile.
         profile: String,
@@ -52,7 +54,9 @@ pub enum PolicyError {
         allowed: Vec<AzopKind>,
     },
     /// The location is not in `allowedLocations`.
-    #[error("location {location} is not allowed by AzureProfile {profile} (allowedLocations: {allowed:?})")]
+    #[error(
+        "location {location} is not allowed by AzureProfile {profile} (allowedLocations: {allowed:?})"
+    )]
     LocationNotAllowed {
         /// The profile.
         profile: String,
@@ -68,7 +72,9 @@ pub enum PolicyError {
         profile: String,
     },
     /// The resource group is not in `allowedResourceGroups`.
-    #[error("resource group {group} is not allowed by AzureProfile {profile} (allowedResourceGroups: {allowed:?})")]
+    #[error(
+        "resource group {group} is not allowed by AzureProfile {profile} (allowedResourceGroups: {allowed:?})"
+    )]
     ResourceGroupNotAllowed {
         /// The profile.
         profile: String,
@@ -78,13 +84,17 @@ pub enum PolicyError {
         allowed: Vec<String>,
     },
     /// No resource group given and no default.
-    #[error("set spec.resourceGroupRef or spec.resourceGroupName: AzureProfile {profile} gives no default resource group")]
+    #[error(
+        "set spec.resourceGroupRef or spec.resourceGroupName: AzureProfile {profile} gives no default resource group"
+    )]
     ResourceGroupRequired {
         /// The profile.
         profile: String,
     },
     /// The issuer URL is not in `allowedIssuers`.
-    #[error("issuer {issuer} is not allowed by AzureProfile {profile} (allowedIssuers: {allowed:?})")]
+    #[error(
+        "issuer {issuer} is not allowed by AzureProfile {profile} (allowedIssuers: {allowed:?})"
+    )]
     IssuerNotAllowed {
         /// The profile.
         profile: String,
@@ -218,7 +228,10 @@ pub fn decide(governing: &Governing<'_>, req: &Request<'_>) -> Result<Decision, 
             None => return Err(PolicyError::LocationRequired { profile: pname }),
             Some(l)
                 if !spec.allowed_locations.is_empty()
-                    && !spec.allowed_locations.iter().any(|a| a.eq_ignore_ascii_case(l)) =>
+                    && !spec
+                        .allowed_locations
+                        .iter()
+                        .any(|a| a.eq_ignore_ascii_case(l)) =>
             {
                 return Err(PolicyError::LocationNotAllowed {
                     profile: pname,
@@ -231,7 +244,10 @@ pub fn decide(governing: &Governing<'_>, req: &Request<'_>) -> Result<Decision, 
     }
     let group_allowed = |g: &str| {
         spec.allowed_resource_groups.is_empty()
-            || spec.allowed_resource_groups.iter().any(|p| glob_matches(p, g))
+            || spec
+                .allowed_resource_groups
+                .iter()
+                .any(|p| glob_matches(p, g))
     };
     if let Some(own) = req.own_group_name
         && !group_allowed(own)
@@ -328,9 +344,17 @@ mod tests {
     fn no_matching_profile_is_refused_unless_the_namespace_is_a_platform_one() {
         let profiles = [profile("team-a", "team-a")];
         let err = governing_profile(&profiles, "x", &labels("other"), &[]).expect_err("none");
-        assert!(err.to_string().contains("no AzureProfile selects namespace x"));
-        let g = governing_profile(&profiles, "platform", &labels("other"), &["platform".into()])
-            .expect("platform default");
+        assert!(
+            err.to_string()
+                .contains("no AzureProfile selects namespace x")
+        );
+        let g = governing_profile(
+            &profiles,
+            "platform",
+            &labels("other"),
+            &["platform".into()],
+        )
+        .expect("platform default");
         assert_eq!(g, Governing::OperatorDefault);
     }
 
@@ -375,19 +399,64 @@ mod tests {
             needs_resource_group: true,
             ..Request::default()
         };
-        let kind = decide(&g, &Request { kind: Some(AzopKind::AksCluster), ..base.clone() });
-        assert!(matches!(kind, Err(PolicyError::KindNotAllowed { .. })), "{kind:?}");
-        let loc = decide(&g, &Request { location: Some("eastus"), ..base.clone() });
-        assert!(matches!(loc, Err(PolicyError::LocationNotAllowed { .. })), "{loc:?}");
-        let rg = decide(&g, &Request { resource_group_name: Some("rg-team-b"), ..base.clone() });
-        assert!(matches!(rg, Err(PolicyError::ResourceGroupNotAllowed { .. })), "{rg:?}");
-        let ok = decide(&g, &Request { resource_group_name: Some("rg-team-a-orders"), ..base.clone() });
+        let kind = decide(
+            &g,
+            &Request {
+                kind: Some(AzopKind::AksCluster),
+                ..base.clone()
+            },
+        );
+        assert!(
+            matches!(kind, Err(PolicyError::KindNotAllowed { .. })),
+            "{kind:?}"
+        );
+        let loc = decide(
+            &g,
+            &Request {
+                location: Some("eastus"),
+                ..base.clone()
+            },
+        );
+        assert!(
+            matches!(loc, Err(PolicyError::LocationNotAllowed { .. })),
+            "{loc:?}"
+        );
+        let rg = decide(
+            &g,
+            &Request {
+                resource_group_name: Some("rg-team-b"),
+                ..base.clone()
+            },
+        );
+        assert!(
+            matches!(rg, Err(PolicyError::ResourceGroupNotAllowed { .. })),
+            "{rg:?}"
+        );
+        let ok = decide(
+            &g,
+            &Request {
+                resource_group_name: Some("rg-team-a-orders"),
+                ..base.clone()
+            },
+        );
         assert!(ok.is_ok(), "{ok:?}");
-        let iss = decide(&g, &Request { issuer_url: Some("https://evil.example.com/x"), ..base.clone() });
-        assert!(matches!(iss, Err(PolicyError::IssuerNotAllowed { .. })), "{iss:?}");
+        let iss = decide(
+            &g,
+            &Request {
+                issuer_url: Some("https://evil.example.com/x"),
+                ..base.clone()
+            },
+        );
+        assert!(
+            matches!(iss, Err(PolicyError::IssuerNotAllowed { .. })),
+            "{iss:?}"
+        );
         let iss_ok = decide(
             &g,
-            &Request { issuer_url: Some("https://westeurope.oic.prod-aks.azure.com/tenant/guid/"), ..base },
+            &Request {
+                issuer_url: Some("https://westeurope.oic.prod-aks.azure.com/tenant/guid/"),
+                ..base
+            },
         );
         assert!(iss_ok.is_ok(), "{iss_ok:?}");
     }
@@ -404,6 +473,9 @@ mod tests {
                 ..Request::default()
             },
         );
-        assert!(matches!(r, Err(PolicyError::ResourceGroupNotAllowed { .. })), "{r:?}");
+        assert!(
+            matches!(r, Err(PolicyError::ResourceGroupNotAllowed { .. })),
+            "{r:?}"
+        );
     }
 }
