@@ -8,5 +8,7 @@ pub mod azure;
 pub mod drift;
 pub mod engine;
 pub mod kinds;
+pub mod metrics;
 pub mod policy;
 pub mod references;
+pub mod runner;

@@ -1,0 +1,181 @@
+//! Prometheus metrics, `/metrics`, `/healthz` and `/readyz`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// `kind` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    /// The azop kind.
+    pub kind: String,
+}
+
+/// `kind` + `result` labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// The azop kind.
+    pub kind: String,
+    /// `ok` or `error`.
+    pub result: String,
+}
+
+/// `kind` + `ready` labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReadinessLabels {
+    /// The azop kind.
+    pub kind: String,
+    /// `True`, `False` or `Unknown`.
+    pub ready: String,
+}
+
+/// `method` + `status` labels of ARM requests.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ArmLabels {
+    /// HTTP method.
+    pub method: String,
+    /// HTTP status, or `error` for no answer.
+    pub status: String,
+}
+
+/// Everything azop exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Reconciles by kind and result.
+    pub reconciles: Family<ResultLabels, Counter>,
+    /// Reconcile duration by kind.
+    pub reconcile_duration: Family<KindLabel, Histogram>,
+    /// ARM requests by method and status.
+    pub arm_requests: Family<ArmLabels, Counter>,
+    /// Waits for a client-side or server-side (429) throttle.
+    pub throttled_waits: Counter,
+    /// Azure operations azop is polling, by kind.
+    pub operations_in_flight: Family<KindLabel, Gauge>,
+    /// Objects by kind and Ready status.
+    pub objects: Family<ReadinessLabels, Gauge>,
+    ready: AtomicBool,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("azop");
+        let reconciles = Family::<ResultLabels, Counter>::default();
+        let reconcile_duration = Family::<KindLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.005, 2.0, 14))
+        });
+        let arm_requests = Family::<ArmLabels, Counter>::default();
+        let throttled_waits = Counter::default();
+        let operations_in_flight = Family::<KindLabel, Gauge>::default();
+        let objects = Family::<ReadinessLabels, Gauge>::default();
+        registry.register(
+            "reconciles",
+            "Reconciles by kind and result",
+            reconciles.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Reconcile duration",
+            reconcile_duration.clone(),
+        );
+        registry.register(
+            "arm_requests",
+            "ARM requests by method and status",
+            arm_requests.clone(),
+        );
+        registry.register(
+            "throttled_waits",
+            "Waits for ARM throttling",
+            throttled_waits.clone(),
+        );
+        registry.register(
+            "operations_in_flight",
+            "Azure operations being polled",
+            operations_in_flight.clone(),
+        );
+        registry.register("objects", "Objects by kind and readiness", objects.clone());
+        Metrics {
+            registry,
+            reconciles,
+            reconcile_duration,
+            arm_requests,
+            throttled_waits,
+            operations_in_flight,
+            objects,
+            ready: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Metrics {
+    /// Records one reconcile.
+    pub fn reconciled(&self, kind: &str, ok: bool, took: Duration) {
+        self.reconciles
+            .get_or_create(&ResultLabels {
+                kind: kind.to_string(),
+                result: if ok { "ok" } else { "error" }.to_string(),
+            })
+            .inc();
+        self.reconcile_duration
+            .get_or_create(&KindLabel {
+                kind: kind.to_string(),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// Marks the operator ready (caches synced, leading) or not.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// Whether `/readyz` answers 200.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` until the future is dropped.
+pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<()> {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    let m = metrics.clone();
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let m = m.clone();
+                async move { m.render() }
+            }),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let m = metrics.clone();
+                async move {
+                    if m.is_ready() {
+                        (StatusCode::OK, "ready")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                    }
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, app).await
+}
