@@ -102,6 +102,28 @@ impl Context {
     }
 }
 
+/// A reference from one azop object to another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// The referenced kind.
+    pub kind: AzopKind,
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+}
+
+impl Reference {
+    /// A reference to `kind` `name` in `namespace` (or in `own` when unset).
+    pub fn new(kind: AzopKind, namespace: Option<&str>, own: &str, name: &str) -> Self {
+        Reference {
+            kind,
+            namespace: namespace.unwrap_or(own).to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
 /// The ARM resource a kind wants.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
@@ -223,6 +245,11 @@ pub trait AzureKind:
     /// How a failed PUT is read. Default: as the error it is.
     fn on_write_error(error: AzureError) -> Result<(), ReconcileError> {
         Err(error.into())
+    }
+
+    /// The azop objects this one waits for, so their readiness wakes it.
+    fn references(&self) -> Vec<Reference> {
+        Vec::new()
     }
 
     /// Work after the main resource is in sync (a FederatedIdentity's credential and

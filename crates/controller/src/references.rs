@@ -6,9 +6,10 @@ use azop_api::ResourceGroup;
 use azop_api::azure_resource::{AzureResourceStatus, ResourceGroupPlacement};
 use azop_api::conditions::Reason;
 use azop_api::conditions::{self, READY};
+use azop_api::profile::AzopKind;
 use kube::{Api, ResourceExt};
 
-use crate::engine::{AzureKind, Context, ReconcileError};
+use crate::engine::{AzureKind, Context, ReconcileError, Reference};
 use crate::policy::Decision;
 
 /// A referenced object that is Ready for its current generation, with its shared status.
@@ -74,4 +75,17 @@ pub fn subscription<'a>(ctx: &'a Context, decision: &'a Decision) -> &'a str {
         .subscription_id
         .as_deref()
         .unwrap_or(&ctx.config.default_subscription_id)
+}
+
+/// The ResourceGroup a placed object references, if any.
+pub fn placement_refs<K: kube::Resource>(
+    obj: &K,
+    placement: &ResourceGroupPlacement,
+) -> Vec<Reference> {
+    let own = obj.meta().namespace.clone().unwrap_or_default();
+    placement
+        .resource_group_ref
+        .iter()
+        .map(|r| Reference::new(AzopKind::ResourceGroup, None, &own, &r.name))
+        .collect()
 }

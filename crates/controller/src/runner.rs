@@ -16,8 +16,9 @@ use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 
 use crate::azure::Azure;
-use crate::engine::{self, AzureKind, Context, EngineConfig};
+use crate::engine::{self, AzureKind, Context, EngineConfig, Reference};
 use crate::metrics::Metrics;
+use azop_api::profile::AzopKind;
 
 /// How the operator runs.
 #[derive(Debug, Clone)]
@@ -87,28 +88,82 @@ fn spec_or_deletion<K: Resource>(obj: &K) -> Option<u64> {
     Some(h.finish())
 }
 
-/// Objects of `K` in the namespace of a changed dependency: a ResourceGroup, KeyVault,
-/// FederatedIdentity or AksCluster becoming Ready wakes its dependents.
-fn same_namespace<K, D>(store: Store<K>) -> impl Fn(D) -> Vec<ObjectRef<K>> + Send + Sync + 'static
+/// What of a dependency its dependents care about: generation, resource id and conditions.
+fn readiness(
+    generation: Option<i64>,
+    resource_id: &Option<String>,
+    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+) -> Option<u64> {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    generation.hash(&mut h);
+    resource_id.hash(&mut h);
+    for c in conditions {
+        (&c.type_, &c.status, c.observed_generation).hash(&mut h);
+    }
+    Some(h.finish())
+}
+
+fn kind_readiness<D: AzureKind>(obj: &D) -> Option<u64> {
+    let mut status = obj.status().cloned().unwrap_or_default();
+    let common = D::azure_status(&mut status);
+    readiness(
+        obj.meta().generation,
+        &common.resource_id,
+        &common.conditions,
+    )
+}
+
+fn cluster_readiness(obj: &AksCluster) -> Option<u64> {
+    let status = obj.status.clone().unwrap_or_default();
+    readiness(
+        obj.meta().generation,
+        &status.oidc_issuer_url,
+        &status.azure.conditions,
+    )
+}
+
+/// Wakes the objects of `K` that reference a dependency of kind `kind`.
+fn dependents<K, D>(
+    store: Store<K>,
+    kind: AzopKind,
+) -> impl Fn(D) -> Vec<ObjectRef<K>> + Send + Sync + 'static
 where
-    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+    K: AzureKind,
     D: Resource,
 {
     move |dep: D| {
-        let ns = dep.namespace();
+        let target = Reference {
+            kind,
+            namespace: dep.namespace().unwrap_or_default(),
+            name: dep.name_any(),
+        };
         store
             .state()
             .iter()
-            .filter(|o| o.namespace() == ns || dep_is_cross_namespace_target::<D>())
+            .filter(|o| o.references().contains(&target))
             .map(|o| ObjectRef::from_obj(&**o))
             .collect()
     }
 }
 
-/// Clusters and vaults are referenced across namespaces (issuer and binding access).
-fn dep_is_cross_namespace_target<D: Resource>() -> bool {
-    let kind = std::any::type_name::<D>();
-    kind.ends_with("AksCluster") || kind.ends_with("KeyVault")
+/// A watch of dependency kind `D` that yields only readiness changes.
+fn dependency_stream<D>(
+    client: &Client,
+    hash: fn(&D) -> Option<u64>,
+) -> impl futures::Stream<Item = Result<D, watcher::Error>> + Send + 'static
+where
+    D: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    watcher(Api::<D>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .touched_objects()
+        .predicate_filter(hash, Default::default())
 }
 
 async fn run_kind<K>(client: Client, ctx: Arc<Context>, metrics: Arc<Metrics>, concurrency: u16)
@@ -126,25 +181,21 @@ where
     let wc = watcher::Config::default();
     let controller = Controller::for_stream(stream, reader)
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
-        .watches(
-            Api::<ResourceGroup>::all(client.clone()),
-            wc.clone(),
-            same_namespace::<K, ResourceGroup>(store.clone()),
+        .watches_stream(
+            dependency_stream::<ResourceGroup>(&client, kind_readiness::<ResourceGroup>),
+            dependents::<K, ResourceGroup>(store.clone(), AzopKind::ResourceGroup),
         )
-        .watches(
-            Api::<KeyVault>::all(client.clone()),
-            wc.clone(),
-            same_namespace::<K, KeyVault>(store.clone()),
+        .watches_stream(
+            dependency_stream::<KeyVault>(&client, kind_readiness::<KeyVault>),
+            dependents::<K, KeyVault>(store.clone(), AzopKind::KeyVault),
         )
-        .watches(
-            Api::<FederatedIdentity>::all(client.clone()),
-            wc.clone(),
-            same_namespace::<K, FederatedIdentity>(store.clone()),
+        .watches_stream(
+            dependency_stream::<FederatedIdentity>(&client, kind_readiness::<FederatedIdentity>),
+            dependents::<K, FederatedIdentity>(store.clone(), AzopKind::FederatedIdentity),
         )
-        .watches(
-            Api::<AksCluster>::all(client.clone()),
-            wc.clone(),
-            same_namespace::<K, AksCluster>(store.clone()),
+        .watches_stream(
+            dependency_stream::<AksCluster>(&client, cluster_readiness),
+            dependents::<K, AksCluster>(store.clone(), AzopKind::AksCluster),
         )
         .owns(Api::<ServiceAccount>::all(client.clone()), wc);
     let kind = K::kind(&()).to_string();

@@ -22,7 +22,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::{Value, json};
 
 use crate::azure::AzureError;
-use crate::engine::{AzureKind, Context, Desired, ReconcileError};
+use crate::engine::{AzureKind, Context, Desired, ReconcileError, Reference};
 use crate::policy::{Decision, Request};
 use crate::references;
 
@@ -175,6 +175,20 @@ impl AzureKind for FederatedIdentity {
                 body: json!({"location": decision.location, "tags": tags}),
             })
         })
+    }
+
+    fn references(&self) -> Vec<Reference> {
+        let own = self.namespace().unwrap_or_default();
+        let mut refs = crate::references::placement_refs(self, &self.spec.placement);
+        if let Some(c) = &self.spec.issuer.cluster_ref {
+            refs.push(Reference::new(
+                AzopKind::AksCluster,
+                c.namespace.as_deref(),
+                &own,
+                &c.name,
+            ));
+        }
+        refs
     }
 
     fn outputs(status: &mut FederatedIdentityStatus, actual: &Value) {

@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use kube::ResourceExt;
 use serde_json::{Value, json};
 
-use crate::engine::{AzureKind, Context, Desired, ReconcileError};
+use crate::engine::{AzureKind, Context, Desired, ReconcileError, Reference};
 use crate::policy::{Decision, Request};
 use crate::references;
 
@@ -121,6 +121,10 @@ impl AzureKind for KeyVault {
                 body: json!({"location": decision.location, "tags": tags, "properties": properties}),
             })
         })
+    }
+
+    fn references(&self) -> Vec<Reference> {
+        crate::references::placement_refs(self, &self.spec.placement)
     }
 
     fn in_sync(desired: &Value, actual: &Value) -> bool {

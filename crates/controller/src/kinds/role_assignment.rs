@@ -18,7 +18,7 @@ use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 
 use crate::azure::AzureError;
-use crate::engine::{AzureKind, Context, Desired, ReconcileError};
+use crate::engine::{AzureKind, Context, Desired, ReconcileError, Reference};
 use crate::policy::{Decision, Request};
 use crate::references;
 
@@ -181,6 +181,48 @@ impl AzureKind for RoleAssignment {
                 }}),
             })
         })
+    }
+
+    fn references(&self) -> Vec<Reference> {
+        let own = self.namespace().unwrap_or_default();
+        let (p, s) = (&self.spec.principal, &self.spec.scope);
+        let mut refs = Vec::new();
+        if let Some(r) = &p.federated_identity {
+            refs.push(Reference::new(
+                AzopKind::FederatedIdentity,
+                None,
+                &own,
+                &r.name,
+            ));
+        }
+        if let Some(r) = &p.aks_kubelet_of {
+            refs.push(Reference::new(
+                AzopKind::AksCluster,
+                r.namespace.as_deref(),
+                &own,
+                &r.name,
+            ));
+        }
+        if let Some(r) = &s.key_vault_ref {
+            refs.push(Reference::new(
+                AzopKind::KeyVault,
+                r.namespace.as_deref(),
+                &own,
+                &r.name,
+            ));
+        }
+        if let Some(r) = &s.aks_cluster_ref {
+            refs.push(Reference::new(
+                AzopKind::AksCluster,
+                r.namespace.as_deref(),
+                &own,
+                &r.name,
+            ));
+        }
+        if let Some(r) = &s.resource_group_ref {
+            refs.push(Reference::new(AzopKind::ResourceGroup, None, &own, &r.name));
+        }
+        refs
     }
 
     /// Assignments cannot be changed, only replaced: one that exists with this deterministic
