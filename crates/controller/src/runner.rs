@@ -270,6 +270,7 @@ pub async fn run(
         tokio::join!(
             run_kind::<ResourceGroup>(client.clone(), ctx.clone(), metrics.clone(), c),
             run_kind::<KeyVault>(client.clone(), ctx.clone(), metrics.clone(), c),
+            run_kind::<AksCluster>(client.clone(), ctx.clone(), metrics.clone(), c),
             run_kind::<FederatedIdentity>(client.clone(), ctx.clone(), metrics.clone(), c),
             run_kind::<RoleAssignment>(client.clone(), ctx.clone(), metrics.clone(), c),
         );
