@@ -1,0 +1,782 @@
+//! The HTTP face of the store: discovery, CRUD, patches, list and watch, the Table format.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use crate::store::{ApiError, ResourceType, Store, TypeKey, WatchEvent, merge_patch};
+use crate::tokens::Signer;
+
+/// What every request handler shares.
+pub struct Shared {
+    /// The objects.
+    pub store: Mutex<Store>,
+    /// Signs ServiceAccount tokens.
+    pub signer: Signer,
+    /// The issuer URL (this server's base URL).
+    pub issuer: String,
+}
+
+impl Shared {
+    fn store(&self) -> MutexGuard<'_, Store> {
+        self.store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn json_response(code: u16, body: &Value) -> Response {
+    let mut r = Response::new(Body::from(body.to_string()));
+    *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn error_response(e: &ApiError) -> Response {
+    json_response(e.code, &e.status())
+}
+
+fn query_params(uri: &Uri) -> Vec<(String, String)> {
+    uri.query()
+        .map(|q| {
+            q.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                    (decode(k), decode(v))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                    out.push(b);
+                    i += 2;
+                } else {
+                    out.push(b'%');
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The single entry point.
+pub async fn handle(
+    shared: Arc<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().trim_end_matches('/').to_string();
+    let params = query_params(&uri);
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segs.as_slice() {
+        ["version"] => json_response(
+            200,
+            &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-kube-emulator", "platform": "linux/amd64", "goVersion": "go1.24", "compiler": "gc"}),
+        ),
+        ["healthz"] | ["livez"] | ["readyz"] => Response::new(Body::from("ok")),
+        [".well-known", "openid-configuration"] => {
+            json_response(200, &shared.signer.openid_configuration(&shared.issuer))
+        }
+        ["openid", "v1", "jwks"] => json_response(200, &shared.signer.jwks()),
+        ["openapi", "v3"] => json_response(200, &openapi_index(&shared.store().types())),
+        ["openapi", "v3", "api", "v1"] => json_response(
+            200,
+            &openapi_group_version("", "v1", &shared.store().types()),
+        ),
+        ["openapi", "v3", "apis", g, v] => {
+            json_response(200, &openapi_group_version(g, v, &shared.store().types()))
+        }
+        ["openapi", ..] => error_response(&ApiError {
+            code: 404,
+            reason: "NotFound",
+            message: "the server could not find the requested resource".into(),
+            details: None,
+        }),
+        ["api"] => json_response(
+            200,
+            &json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}),
+        ),
+        ["apis"] => json_response(200, &group_list(&shared.store().types())),
+        ["api", "v1"] => json_response(200, &resource_list("", "v1", &shared.store().types())),
+        ["apis", g] => {
+            let types = shared.store().types();
+            match group_list(&types)["groups"]
+                .as_array()
+                .and_then(|gs| gs.iter().find(|x| x["name"] == *g).cloned())
+            {
+                Some(mut grp) => {
+                    grp["kind"] = json!("APIGroup");
+                    grp["apiVersion"] = json!("v1");
+                    json_response(200, &grp)
+                }
+                None => error_response(&ApiError {
+                    code: 404,
+                    reason: "NotFound",
+                    message: format!("group {g} not found"),
+                    details: None,
+                }),
+            }
+        }
+        ["apis", g, v] => json_response(200, &resource_list(g, v, &shared.store().types())),
+        ["api", "v1", rest @ ..] => {
+            resource(shared, "", "v1", rest, method, &params, &headers, body).await
+        }
+        ["apis", g, v, rest @ ..] => {
+            let (g, v) = (g.to_string(), v.to_string());
+            resource(shared, &g, &v, rest, method, &params, &headers, body).await
+        }
+        _ => error_response(&ApiError {
+            code: 404,
+            reason: "NotFound",
+            message: "the server could not find the requested resource".into(),
+            details: None,
+        }),
+    }
+}
+
+/// `/openapi/v3`: one document per group-version.
+fn openapi_index(types: &[ResourceType]) -> Value {
+    let mut paths = serde_json::Map::new();
+    for t in types {
+        let gv = if t.group.is_empty() {
+            "api/v1".to_string()
+        } else {
+            format!("apis/{}/{}", t.group, t.version)
+        };
+        paths.insert(
+            gv.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{gv}")}),
+        );
+    }
+    json!({"paths": paths})
+}
+
+/// A group-version's OpenAPI document, as far as kubectl needs it: every write operation
+/// accepts `fieldValidation`, so kubectl leaves validation to the server (which validates
+/// against the CRD schema and its rules).
+fn openapi_group_version(group: &str, version: &str, types: &[ResourceType]) -> Value {
+    let mut paths = serde_json::Map::new();
+    let prefix = if group.is_empty() {
+        "/api/v1".to_string()
+    } else {
+        format!("/apis/{group}/{version}")
+    };
+    for t in types
+        .iter()
+        .filter(|t| t.group == group && t.version == version)
+    {
+        let gvk = json!({"group": t.group, "version": t.version, "kind": t.kind});
+        let params = json!([{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}, {"name": "dryRun", "in": "query", "schema": {"type": "string"}}]);
+        let op = |action: &str| json!({"x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk, "parameters": params, "responses": {"200": {"description": "OK"}}});
+        let base = if t.namespaced {
+            format!("{prefix}/namespaces/{{namespace}}/{}", t.plural)
+        } else {
+            format!("{prefix}/{}", t.plural)
+        };
+        paths.insert(base.clone(), json!({"post": op("post"), "get": op("list")}));
+        paths.insert(format!("{base}/{{name}}"), json!({"get": op("get"), "put": op("put"), "patch": op("patch"), "delete": op("delete")}));
+    }
+    json!({"openapi": "3.0.0", "info": {"title": "kube-emulator", "version": version}, "paths": paths, "components": {"schemas": {}}})
+}
+
+fn group_list(types: &[ResourceType]) -> Value {
+    let mut groups: Vec<(String, String)> = types
+        .iter()
+        .filter(|t| !t.group.is_empty())
+        .map(|t| (t.group.clone(), t.version.clone()))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    let items: Vec<Value> = groups
+        .iter()
+        .map(|(g, v)| {
+            let gv = json!({"groupVersion": format!("{g}/{v}"), "version": v});
+            json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
+        })
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": items})
+}
+
+fn resource_list(group: &str, version: &str, types: &[ResourceType]) -> Value {
+    let mut resources = Vec::new();
+    for t in types
+        .iter()
+        .filter(|t| t.group == group && t.version == version)
+    {
+        resources.push(json!({
+            "name": t.plural, "singularName": t.singular, "namespaced": t.namespaced, "kind": t.kind,
+            "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+            "shortNames": t.short_names, "categories": t.categories,
+        }));
+        if t.status_subresource {
+            resources.push(json!({"name": format!("{}/status", t.plural), "singularName": "", "namespaced": t.namespaced, "kind": t.kind, "verbs": ["get", "patch", "update"]}));
+        }
+        for sub in &t.extra_subresources {
+            resources.push(json!({"name": format!("{}/{sub}", t.plural), "singularName": "", "namespaced": t.namespaced, "kind": "TokenRequest", "group": "authentication.k8s.io", "version": "v1", "verbs": ["create"]}));
+        }
+    }
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
+}
+
+struct Target {
+    rt: ResourceType,
+    key: TypeKey,
+    namespace: String,
+    name: Option<String>,
+    sub: Option<String>,
+}
+
+fn target(store: &Store, group: &str, version: &str, rest: &[&str]) -> Result<Target, ApiError> {
+    let not_found = || ApiError {
+        code: 404,
+        reason: "NotFound",
+        message: "the server could not find the requested resource".into(),
+        details: None,
+    };
+    let namespaced_form = rest.len() >= 3
+        && rest[0] == "namespaces"
+        && store
+            .type_for(group, version, rest[2])
+            .is_some_and(|t| t.namespaced);
+    let (namespace, plural, name, sub) = if namespaced_form {
+        (rest[1].to_string(), rest[2], rest.get(3), rest.get(4))
+    } else {
+        (
+            String::new(),
+            *rest.first().ok_or_else(not_found)?,
+            rest.get(1),
+            rest.get(2),
+        )
+    };
+    let rt = store
+        .type_for(group, version, plural)
+        .ok_or_else(not_found)?;
+    if !rt.namespaced && namespaced_form {
+        return Err(not_found());
+    }
+    Ok(Target {
+        key: (rt.group.clone(), rt.plural.clone()),
+        rt,
+        namespace,
+        name: name.map(|s| s.to_string()),
+        sub: sub.map(|s| s.to_string()),
+    })
+}
+
+fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    if body.is_empty() {
+        return Ok(Value::Null);
+    }
+    if ct.contains("yaml") {
+        serde_yaml::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid YAML body: {e}")))
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn resource(
+    shared: Arc<Shared>,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+    method: Method,
+    params: &[(String, String)],
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let t = match target(&shared.store(), group, version, rest) {
+        Ok(t) => t,
+        Err(e) => return error_response(&e),
+    };
+    let wants_table = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("as=Table"));
+    let result: Result<Response, ApiError> = (|| {
+        let parsed = parse_body(headers, &body)?;
+        match (&method, &t.name, t.sub.as_deref()) {
+            (&Method::GET, None, _) if matches!(param(params, "watch"), Some("true" | "1")) => {
+                Ok(watch(shared.clone(), &t, params))
+            }
+            (&Method::GET, None, _) => {
+                let list = list(&shared.store(), &t, params)?;
+                Ok(if wants_table {
+                    json_response(
+                        200,
+                        &table(&t.rt, &list["items"], &list["metadata"], params),
+                    )
+                } else {
+                    json_response(200, &list)
+                })
+            }
+            (&Method::POST, None, _) => {
+                let obj = shared.store().create(&t.key, &t.namespace, parsed)?;
+                Ok(json_response(201, &obj))
+            }
+            (&Method::GET, Some(name), None | Some("status")) => {
+                let obj = shared
+                    .store()
+                    .get(&t.key, &t.namespace, name)
+                    .ok_or_else(|| ApiError::not_found(&t.rt, name))?;
+                Ok(if wants_table {
+                    json_response(200, &table(&t.rt, &json!([obj]), &json!({}), params))
+                } else {
+                    json_response(200, &obj)
+                })
+            }
+            (&Method::PUT, Some(name), sub @ (None | Some("status"))) => {
+                let obj =
+                    shared
+                        .store()
+                        .update(&t.key, &t.namespace, name, parsed, sub.is_some())?;
+                Ok(json_response(200, &obj))
+            }
+            (&Method::PATCH, Some(name), sub @ (None | Some("status"))) => {
+                let ct = headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let (code, obj) = patch(&shared, &t, name, sub.is_some(), &ct, parsed)?;
+                Ok(json_response(code, &obj))
+            }
+            (&Method::DELETE, Some(name), None) => {
+                let obj = if t.key.1 == "namespaces" && t.key.0.is_empty() {
+                    delete_namespace(&shared, name)?
+                } else {
+                    shared.store().delete(&t.key, &t.namespace, name)?
+                };
+                Ok(json_response(200, &obj))
+            }
+            (&Method::POST, Some(name), Some("token")) if t.key.1 == "serviceaccounts" => {
+                let sa = shared
+                    .store()
+                    .get(&t.key, &t.namespace, name)
+                    .ok_or_else(|| ApiError::not_found(&t.rt, name))?;
+                Ok(json_response(
+                    201,
+                    &shared.signer.token_request(&shared.issuer, &sa, &parsed)?,
+                ))
+            }
+            _ => Err(ApiError {
+                code: 405,
+                reason: "MethodNotAllowed",
+                message: format!("{method} is not supported here"),
+                details: None,
+            }),
+        }
+    })();
+    result.unwrap_or_else(|e| error_response(&e))
+}
+
+fn delete_namespace(shared: &Shared, name: &str) -> Result<Value, ApiError> {
+    let mut store = shared.store();
+    for rt in store.types().into_iter().filter(|t| t.namespaced) {
+        let key = (rt.group.clone(), rt.plural.clone());
+        for obj in store.list(&key, name) {
+            let n = obj
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            // Objects with finalizers stay until their controllers let go, as in Kubernetes.
+            let _ = store.delete(&key, name, &n);
+        }
+    }
+    store.delete(&("".into(), "namespaces".into()), "", name)
+}
+
+fn patch(
+    shared: &Shared,
+    t: &Target,
+    name: &str,
+    status: bool,
+    content_type: &str,
+    patch: Value,
+) -> Result<(u16, Value), ApiError> {
+    let mut store = shared.store();
+    let existing = store.get(&t.key, &t.namespace, name);
+    let Some(mut obj) = existing else {
+        if content_type.starts_with("application/apply-patch") && !status {
+            let mut obj = patch;
+            obj["metadata"]["name"] = json!(name);
+            return Ok((201, store.create(&t.key, &t.namespace, obj)?));
+        }
+        return Err(ApiError::not_found(&t.rt, name));
+    };
+    if content_type.starts_with("application/json-patch+json") {
+        let ops: json_patch::Patch = serde_json::from_value(patch)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
+        json_patch::patch(&mut obj, &ops).map_err(|e| ApiError {
+            code: 422,
+            reason: "Invalid",
+            message: format!("the JSON patch could not be applied: {e}"),
+            details: None,
+        })?;
+    } else {
+        // The stored resourceVersion stays unless the patch names one (then it must match).
+        merge_patch(&mut obj, &patch);
+    }
+    Ok((200, store.update(&t.key, &t.namespace, name, obj, status)?))
+}
+
+/// Label selector: `a=b`, `a==b`, `a!=b`, `a`, `!a`, `a in (x,y)`, `a notin (x)`.
+fn label_matches(selector: &str, labels: &serde_json::Map<String, Value>) -> bool {
+    let mut parts = Vec::new();
+    let mut depth = 0;
+    let mut cur = String::new();
+    for c in selector.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    parts.push(cur);
+    parts
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .all(|p| {
+            let get = |k: &str| labels.get(k.trim()).and_then(Value::as_str);
+            if let Some((k, v)) = p.split_once("!=") {
+                return get(k) != Some(v.trim());
+            }
+            if let Some((k, v)) = p.split_once("==").or_else(|| p.split_once('=')) {
+                return get(k) == Some(v.trim());
+            }
+            if let Some((k, set)) = p.split_once(" notin ") {
+                let set: Vec<&str> = set
+                    .trim()
+                    .trim_matches(|c| c == '(' || c == ')')
+                    .split(',')
+                    .map(str::trim)
+                    .collect();
+                return get(k).is_none_or(|v| !set.contains(&v));
+            }
+            if let Some((k, set)) = p.split_once(" in ") {
+                let set: Vec<&str> = set
+                    .trim()
+                    .trim_matches(|c| c == '(' || c == ')')
+                    .split(',')
+                    .map(str::trim)
+                    .collect();
+                return get(k).is_some_and(|v| set.contains(&v));
+            }
+            if let Some(k) = p.strip_prefix('!') {
+                return get(k).is_none();
+            }
+            get(p).is_some()
+        })
+}
+
+/// Field selector on any dotted path: `metadata.name=x,involvedObject.uid!=y`.
+fn field_matches(selector: &str, obj: &Value) -> bool {
+    selector
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .all(|p| {
+            let (k, v, neg) = match p.split_once("!=") {
+                Some((k, v)) => (k, v, true),
+                None => match p.split_once("==").or_else(|| p.split_once('=')) {
+                    Some((k, v)) => (k, v, false),
+                    None => return true,
+                },
+            };
+            let ptr = format!("/{}", k.trim().replace('.', "/"));
+            let actual = match obj.pointer(&ptr) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => String::new(),
+                Some(other) => other.to_string(),
+            };
+            (actual == v.trim()) != neg
+        })
+}
+
+fn selected(obj: &Value, params: &[(String, String)]) -> bool {
+    let empty = serde_json::Map::new();
+    let labels = obj
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    param(params, "labelSelector").is_none_or(|s| label_matches(s, labels))
+        && param(params, "fieldSelector").is_none_or(|s| field_matches(s, obj))
+}
+
+fn list(store: &Store, t: &Target, params: &[(String, String)]) -> Result<Value, ApiError> {
+    let items: Vec<Value> = store
+        .list(&t.key, &t.namespace)
+        .into_iter()
+        .filter(|o| selected(o, params))
+        .collect();
+    let limit = param(params, "limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0);
+    let start = param(params, "continue")
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(0);
+    let rv = store.resource_version().to_string();
+    let (page, next) = match limit {
+        Some(l) if start + l < items.len() => (
+            items[start..start + l].to_vec(),
+            Some((start + l).to_string()),
+        ),
+        _ => (
+            items
+                .get(start..)
+                .map(<[Value]>::to_vec)
+                .unwrap_or_default(),
+            None,
+        ),
+    };
+    let mut meta = json!({"resourceVersion": rv});
+    if let Some(n) = next {
+        meta["continue"] = json!(n);
+        meta["remainingItemCount"] = json!(items.len().saturating_sub(start + page.len()));
+    }
+    Ok(
+        json!({"kind": t.rt.list_kind, "apiVersion": t.rt.api_version(), "metadata": meta, "items": page}),
+    )
+}
+
+fn watch(shared: Arc<Shared>, t: &Target, params: &[(String, String)]) -> Response {
+    let since = param(params, "resourceVersion")
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|v| *v > 0);
+    let bookmarks = matches!(param(params, "allowWatchBookmarks"), Some("true" | "1"));
+    let timeout = param(params, "timeoutSeconds")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(1800);
+    let params = params.to_vec();
+    let ns = t.namespace.clone();
+    let rt = t.rt.clone();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
+    let (initial, subscription, current) = {
+        let store = shared.store();
+        let current = store.resource_version();
+        let initial: Vec<WatchEvent> = match since {
+            None => store
+                .list(&t.key, &t.namespace)
+                .into_iter()
+                .map(|o| WatchEvent {
+                    rv: current,
+                    type_: "ADDED",
+                    object: o,
+                })
+                .collect(),
+            Some(_) => Vec::new(),
+        };
+        (
+            initial,
+            store.watch_from(&t.key, since.unwrap_or(current)),
+            current,
+        )
+    };
+    let in_scope = move |e: &WatchEvent| {
+        (ns.is_empty()
+            || e.object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                == Some(ns.as_str()))
+            && selected(&e.object, &params)
+    };
+    let line = |type_: &str, object: &Value| {
+        Bytes::from(format!("{}\n", json!({"type": type_, "object": object})))
+    };
+    let api_version = rt.api_version();
+    let kind = rt.kind.clone();
+    let bookmark = move |rv: u64| json!({"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": rv.to_string()}});
+    tokio::spawn(async move {
+        let Some((replay, mut live)) = subscription else {
+            let gone = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": "too old resource version", "reason": "Expired", "code": 410});
+            let _ = tx.send(line("ERROR", &gone)).await;
+            return;
+        };
+        let mut last = since.unwrap_or(current);
+        for e in initial.iter().chain(replay.iter()).filter(|e| in_scope(e)) {
+            last = last.max(e.rv);
+            if tx.send(line(e.type_, &e.object)).await.is_err() {
+                return;
+            }
+        }
+        let deadline = tokio::time::sleep(Duration::from_secs(timeout));
+        tokio::pin!(deadline);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return,
+                ev = live.recv() => match ev {
+                    Ok(e) if e.rv <= last => {}
+                    Ok(e) => {
+                        last = e.rv;
+                        if in_scope(&e) && tx.send(line(e.type_, &e.object)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        let gone = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": "watch fell behind", "reason": "Expired", "code": 410});
+                        let _ = tx.send(line("ERROR", &gone)).await;
+                        return;
+                    }
+                    Err(_) => return,
+                },
+                _ = tick.tick(), if bookmarks => {
+                    // Drain what is queued first, so the bookmark never passes an unsent event.
+                    while let Ok(e) = live.try_recv() {
+                        if e.rv > last {
+                            last = e.rv;
+                            if in_scope(&e) && tx.send(line(e.type_, &e.object)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    if tx.send(line("BOOKMARK", &bookmark(last))).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    });
+    let mut r = Response::new(Body::from_stream(stream));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// A tiny JSONPath for printer columns: `.a.b`, `[n]`, `[?(@.k=="v")]`.
+fn json_path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut cur = obj;
+    let mut rest = path.trim();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("[?(@.") {
+            let end = r.find(")]")?;
+            let (cond, after) = (&r[..end], &r[end + 2..]);
+            let (k, v) = cond.split_once("==")?;
+            let v = v.trim().trim_matches(|c| c == '"' || c == '\'');
+            cur = cur
+                .as_array()?
+                .iter()
+                .find(|e| e.get(k.trim()).and_then(Value::as_str) == Some(v))?;
+            rest = after;
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            cur = cur.get(r[..end].parse::<usize>().ok()?)?;
+            rest = &r[end + 1..];
+        } else if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            cur = cur.get(&r[..end])?;
+            rest = &r[end..];
+        } else {
+            return None;
+        }
+    }
+    Some(cur)
+}
+
+fn age(timestamp: &str) -> String {
+    let Ok(t) = timestamp.parse::<jiff::Timestamp>() else {
+        return "<unknown>".into();
+    };
+    let s = jiff::Timestamp::now().duration_since(t).as_secs().max(0);
+    match s {
+        0..120 => format!("{s}s"),
+        120..600 => format!("{}m{}s", s / 60, s % 60),
+        600..10800 => format!("{}m", s / 60),
+        10800..172800 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+fn table(rt: &ResourceType, items: &Value, meta: &Value, params: &[(String, String)]) -> Value {
+    let mut columns = vec![
+        json!({"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}),
+    ];
+    let mut paths = Vec::new();
+    let printer = if rt.printer_columns.is_empty() {
+        vec![json!({"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"})]
+    } else {
+        rt.printer_columns.clone()
+    };
+    for c in &printer {
+        columns.push(json!({"name": c["name"], "type": c["type"], "format": c.get("format").cloned().unwrap_or(json!("")), "description": c.get("description").cloned().unwrap_or(json!("")), "priority": c.get("priority").cloned().unwrap_or(json!(0))}));
+        paths.push((
+            c["jsonPath"].as_str().unwrap_or_default().to_string(),
+            c["type"].as_str().unwrap_or("string").to_string(),
+        ));
+    }
+    let full = param(params, "includeObject") == Some("Object");
+    let rows: Vec<Value> = items
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|o| {
+                    let mut cells = vec![o.pointer("/metadata/name").cloned().unwrap_or(Value::Null)];
+                    for (p, ty) in &paths {
+                        let v = json_path(o, p).cloned().unwrap_or(Value::Null);
+                        cells.push(match (ty.as_str(), &v) {
+                            ("date", Value::String(s)) => json!(age(s)),
+                            (_, Value::Null) => json!("<none>"),
+                            _ => v,
+                        });
+                    }
+                    let object = if full { o.clone() } else { json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}) };
+                    json!({"cells": cells, "object": object})
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": columns, "rows": rows})
+}

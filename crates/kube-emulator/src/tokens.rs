@@ -1,0 +1,129 @@
+//! ServiceAccount tokens as Kubernetes issues them (RS256 JWTs with iss/sub/aud/exp and the
+//! `kubernetes.io` claim), and the OIDC discovery documents a relying party (the
+//! arm-emulator's token endpoint, Entra) verifies them with.
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+use crate::store::ApiError;
+
+/// The key that signs ServiceAccount tokens.
+pub struct Signer {
+    key: RsaKeyPair,
+    kid: String,
+}
+
+/// The audience Kubernetes uses when a TokenRequest names none.
+pub const DEFAULT_AUDIENCE: &str = "https://kubernetes.default.svc";
+
+impl Signer {
+    /// A fresh 2048-bit RSA key.
+    pub fn generate() -> Result<Self, aws_lc_rs::error::Unspecified> {
+        let key = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)?;
+        let kid = uuid::Uuid::new_v4().simple().to_string();
+        Ok(Signer { key, kid })
+    }
+
+    /// `/openid/v1/jwks`.
+    pub fn jwks(&self) -> Value {
+        let public = self.key.public_key();
+        json!({"keys": [{
+            "kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.kid,
+            "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+            "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+        }]})
+    }
+
+    /// `/.well-known/openid-configuration`.
+    pub fn openid_configuration(&self, issuer: &str) -> Value {
+        json!({
+            "issuer": issuer,
+            "jwks_uri": format!("{issuer}/openid/v1/jwks"),
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        })
+    }
+
+    /// Signs claims into a compact JWT.
+    pub fn sign(&self, claims: &Value) -> Result<String, ApiError> {
+        let header = json!({"alg": "RS256", "kid": self.kid, "typ": "JWT"});
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let mut sig = vec![0; self.key.public_modulus_len()];
+        self.key
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                input.as_bytes(),
+                &mut sig,
+            )
+            .map_err(|_| ApiError {
+                code: 500,
+                reason: "InternalError",
+                message: "signing the token failed".into(),
+                details: None,
+            })?;
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+    }
+
+    /// Answers `POST .../serviceaccounts/{name}/token`.
+    pub fn token_request(
+        &self,
+        issuer: &str,
+        sa: &Value,
+        request: &Value,
+    ) -> Result<Value, ApiError> {
+        let ns = sa
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let name = sa
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let uid = sa
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let audiences: Vec<String> = request
+            .pointer("/spec/audiences")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .filter(|a: &Vec<String>| !a.is_empty())
+            .unwrap_or_else(|| vec![DEFAULT_AUDIENCE.to_string()]);
+        let ttl = request
+            .pointer("/spec/expirationSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(3600)
+            .max(600);
+        let now = jiff::Timestamp::now().as_second();
+        let claims = json!({
+            "aud": audiences, "exp": now + ttl, "iat": now, "nbf": now, "iss": issuer,
+            "jti": uuid::Uuid::new_v4().to_string(),
+            "sub": format!("system:serviceaccount:{ns}:{name}"),
+            "kubernetes.io": {"namespace": ns, "serviceaccount": {"name": name, "uid": uid}},
+        });
+        let token = self.sign(&claims)?;
+        let expires = jiff::Timestamp::from_second(now + ttl)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        Ok(json!({
+            "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"audiences": audiences, "expirationSeconds": ttl},
+            "status": {"token": token, "expirationTimestamp": expires},
+        }))
+    }
+}
