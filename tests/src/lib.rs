@@ -48,7 +48,9 @@ impl Kubectl {
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().expect("kubectl starts (set AZOP_KUBECTL or run tests/run)");
+        let mut child = cmd
+            .spawn()
+            .expect("kubectl starts (set AZOP_KUBECTL or run tests/run)");
         if let Some(input) = stdin
             && let Some(mut pipe) = child.stdin.take()
         {

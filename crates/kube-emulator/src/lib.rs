@@ -21,7 +21,9 @@
 //! - the OIDC issuer documents (`/.well-known/openid-configuration`, `/openid/v1/jwks`) for the
 //!   ServiceAccount tokens it signs.
 //!
-//! Authentication accepts any bearer token; there is no authorisation.
+//! Authentication accepts any bearer token; there is no authorisation. Bodies are JSON or YAML:
+//! protobuf is answered 415, so kubectl's typed generators (`kubectl create namespace X`) do not
+//! work; `kubectl apply`/`create -f` (which send JSON) do.
 
 mod http;
 mod store;
