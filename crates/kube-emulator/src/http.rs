@@ -458,7 +458,29 @@ fn patch(
         return Err(ApiError::not_found(&t.rt, name));
     };
     if content_type.starts_with("application/json-patch+json") {
-        let ops: json_patch::Patch = serde_json::from_value(patch)
+        // As kube-apiserver (evanphx/json-patch) does, `test` with a null value passes when
+        // the path is absent; kube's finalizer helper relies on it.
+        let mut kept = Vec::new();
+        for op in patch.as_array().cloned().unwrap_or_default() {
+            if op.get("op").and_then(Value::as_str) == Some("test")
+                && op.get("value").is_none_or(Value::is_null)
+            {
+                let path = op.get("path").and_then(Value::as_str).unwrap_or_default();
+                if obj.pointer(path).is_some_and(|v| !v.is_null()) {
+                    return Err(ApiError {
+                        code: 422,
+                        reason: "Invalid",
+                        message: format!(
+                            "the JSON patch could not be applied: test failed: {path} is not null"
+                        ),
+                        details: None,
+                    });
+                }
+                continue;
+            }
+            kept.push(op);
+        }
+        let ops: json_patch::Patch = serde_json::from_value(Value::Array(kept))
             .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
         json_patch::patch(&mut obj, &ops).map_err(|e| ApiError {
             code: 422,
