@@ -82,6 +82,8 @@ pub struct Context {
     pub profiles: Store<AzureProfile>,
     /// All Namespaces (for their labels), kept current by a reflector.
     pub namespaces: Store<Namespace>,
+    /// Publishes Kubernetes Events on each condition transition.
+    pub recorder: kube::runtime::events::Recorder,
     /// One lock per managed identity: Azure refuses concurrent credential writes on one.
     pub identity_locks:
         std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -398,9 +400,52 @@ pub async fn apply<K: AzureKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Actio
         Err(e) => condition_for_error(&mut conditions, e),
     };
     write_status(&api, &obj, &status).await?;
+    publish_transition::<K>(&ctx, &obj, &status).await;
     match result {
         Err(ReconcileError::Kube(e)) => Err(ReconcileError::Kube(e)),
         _ => Ok(action),
+    }
+}
+
+/// Publishes an Event when Ready's status or reason changed. Best effort: an Event that cannot
+/// be written never fails a reconcile.
+async fn publish_transition<K: AzureKind>(ctx: &Context, obj: &K, status: &K::Status) {
+    use azop_api::conditions::READY;
+    use kube::runtime::events::{Event, EventType};
+    let mut before = obj.status().cloned().unwrap_or_default();
+    let mut after = status.clone();
+    let old = azop_api::conditions::find(&K::azure_status(&mut before).conditions, READY).cloned();
+    let new = azop_api::conditions::find(&K::azure_status(&mut after).conditions, READY).cloned();
+    let Some(new) = new else { return };
+    if old
+        .as_ref()
+        .is_some_and(|o| o.status == new.status && o.reason == new.reason)
+    {
+        return;
+    }
+    let warning = new.status == "False"
+        && !matches!(
+            new.reason.as_str(),
+            "Creating"
+                | "Updating"
+                | "Deleting"
+                | "WaitingForDependency"
+                | "WaitingForPrincipal"
+                | "Progressing"
+        );
+    let event = Event {
+        type_: if warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
+        reason: new.reason.clone(),
+        note: Some(new.message.chars().take(1000).collect()),
+        action: "Reconcile".to_string(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+        tracing::debug!(error = %e, "could not publish an event");
     }
 }
 

@@ -257,6 +257,7 @@ pub async fn run(
         config,
         profiles: profiles.clone(),
         namespaces: namespaces.clone(),
+        recorder: kube::runtime::events::Recorder::new(client.clone(), "azop".into()),
         identity_locks: Default::default(),
     });
     let c = options.concurrency;

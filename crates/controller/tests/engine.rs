@@ -327,6 +327,22 @@ async fn objects_become_ready_tagged_and_quiet_in_steady_state() {
     );
     assert_eq!(stored["tags"]["env"], "test");
 
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(s.client.clone(), "platform");
+    let reasons: Vec<String> = events
+        .list(&Default::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("rg1"))
+        .filter_map(|e| e.reason)
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r == "Succeeded"),
+        "a Ready transition is an Event: {reasons:?}"
+    );
+
     let kv = wait_ready::<KeyVault>(&s.client, "kv1", |o| {
         o.status.clone().unwrap_or_default().azure.conditions
     })
