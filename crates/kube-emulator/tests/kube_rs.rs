@@ -5,7 +5,9 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
+use kube::api::{
+    ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use kube_emulator::{Config, KubeEmulator};
@@ -28,12 +30,20 @@ async fn setup(config: Config) -> (KubeEmulator, Client, Api<DynamicObject>) {
     let client = emulator.client().await.expect("client");
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let crd: CustomResourceDefinition = serde_json::from_str(WIDGET_CRD).expect("valid CRD");
-    crds.create(&PostParams::default(), &crd).await.expect("CRD created");
-    let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    ns.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "test"}})).expect("ns"))
+    crds.create(&PostParams::default(), &crd)
         .await
-        .expect("namespace created");
-    let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("example.com", "v1", "Widget"), "widgets");
+        .expect("CRD created");
+    let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    ns.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "test"}})).expect("ns"),
+    )
+    .await
+    .expect("namespace created");
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v1", "Widget"),
+        "widgets",
+    );
     let widgets = Api::namespaced_with(client.clone(), "test", &ar);
     (emulator, client, widgets)
 }
@@ -46,36 +56,73 @@ fn widget(name: &str, size: i64) -> DynamicObject {
 #[tokio::test]
 async fn objects_are_created_read_updated_and_listed_with_defaults_applied() {
     let (_e, _c, widgets) = setup(Config::default()).await;
-    let created = widgets.create(&PostParams::default(), &widget("a", 1)).await.expect("created");
-    assert_eq!(created.data["spec"]["color"], "blue", "schema default applied");
+    let created = widgets
+        .create(&PostParams::default(), &widget("a", 1))
+        .await
+        .expect("created");
+    assert_eq!(
+        created.data["spec"]["color"], "blue",
+        "schema default applied"
+    );
     assert_eq!(created.metadata.generation, Some(1));
     let mut got = widgets.get("a").await.expect("read");
     got.data["spec"]["size"] = json!(2);
-    let updated = widgets.replace("a", &PostParams::default(), &got).await.expect("updated");
-    assert_eq!(updated.metadata.generation, Some(2), "spec change bumps generation");
-    assert_eq!(widgets.list(&Default::default()).await.expect("list").items.len(), 1);
-    let dup = widgets.create(&PostParams::default(), &widget("a", 1)).await;
-    assert!(matches!(dup, Err(kube::Error::Api(ref s)) if s.code == 409), "{dup:?}");
+    let updated = widgets
+        .replace("a", &PostParams::default(), &got)
+        .await
+        .expect("updated");
+    assert_eq!(
+        updated.metadata.generation,
+        Some(2),
+        "spec change bumps generation"
+    );
+    assert_eq!(
+        widgets
+            .list(&Default::default())
+            .await
+            .expect("list")
+            .items
+            .len(),
+        1
+    );
+    let dup = widgets
+        .create(&PostParams::default(), &widget("a", 1))
+        .await;
+    assert!(
+        matches!(dup, Err(kube::Error::Api(ref s)) if s.code == 409),
+        "{dup:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_stale_resource_version_is_refused_with_conflict() {
     let (_e, _c, widgets) = setup(Config::default()).await;
-    widgets.create(&PostParams::default(), &widget("a", 1)).await.expect("created");
+    widgets
+        .create(&PostParams::default(), &widget("a", 1))
+        .await
+        .expect("created");
     let stale = widgets.get("a").await.expect("read");
     let mut fresh = stale.clone();
     fresh.data["spec"]["size"] = json!(3);
-    widgets.replace("a", &PostParams::default(), &fresh).await.expect("first write wins");
+    widgets
+        .replace("a", &PostParams::default(), &fresh)
+        .await
+        .expect("first write wins");
     let mut late = stale;
     late.data["spec"]["size"] = json!(4);
     let err = widgets.replace("a", &PostParams::default(), &late).await;
-    assert!(matches!(err, Err(kube::Error::Api(ref s)) if s.code == 409 && s.reason == "Conflict"), "{err:?}");
+    assert!(
+        matches!(err, Err(kube::Error::Api(ref s)) if s.code == 409 && s.reason == "Conflict"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
 async fn invalid_objects_are_refused_with_422_naming_the_field() {
     let (_e, _c, widgets) = setup(Config::default()).await;
-    let err = widgets.create(&PostParams::default(), &widget("a", 0)).await;
+    let err = widgets
+        .create(&PostParams::default(), &widget("a", 0))
+        .await;
     match err {
         Err(kube::Error::Api(s)) => {
             assert_eq!(s.code, 422);
@@ -83,10 +130,18 @@ async fn invalid_objects_are_refused_with_422_naming_the_field() {
         }
         other => panic!("expected 422, got {other:?}"),
     }
-    widgets.create(&PostParams::default(), &widget("b", 1)).await.expect("created");
+    widgets
+        .create(&PostParams::default(), &widget("b", 1))
+        .await
+        .expect("created");
     let patch = json!({"spec": {"color": "red"}});
-    let err = widgets.patch("b", &PatchParams::default(), &Patch::Merge(&patch)).await;
-    assert!(matches!(err, Err(kube::Error::Api(ref s)) if s.code == 422 && s.message.contains("color is immutable")), "{err:?}");
+    let err = widgets
+        .patch("b", &PatchParams::default(), &Patch::Merge(&patch))
+        .await;
+    assert!(
+        matches!(err, Err(kube::Error::Api(ref s)) if s.code == 422 && s.message.contains("color is immutable")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -94,21 +149,52 @@ async fn status_and_spec_are_written_only_through_their_own_endpoints() {
     let (_e, _c, widgets) = setup(Config::default()).await;
     let mut w = widget("a", 1);
     w.data["status"] = json!({"ready": true});
-    let created = widgets.create(&PostParams::default(), &w).await.expect("created");
-    assert!(created.data.get("status").is_none_or(|s| s.get("ready").is_none()), "status ignored on create");
+    let created = widgets
+        .create(&PostParams::default(), &w)
+        .await
+        .expect("created");
+    assert!(
+        created
+            .data
+            .get("status")
+            .is_none_or(|s| s.get("ready").is_none()),
+        "status ignored on create"
+    );
 
     let both = json!({"spec": {"size": 5}, "status": {"ready": true}});
-    let after = widgets.patch_status("a", &PatchParams::default(), &Patch::Merge(&both)).await.expect("status patched");
+    let after = widgets
+        .patch_status("a", &PatchParams::default(), &Patch::Merge(&both))
+        .await
+        .expect("status patched");
     assert_eq!(after.data["status"]["ready"], true);
     assert_eq!(after.data["spec"]["size"], 1, "spec ignored on /status");
-    assert_eq!(after.metadata.generation, Some(1), "status writes do not bump generation");
+    assert_eq!(
+        after.metadata.generation,
+        Some(1),
+        "status writes do not bump generation"
+    );
 
-    let main = widgets.patch("a", &PatchParams::default(), &Patch::Merge(&json!({"status": {"ready": false}}))).await.expect("patched");
-    assert_eq!(main.data["status"]["ready"], true, "status ignored on the main resource");
+    let main = widgets
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": {"ready": false}})),
+        )
+        .await
+        .expect("patched");
+    assert_eq!(
+        main.data["status"]["ready"], true,
+        "status ignored on the main resource"
+    );
 
-    let applied = json!({"apiVersion": "example.com/v1", "kind": "Widget", "status": {"note": "applied"}});
+    let applied =
+        json!({"apiVersion": "example.com/v1", "kind": "Widget", "status": {"note": "applied"}});
     let ssa = widgets
-        .patch_status("a", &PatchParams::apply("test").force(), &Patch::Apply(&applied))
+        .patch_status(
+            "a",
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&applied),
+        )
         .await
         .expect("server-side apply of status");
     assert_eq!(ssa.data["status"]["note"], "applied");
@@ -119,8 +205,14 @@ async fn finalizers_hold_deletion_until_removed() {
     let (_e, _c, widgets) = setup(Config::default()).await;
     let mut w = widget("a", 1);
     w.metadata.finalizers = Some(vec!["example.com/cleanup".into()]);
-    widgets.create(&PostParams::default(), &w).await.expect("created");
-    widgets.delete("a", &DeleteParams::default()).await.expect("delete accepted");
+    widgets
+        .create(&PostParams::default(), &w)
+        .await
+        .expect("created");
+    widgets
+        .delete("a", &DeleteParams::default())
+        .await
+        .expect("delete accepted");
     let marked = widgets.get("a").await.expect("still there");
     assert!(marked.metadata.deletion_timestamp.is_some());
     // kube's finalizer helper removes finalizers with a JSON patch guarded by `test`.
@@ -129,37 +221,64 @@ async fn finalizers_hold_deletion_until_removed() {
         {"op": "remove", "path": "/metadata/finalizers/0"}
     ]))
     .expect("patch");
-    widgets.patch("a", &PatchParams::default(), &Patch::<()>::Json(patch)).await.expect("finalizer removed");
-    assert!(widgets.get_opt("a").await.expect("read").is_none(), "gone once the last finalizer went");
+    widgets
+        .patch("a", &PatchParams::default(), &Patch::<()>::Json(patch))
+        .await
+        .expect("finalizer removed");
+    assert!(
+        widgets.get_opt("a").await.expect("read").is_none(),
+        "gone once the last finalizer went"
+    );
 }
 
 #[tokio::test]
 async fn owned_objects_are_garbage_collected_with_their_owner() {
     let (_e, client, widgets) = setup(Config::default()).await;
-    let owner = widgets.create(&PostParams::default(), &widget("a", 1)).await.expect("created");
+    let owner = widgets
+        .create(&PostParams::default(), &widget("a", 1))
+        .await
+        .expect("created");
     let cms: Api<ConfigMap> = Api::namespaced(client, "test");
     let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "child", "ownerReferences": [
         {"apiVersion": "example.com/v1", "kind": "Widget", "name": "a", "uid": owner.metadata.uid, "controller": true}]}}))
     .expect("cm");
-    cms.create(&PostParams::default(), &cm).await.expect("child created");
-    widgets.delete("a", &DeleteParams::background()).await.expect("owner deleted");
-    assert!(cms.get_opt("child").await.expect("read").is_none(), "child collected");
+    cms.create(&PostParams::default(), &cm)
+        .await
+        .expect("child created");
+    widgets
+        .delete("a", &DeleteParams::background())
+        .await
+        .expect("owner deleted");
+    assert!(
+        cms.get_opt("child").await.expect("read").is_none(),
+        "child collected"
+    );
 }
 
 #[tokio::test]
 async fn watchers_resume_after_dropped_connections_and_after_410() {
     // A small event log: reconnecting after more changes than it holds gets 410 Gone.
-    let (_e, client, _w) = setup(Config { watch_cache_size: 5 }).await;
+    let (_e, client, _w) = setup(Config {
+        watch_cache_size: 5,
+    })
+    .await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "test");
-    let cm = |n: usize| -> ConfigMap { serde_json::from_value(json!({"metadata": {"name": format!("cm{n}")}})).expect("cm") };
+    let cm = |n: usize| -> ConfigMap {
+        serde_json::from_value(json!({"metadata": {"name": format!("cm{n}")}})).expect("cm")
+    };
     // Watches that the server ends every second: each reconnect resumes from the last version.
     let seen = watcher(cms.clone(), watcher::Config::default().timeout(1))
         .applied_objects()
         .map_ok(|o: ConfigMap| o.metadata.name.unwrap_or_default());
     tokio::pin!(seen);
-    cms.create(&PostParams::default(), &cm(0)).await.expect("created");
+    cms.create(&PostParams::default(), &cm(0))
+        .await
+        .expect("created");
     let mut next_name = async || loop {
-        match tokio::time::timeout(Duration::from_secs(10), seen.next()).await.expect("no stall") {
+        match tokio::time::timeout(Duration::from_secs(10), seen.next())
+            .await
+            .expect("no stall")
+        {
             Some(Ok(n)) => return n,
             // 410 Gone and ended watches surface as errors; the watcher relists and goes on.
             Some(Err(_)) => continue,
@@ -169,7 +288,9 @@ async fn watchers_resume_after_dropped_connections_and_after_410() {
     assert_eq!(next_name().await, "cm0");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for n in 1..20 {
-        cms.create(&PostParams::default(), &cm(n)).await.expect("created");
+        cms.create(&PostParams::default(), &cm(n))
+            .await
+            .expect("created");
     }
     let mut names = std::collections::BTreeSet::new();
     while names.len() < 19 {
@@ -178,7 +299,11 @@ async fn watchers_resume_after_dropped_connections_and_after_410() {
     assert!(names.contains("cm19"));
 
     // A watch from a version older than the log holds answers 410 Gone.
-    let mut raw = cms.watch(&Default::default(), "1").await.expect("watch").boxed();
+    let mut raw = cms
+        .watch(&Default::default(), "1")
+        .await
+        .expect("watch")
+        .boxed();
     match raw.try_next().await.expect("event") {
         Some(kube::api::WatchEvent::Error(e)) => assert_eq!(e.code, 410),
         other => panic!("expected 410, got {other:?}"),
