@@ -1,1 +1,201 @@
-//! A local Azure for tests: ARM, the Entra token endpoint and the Key Vault data plane on loopback.
+//! A local Azure for tests, benchmarks and `azop dev`: Azure Resource Manager for the resource
+//! types azop manages, served over HTTPS on loopback with a CA it generates (azure_core's bearer
+//! policy refuses plain http), plus a plain-HTTP listener for curl and scripts.
+//!
+//! What it does today (issue #3 brings the rest — Entra token endpoint with federated
+//! credentials, Key Vault data plane, recording tests, benchmark):
+//! - resource groups; managedClusters (+ agentPools, listClusterUser/AdminCredential) as
+//!   long-running operations (201 + `Azure-AsyncOperation` + `Retry-After`, 409
+//!   `OperationNotAllowed` while one runs), with generated fqdn, OIDC issuer URL and kubelet
+//!   identity; vaults with global names, soft delete, `deletedVaults` and purge, the
+//!   soft-deleted-name collision and `createMode: recover`; userAssignedIdentities with generated
+//!   client/principal ids and their federatedIdentityCredentials (20 at most, issuer+subject
+//!   unique); roleAssignments (`RoleAssignmentExists`, `PrincipalNotFound` for principals
+//!   younger than a configurable delay) and the built-in roleDefinitions azop uses;
+//! - ARM semantics: 200/201 PUTs, 202 + `Location` deletes (204 when absent, 404 when the
+//!   group is missing), operation status and result resources, ARM's error bodies, request
+//!   validation answering 400, case-insensitive ids, ETag/If-Match, systemData;
+//! - per-subscription token-bucket throttling with the `x-ms-ratelimit-remaining-*` headers and
+//!   429 + Retry-After;
+//! - test control under `/_emulator/`: stored resources, the request log and counts, fault
+//!   injection, LRO duration and throttling limits, reset.
+//!
+//! Any bearer token is accepted; a request without one answers 401 `AuthenticationFailed`.
+
+mod arm;
+mod control;
+mod server;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use arm::{ArmError, Kind, ROLE_DEFINITIONS};
+pub use control::{Control, Fault, FaultKind, LoggedRequest};
+
+/// One token bucket: capacity and refill per second.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Bucket {
+    /// Burst size.
+    pub capacity: f64,
+    /// Tokens added per second.
+    pub refill_per_second: f64,
+}
+
+/// ARM's per-subscription limits.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ThrottleLimits {
+    /// Whether throttling applies at all.
+    pub enabled: bool,
+    /// GETs.
+    pub reads: Bucket,
+    /// PUTs, PATCHes, POSTs.
+    pub writes: Bucket,
+    /// DELETEs.
+    pub deletes: Bucket,
+}
+
+impl Default for ThrottleLimits {
+    /// Azure's published sizes: reads 250 / 25 per s, writes and deletes 200 / 10 per s.
+    fn default() -> Self {
+        ThrottleLimits {
+            enabled: true,
+            reads: Bucket {
+                capacity: 250.0,
+                refill_per_second: 25.0,
+            },
+            writes: Bucket {
+                capacity: 200.0,
+                refill_per_second: 10.0,
+            },
+            deletes: Bucket {
+                capacity: 200.0,
+                refill_per_second: 10.0,
+            },
+        }
+    }
+}
+
+/// Settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How long long-running operations (AKS creates, group and cluster deletes) run.
+    pub lro_duration: Duration,
+    /// Role assignments to a principal younger than this answer 400 `PrincipalNotFound`.
+    pub principal_propagation_delay: Duration,
+    /// Per-subscription throttling.
+    pub throttling: ThrottleLimits,
+    /// The tenant identities and clusters belong to.
+    pub tenant_id: String,
+    /// Federated credentials allowed per identity (Azure: 20).
+    pub max_federated_credentials: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            lro_duration: Duration::from_secs(2),
+            principal_propagation_delay: Duration::from_secs(2),
+            throttling: ThrottleLimits::default(),
+            tenant_id: "11111111-1111-1111-1111-111111111111".to_string(),
+            max_federated_credentials: 20,
+        }
+    }
+}
+
+/// Starting the emulator failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Not a loopback address.
+    #[error("refusing to listen on {0}: the arm-emulator serves loopback addresses only")]
+    NotLoopback(SocketAddr),
+    /// Binding failed.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// Certificates could not be made.
+    #[error(transparent)]
+    Tls(#[from] loopback_tls::TlsError),
+}
+
+/// A running emulator; it stops when dropped.
+pub struct ArmEmulator {
+    url: String,
+    http_url: Option<String>,
+    ca_pem: String,
+    control: Control,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl Drop for ArmEmulator {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+impl ArmEmulator {
+    /// Starts HTTPS on a random loopback port.
+    pub async fn start(config: Config) -> Result<Self, Error> {
+        Self::start_on(config, SocketAddr::from(([127, 0, 0, 1], 0)), None).await
+    }
+
+    /// Starts HTTPS on `https` and, if given, plain HTTP on `http` (loopback only).
+    pub async fn start_on(
+        config: Config,
+        https: SocketAddr,
+        http: Option<SocketAddr>,
+    ) -> Result<Self, Error> {
+        for a in std::iter::once(https).chain(http) {
+            if !a.ip().is_loopback() {
+                return Err(Error::NotLoopback(a));
+            }
+        }
+        let tls = loopback_tls::LoopbackTls::generate("arm-emulator")?;
+        let https_listener = tokio::net::TcpListener::bind(https).await?;
+        let url = format!("https://{}", https_listener.local_addr()?);
+        let http_listener = match http {
+            Some(a) => Some(tokio::net::TcpListener::bind(a).await?),
+            None => None,
+        };
+        let http_url = match &http_listener {
+            Some(l) => Some(format!("http://{}", l.local_addr()?)),
+            None => None,
+        };
+        let control = Control::new(config, url.clone());
+        let (shutdown, stop) = tokio::sync::watch::channel(false);
+        server::serve(
+            https_listener,
+            Some(tls.acceptor()?),
+            control.clone(),
+            stop.clone(),
+        );
+        if let Some(l) = http_listener {
+            server::serve(l, None, control.clone(), stop);
+        }
+        Ok(ArmEmulator {
+            url,
+            http_url,
+            ca_pem: tls.ca_pem().to_string(),
+            control,
+            shutdown,
+        })
+    }
+
+    /// `https://127.0.0.1:PORT`: the ARM endpoint.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// The plain-HTTP listener's URL, if one was asked for.
+    pub fn http_url(&self) -> Option<String> {
+        self.http_url.clone()
+    }
+
+    /// The CA that signed the server certificate.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// In-process access to what `/_emulator/` offers.
+    pub fn control(&self) -> Control {
+        self.control.clone()
+    }
+}

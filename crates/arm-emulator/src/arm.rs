@@ -1,0 +1,1403 @@
+//! Azure Resource Manager semantics for the resource types azop manages.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// An ARM error: status and `{"error":{"code","message"}}`.
+#[derive(Debug, Clone)]
+pub struct ArmError {
+    /// HTTP status.
+    pub status: u16,
+    /// ARM's error code.
+    pub code: String,
+    /// ARM's message.
+    pub message: String,
+}
+
+impl ArmError {
+    pub(crate) fn new(status: u16, code: &str, message: impl Into<String>) -> Self {
+        ArmError {
+            status,
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// The body ARM sends.
+    pub fn body(&self) -> Value {
+        json!({"error": {"code": self.code, "message": self.message}})
+    }
+}
+
+/// What an answer carries besides its status and body.
+#[derive(Debug, Clone, Default)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Body, if any.
+    pub body: Option<Value>,
+    /// Extra headers (Azure-AsyncOperation, Location, Retry-After, ETag).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Answer {
+    fn json(status: u16, body: Value) -> Self {
+        Answer {
+            status,
+            body: Some(body),
+            headers: Vec::new(),
+        }
+    }
+    fn empty(status: u16) -> Self {
+        Answer {
+            status,
+            body: None,
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// The resource types the emulator knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Microsoft.Resources/resourceGroups
+    ResourceGroup,
+    /// Microsoft.ContainerService/managedClusters
+    ManagedCluster,
+    /// Microsoft.ContainerService/managedClusters/agentPools
+    AgentPool,
+    /// Microsoft.KeyVault/vaults
+    Vault,
+    /// Microsoft.ManagedIdentity/userAssignedIdentities
+    Identity,
+    /// .../federatedIdentityCredentials
+    FederatedCredential,
+    /// Microsoft.Authorization/roleAssignments
+    RoleAssignment,
+}
+
+impl Kind {
+    fn type_name(self) -> &'static str {
+        match self {
+            Kind::ResourceGroup => "Microsoft.Resources/resourceGroups",
+            Kind::ManagedCluster => "Microsoft.ContainerService/managedClusters",
+            Kind::AgentPool => "Microsoft.ContainerService/managedClusters/agentPools",
+            Kind::Vault => "Microsoft.KeyVault/vaults",
+            Kind::Identity => "Microsoft.ManagedIdentity/userAssignedIdentities",
+            Kind::FederatedCredential => {
+                "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials"
+            }
+            Kind::RoleAssignment => "Microsoft.Authorization/roleAssignments",
+        }
+    }
+
+    /// Whether a create runs as a long-running operation.
+    fn slow(self) -> bool {
+        matches!(self, Kind::ManagedCluster | Kind::AgentPool)
+    }
+}
+
+/// A parsed request path.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The id as the caller wrote it (no trailing slash, no query).
+    pub id: String,
+    /// The subscription.
+    pub subscription: String,
+    /// The resource group, when the id is in one.
+    pub resource_group: Option<String>,
+    /// The kind.
+    pub kind: Kind,
+    /// The last segment.
+    pub name: String,
+    /// The parent's id (for child resources).
+    pub parent: Option<String>,
+}
+
+/// Recognises the ARM ids the emulator serves.
+pub fn parse(path: &str) -> Option<Target> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
+    if lower.len() < 2 || lower[0] != "subscriptions" {
+        return None;
+    }
+    let id = format!("/{}", segs.join("/"));
+    let subscription = segs[1].to_string();
+    // Extension resource: {scope}/providers/Microsoft.Authorization/roleAssignments/{name}
+    let n = lower.len();
+    if n >= 4
+        && lower[n - 4] == "providers"
+        && lower[n - 3] == "microsoft.authorization"
+        && lower[n - 2] == "roleassignments"
+    {
+        let scope = format!("/{}", segs[..n - 4].join("/"));
+        let resource_group =
+            (lower.len() > 3 && lower[2] == "resourcegroups").then(|| segs[3].to_string());
+        return Some(Target {
+            id,
+            subscription,
+            resource_group,
+            kind: Kind::RoleAssignment,
+            name: segs[n - 1].to_string(),
+            parent: Some(scope),
+        });
+    }
+    if n == 4 && lower[2] == "resourcegroups" {
+        return Some(Target {
+            id,
+            subscription,
+            resource_group: Some(segs[3].to_string()),
+            kind: Kind::ResourceGroup,
+            name: segs[3].to_string(),
+            parent: None,
+        });
+    }
+    if n >= 8 && lower[2] == "resourcegroups" && lower[4] == "providers" {
+        let rg = Some(segs[3].to_string());
+        let base = format!("/{}", segs[..8].join("/"));
+        let kind = match (lower[5].as_str(), lower[6].as_str(), n) {
+            ("microsoft.containerservice", "managedclusters", 8) => Kind::ManagedCluster,
+            ("microsoft.containerservice", "managedclusters", 10) if lower[8] == "agentpools" => {
+                Kind::AgentPool
+            }
+            ("microsoft.keyvault", "vaults", 8) => Kind::Vault,
+            ("microsoft.managedidentity", "userassignedidentities", 8) => Kind::Identity,
+            ("microsoft.managedidentity", "userassignedidentities", 10)
+                if lower[8] == "federatedidentitycredentials" =>
+            {
+                Kind::FederatedCredential
+            }
+            _ => return None,
+        };
+        let parent = (n == 10).then_some(base);
+        return Some(Target {
+            id,
+            subscription,
+            resource_group: rg,
+            kind,
+            name: segs[n - 1].to_string(),
+            parent,
+        });
+    }
+    None
+}
+
+/// A stored resource.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// The body as GET answers it.
+    pub body: Value,
+    /// Its kind.
+    pub kind: Kind,
+    /// When a running operation on it ends.
+    pub busy_until: Option<Instant>,
+    /// When it was created (principals replicate for a while).
+    pub created: Instant,
+}
+
+/// A long-running operation.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    /// Resource it works on (lower-cased id).
+    pub resource: String,
+    /// When it ends.
+    pub done_at: Instant,
+    /// When it started.
+    pub started: String,
+    /// Whether it deletes.
+    pub delete: bool,
+}
+
+/// The state of the emulated Azure.
+#[derive(Default)]
+pub struct Arm {
+    /// Resources by lower-cased id.
+    pub resources: BTreeMap<String, Stored>,
+    /// Operations by id.
+    pub operations: HashMap<String, Operation>,
+    /// Soft-deleted vaults by lower-cased name: (subscription, location, last body).
+    pub deleted_vaults: HashMap<String, (String, String, Value)>,
+    /// Principals (identity principalIds and kubelet identities) and when they were created.
+    pub principals: HashMap<String, Instant>,
+}
+
+fn now_text() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+fn system_data(existing: Option<&Value>) -> Value {
+    let created = existing
+        .and_then(|e| e.pointer("/systemData/createdAt").cloned())
+        .unwrap_or_else(|| json!(now_text()));
+    json!({"createdBy": "azop-emulator", "createdByType": "Application", "createdAt": created,
+           "lastModifiedBy": "azop-emulator", "lastModifiedByType": "Application", "lastModifiedAt": now_text()})
+}
+
+/// Role definitions the emulator serves: (GUID, name).
+pub const ROLE_DEFINITIONS: &[(&str, &str)] = &[
+    (
+        "4633458b-17de-408a-b874-0445c86b69e6",
+        "Key Vault Secrets User",
+    ),
+    (
+        "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+        "Key Vault Secrets Officer",
+    ),
+    (
+        "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba",
+        "Key Vault Certificates User",
+    ),
+    (
+        "12338af0-0e69-4776-bea7-57ae8d297424",
+        "Key Vault Crypto User",
+    ),
+    (
+        "00482a5a-887f-4fb3-b363-3b7fe8e74483",
+        "Key Vault Administrator",
+    ),
+    ("7f951dda-4ed3-4680-a7ca-43fe172d538d", "AcrPull"),
+    ("b24988ac-6180-42a0-ab88-20f7382dd24c", "Contributor"),
+    ("acdd72a7-3c48-462a-8b10-bd4ddba0f9ca", "Reader"),
+];
+
+/// A role definition body, if the GUID is one the emulator knows.
+pub fn role_definition(scope: &str, guid: &str) -> Option<Value> {
+    let (g, name) = ROLE_DEFINITIONS
+        .iter()
+        .find(|(g, _)| g.eq_ignore_ascii_case(guid))?;
+    Some(json!({
+        "id": format!("{scope}/providers/Microsoft.Authorization/roleDefinitions/{g}"),
+        "name": g, "type": "Microsoft.Authorization/roleDefinitions",
+        "properties": {"roleName": name, "type": "BuiltInRole", "description": format!("{name} (emulated)"),
+            "assignableScopes": ["/"], "permissions": [{"actions": [], "notActions": [], "dataActions": [], "notDataActions": []}]}
+    }))
+}
+
+fn require<'a>(body: &'a Value, pointer: &str, what: &str) -> Result<&'a Value, ArmError> {
+    body.pointer(pointer)
+        .filter(|v| !v.is_null())
+        .ok_or_else(|| {
+            ArmError::new(
+                400,
+                "InvalidParameter",
+                format!("The parameter '{what}' is required but was not provided."),
+            )
+        })
+}
+
+fn name_matches(name: &str, min: usize, max: usize, allowed: impl Fn(char) -> bool) -> bool {
+    (min..=max).contains(&name.chars().count()) && name.chars().all(allowed)
+}
+
+impl Arm {
+    fn exists(&self, id: &str) -> bool {
+        self.resources.contains_key(&id.to_ascii_lowercase())
+    }
+
+    fn group_id(t: &Target) -> Option<String> {
+        t.resource_group
+            .as_ref()
+            .map(|rg| format!("/subscriptions/{}/resourceGroups/{rg}", t.subscription))
+    }
+
+    fn check_parents(&self, t: &Target) -> Result<(), ArmError> {
+        if t.kind != Kind::ResourceGroup
+            && let Some(g) = Self::group_id(t)
+            && !self.exists(&g)
+        {
+            return Err(ArmError::new(
+                404,
+                "ResourceGroupNotFound",
+                format!(
+                    "Resource group '{}' could not be found.",
+                    t.resource_group.clone().unwrap_or_default()
+                ),
+            ));
+        }
+        if let Some(p) = &t.parent
+            && t.kind != Kind::RoleAssignment
+            && !self.exists(p)
+        {
+            return Err(ArmError::new(
+                404,
+                "ParentResourceNotFound",
+                format!(
+                    "Can not perform requested operation on nested resource. Parent resource '{p}' not found."
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Advances time-based state: finished operations make their resources Succeeded or gone.
+    pub fn settle(&mut self) {
+        let now = Instant::now();
+        let done: Vec<(String, Operation)> = self
+            .operations
+            .iter()
+            .filter(|(_, o)| o.done_at <= now)
+            .map(|(k, o)| (k.clone(), o.clone()))
+            .collect();
+        for (_, op) in done {
+            if op.delete {
+                self.remove_tree(&op.resource);
+            } else if let Some(r) = self.resources.get_mut(&op.resource)
+                && r.busy_until.is_some_and(|t| t <= now)
+            {
+                r.busy_until = None;
+                r.body["properties"]["provisioningState"] = json!("Succeeded");
+                if let Some(pools) = r
+                    .body
+                    .pointer_mut("/properties/agentPoolProfiles")
+                    .and_then(Value::as_array_mut)
+                {
+                    for p in pools {
+                        p["provisioningState"] = json!("Succeeded");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes a resource and everything under it.
+    fn remove_tree(&mut self, lower_id: &str) {
+        let prefix = format!("{lower_id}/");
+        let doomed: Vec<String> = self
+            .resources
+            .keys()
+            .filter(|k| *k == lower_id || k.starts_with(&prefix))
+            .cloned()
+            .collect();
+        for k in doomed {
+            self.resources.remove(&k);
+        }
+    }
+
+    /// GET.
+    pub fn get(&mut self, t: &Target) -> Result<Answer, ArmError> {
+        self.settle();
+        if let Some(r) = self.resources.get(&t.id.to_ascii_lowercase()) {
+            let etag = r
+                .body
+                .get("etag")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let mut a = Answer::json(200, r.body.clone());
+            if let Some(e) = etag {
+                a.headers.push(("ETag".into(), e));
+            }
+            return Ok(a);
+        }
+        self.check_parents(t)?;
+        let (code, message) = match t.kind {
+            Kind::ResourceGroup => (
+                "ResourceGroupNotFound",
+                format!("Resource group '{}' could not be found.", t.name),
+            ),
+            Kind::RoleAssignment => (
+                "RoleAssignmentNotFound",
+                format!("The role assignment '{}' is not found.", t.name),
+            ),
+            Kind::FederatedCredential => {
+                ("NotFound", format!("Resource '{}' does not exist.", t.id))
+            }
+            _ => (
+                "ResourceNotFound",
+                format!(
+                    "The Resource '{}/{}' under resource group '{}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+                    t.kind.type_name(),
+                    t.name,
+                    t.resource_group.clone().unwrap_or_default()
+                ),
+            ),
+        };
+        Err(ArmError::new(404, code, message))
+    }
+
+    /// GET of a child collection (`.../federatedIdentityCredentials`, `.../agentPools`).
+    pub fn list_children(&mut self, parent: &str, child_type: &str) -> Value {
+        self.settle();
+        let prefix = format!(
+            "{}/{}/",
+            parent.to_ascii_lowercase(),
+            child_type.to_ascii_lowercase()
+        );
+        let items: Vec<Value> = self
+            .resources
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix) && !k[prefix.len()..].contains('/'))
+            .map(|(_, r)| r.body.clone())
+            .collect();
+        json!({"value": items})
+    }
+
+    /// PUT.
+    pub fn put(
+        &mut self,
+        t: &Target,
+        mut body: Value,
+        headers: &HashMap<String, String>,
+        cfg: &crate::Config,
+        base: &str,
+    ) -> Result<Answer, ArmError> {
+        self.settle();
+        if !body.is_object() {
+            return Err(ArmError::new(
+                400,
+                "InvalidRequestContent",
+                "The request content was invalid and could not be deserialized.",
+            ));
+        }
+        self.check_parents(t)?;
+        let lower = t.id.to_ascii_lowercase();
+        let existing = self.resources.get(&lower).cloned();
+        if let Some(m) = headers.get("if-match") {
+            let etag = existing.as_ref().and_then(|e| {
+                e.body
+                    .get("etag")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            });
+            if existing.is_none() || (m != "*" && etag.as_deref() != Some(m.as_str())) {
+                return Err(ArmError::new(
+                    412,
+                    "PreconditionFailed",
+                    "The condition specified using HTTP conditional header(s) is not met.",
+                ));
+            }
+        }
+        if headers.get("if-none-match").is_some_and(|m| m == "*") && existing.is_some() {
+            return Err(ArmError::new(
+                412,
+                "PreconditionFailed",
+                "The condition specified using HTTP conditional header(s) is not met.",
+            ));
+        }
+        if let Some(e) = &existing
+            && e.busy_until.is_some()
+            && t.kind == Kind::ManagedCluster
+        {
+            return Err(ArmError::new(
+                409,
+                "OperationNotAllowed",
+                format!(
+                    "Operation is not allowed because there's an in progress create managed cluster operation which will be completed soon. Please retry later. Resource: {}",
+                    t.id
+                ),
+            ));
+        }
+        if t.kind == Kind::ManagedCluster
+            && let Some(pools) = body
+                .pointer_mut("/properties/agentPoolProfiles")
+                .and_then(Value::as_array_mut)
+            && !pools
+                .iter()
+                .any(|p| p.get("mode").and_then(Value::as_str) == Some("System"))
+            && let Some(first) = pools.iter_mut().find(|p| p.get("mode").is_none())
+        {
+            // AKS makes the first pool without a mode the System pool.
+            first["mode"] = json!("System");
+        }
+        self.validate(t, &body, existing.as_ref(), cfg)?;
+        let props = body
+            .as_object_mut()
+            .and_then(|b| b.get_mut("properties"))
+            .and_then(Value::as_object_mut)
+            .map(|_| ());
+        if props.is_none() && t.kind != Kind::ResourceGroup && t.kind != Kind::Identity {
+            body["properties"] = json!({});
+        }
+        let canonical_id = existing
+            .as_ref()
+            .and_then(|e| e.body.get("id").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| t.id.clone());
+        body["id"] = json!(canonical_id);
+        body["name"] = json!(t.name);
+        body["type"] = json!(t.kind.type_name());
+        body["systemData"] = system_data(existing.as_ref().map(|e| &e.body));
+        body["etag"] = json!(format!("\"{}\"", uuid::Uuid::new_v4().simple()));
+        if matches!(
+            t.kind,
+            Kind::ResourceGroup | Kind::Vault | Kind::Identity | Kind::ManagedCluster
+        ) && body.get("tags").is_none()
+        {
+            body["tags"] = json!({});
+        }
+        let mut answer_headers = Vec::new();
+        let mut busy_until = None;
+        let mut created = existing
+            .as_ref()
+            .map(|e| e.created)
+            .unwrap_or_else(Instant::now);
+        match t.kind {
+            Kind::ResourceGroup => {
+                body["properties"] = json!({"provisioningState": "Succeeded"});
+                if let Some(e) = &existing {
+                    body["location"] = e.body["location"].clone();
+                }
+            }
+            Kind::Identity => {
+                let keep = |k: &str| {
+                    existing
+                        .as_ref()
+                        .and_then(|e| e.body.pointer(&format!("/properties/{k}")).cloned())
+                };
+                let principal =
+                    keep("principalId").unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string()));
+                body["properties"] = json!({
+                    "tenantId": keep("tenantId").unwrap_or_else(|| json!(cfg.tenant_id)),
+                    "principalId": principal,
+                    "clientId": keep("clientId").unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string())),
+                    "isolationScope": "None",
+                });
+                if existing.is_none()
+                    && let Some(p) = principal.as_str()
+                {
+                    self.principals
+                        .insert(p.to_ascii_lowercase(), Instant::now());
+                }
+                if existing.is_none() {
+                    answer_headers.push(("Location".to_string(), canonical_id.clone()));
+                }
+            }
+            Kind::FederatedCredential => {
+                if existing.is_none() {
+                    answer_headers.push(("Location".to_string(), canonical_id.clone()));
+                }
+            }
+            Kind::Vault => {
+                let name = t.name.to_ascii_lowercase();
+                let recover = body
+                    .pointer("/properties/createMode")
+                    .and_then(Value::as_str)
+                    .is_some_and(|m| m.eq_ignore_ascii_case("recover"));
+                if existing.is_none() {
+                    if let Some((sub, _, _)) = self.deleted_vaults.get(&name) {
+                        if recover && sub.eq_ignore_ascii_case(&t.subscription) {
+                            self.deleted_vaults.remove(&name);
+                        } else {
+                            return Err(ArmError::new(
+                                409,
+                                "ConflictError",
+                                format!(
+                                    "A vault with the same name already exists in deleted state. You need to either recover or purge existing key vault. Vault name: {}",
+                                    t.name
+                                ),
+                            ));
+                        }
+                    } else if recover {
+                        return Err(ArmError::new(
+                            400,
+                            "BadRequest",
+                            format!(
+                                "Vault '{}' cannot be recovered: no deleted vault of that name exists.",
+                                t.name
+                            ),
+                        ));
+                    }
+                    let taken = self.resources.values().any(|r| {
+                        r.kind == Kind::Vault
+                            && r.body["name"]
+                                .as_str()
+                                .is_some_and(|n| n.eq_ignore_ascii_case(&t.name))
+                    });
+                    if taken {
+                        return Err(ArmError::new(
+                            409,
+                            "VaultAlreadyExists",
+                            format!(
+                                "The vault name '{}' is already in use. Vault names are globally unique so it is possible that the name is already taken.",
+                                t.name
+                            ),
+                        ));
+                    }
+                }
+                if let Some(p) = body["properties"].as_object_mut() {
+                    p.remove("createMode");
+                }
+                body["properties"]["vaultUri"] = json!(format!("{base}/keyvault/{}/", t.name));
+                body["properties"]["provisioningState"] = json!("Succeeded");
+                for (k, v) in [
+                    ("enableSoftDelete", json!(true)),
+                    ("softDeleteRetentionInDays", json!(90)),
+                    ("enableRbacAuthorization", json!(false)),
+                    ("publicNetworkAccess", json!("Enabled")),
+                    ("accessPolicies", json!([])),
+                    ("enabledForDeployment", json!(false)),
+                    ("enabledForDiskEncryption", json!(false)),
+                    ("enabledForTemplateDeployment", json!(false)),
+                    ("hsmPoolResourceId", Value::Null),
+                ] {
+                    if body["properties"].get(k).is_none() {
+                        body["properties"][k] = v;
+                    }
+                }
+            }
+            Kind::ManagedCluster => {
+                let loc = body["location"]
+                    .as_str()
+                    .unwrap_or("westeurope")
+                    .to_string();
+                let dns = body
+                    .pointer("/properties/dnsPrefix")
+                    .and_then(Value::as_str)
+                    .unwrap_or("aks")
+                    .to_string();
+                let keep = |p: &str| existing.as_ref().and_then(|e| e.body.pointer(p).cloned());
+                let suffix = keep("/properties/fqdn")
+                    .and_then(|f| f.as_str().map(str::to_string))
+                    .unwrap_or_else(|| {
+                        format!(
+                            "{dns}-{}.hcp.{loc}.azmk8s.io",
+                            &uuid::Uuid::new_v4().simple().to_string()[..8]
+                        )
+                    });
+                body["properties"]["fqdn"] = json!(suffix);
+                let version = body
+                    .pointer("/properties/kubernetesVersion")
+                    .and_then(Value::as_str)
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or("1.33")
+                    .to_string();
+                let current = if version.matches('.').count() == 1 {
+                    format!("{version}.2")
+                } else {
+                    version.clone()
+                };
+                body["properties"]["kubernetesVersion"] = json!(version);
+                body["properties"]["currentKubernetesVersion"] = json!(current);
+                body["properties"]["powerState"] = json!({"code": "Running"});
+                body["properties"]["azurePortalFQDN"] =
+                    json!(format!("{}-portal.portal.hcp.{loc}.azmk8s.io", dns));
+                body["properties"]["maxAgentPools"] = json!(100);
+                if body.pointer("/properties/enableRBAC").is_none() {
+                    body["properties"]["enableRBAC"] = json!(true);
+                }
+                if body.pointer("/properties/networkProfile").is_none() {
+                    body["properties"]["networkProfile"] = json!({"networkPlugin": "azure", "networkPluginMode": "overlay", "outboundType": "loadBalancer", "podCidr": "10.244.0.0/16", "serviceCidr": "10.0.0.0/16", "dnsServiceIP": "10.0.0.10"});
+                }
+                body["eTag"] = json!(uuid::Uuid::new_v4().simple().to_string());
+                body["properties"]["nodeResourceGroup"] = json!(format!(
+                    "MC_{}_{}_{loc}",
+                    t.resource_group.clone().unwrap_or_default(),
+                    t.name
+                ));
+                let oidc = body
+                    .pointer("/properties/oidcIssuerProfile/enabled")
+                    .and_then(Value::as_bool)
+                    == Some(true);
+                if oidc {
+                    let url =
+                        keep("/properties/oidcIssuerProfile/issuerURL").unwrap_or_else(|| {
+                            json!(format!(
+                                "https://{loc}.oic.prod-aks.azure.com/{}/{}/",
+                                cfg.tenant_id,
+                                uuid::Uuid::new_v4()
+                            ))
+                        });
+                    body["properties"]["oidcIssuerProfile"]["issuerURL"] = url;
+                }
+                let kubelet = keep("/properties/identityProfile/kubeletidentity").unwrap_or_else(|| {
+                    let object_id = uuid::Uuid::new_v4().to_string();
+                    self.principals.insert(object_id.clone(), Instant::now());
+                    json!({"resourceId": format!("/subscriptions/{}/resourcegroups/MC_{}_{}_{loc}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{}-agentpool", t.subscription, t.resource_group.clone().unwrap_or_default(), t.name, t.name),
+                           "clientId": uuid::Uuid::new_v4().to_string(), "objectId": object_id})
+                });
+                body["properties"]["identityProfile"] = json!({"kubeletidentity": kubelet});
+                if body.pointer("/identity/type").and_then(Value::as_str) == Some("SystemAssigned")
+                {
+                    body["identity"]["principalId"] = keep("/identity/principalId")
+                        .unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string()));
+                    body["identity"]["tenantId"] = json!(cfg.tenant_id);
+                }
+                let state = if existing.is_some() {
+                    "Updating"
+                } else {
+                    "Creating"
+                };
+                body["properties"]["provisioningState"] = json!(state);
+                if let Some(pools) = body
+                    .pointer_mut("/properties/agentPoolProfiles")
+                    .and_then(Value::as_array_mut)
+                {
+                    for p in pools {
+                        p["provisioningState"] = json!(state);
+                        pool_defaults(p, &current);
+                    }
+                }
+                busy_until = Some(Instant::now() + cfg.lro_duration);
+            }
+            Kind::AgentPool => {
+                let cluster_version = t
+                    .parent
+                    .as_ref()
+                    .and_then(|p| self.resources.get(&p.to_ascii_lowercase()))
+                    .and_then(|c| {
+                        c.body
+                            .pointer("/properties/currentKubernetesVersion")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    })
+                    .unwrap_or_else(|| "1.33.2".to_string());
+                pool_defaults(&mut body["properties"], &cluster_version);
+                body["properties"]["eTag"] = json!(uuid::Uuid::new_v4().simple().to_string());
+                body["properties"]["provisioningState"] = json!(if existing.is_some() {
+                    "Updating"
+                } else {
+                    "Creating"
+                });
+                busy_until = Some(Instant::now() + cfg.lro_duration);
+            }
+            Kind::RoleAssignment => {
+                let principal = body
+                    .pointer("/properties/principalId")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let role = body
+                    .pointer("/properties/roleDefinitionId")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let role_guid = role
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let scope = t.parent.clone().unwrap_or_default();
+                if existing.is_none() {
+                    let young = self
+                        .principals
+                        .get(&principal)
+                        .is_some_and(|c| c.elapsed() < cfg.principal_propagation_delay);
+                    if young {
+                        return Err(ArmError::new(
+                            400,
+                            "PrincipalNotFound",
+                            format!(
+                                "Principal {} does not exist in the directory {}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype",
+                                principal.replace('-', ""),
+                                cfg.tenant_id
+                            ),
+                        ));
+                    }
+                    let dup = self.resources.iter().find(|(k, r)| {
+                        r.kind == Kind::RoleAssignment
+                            && **k != lower
+                            && r.body
+                                .pointer("/properties/principalId")
+                                .and_then(Value::as_str)
+                                .is_some_and(|p| p.eq_ignore_ascii_case(&principal))
+                            && r.body
+                                .pointer("/properties/scope")
+                                .and_then(Value::as_str)
+                                .is_some_and(|s| s.eq_ignore_ascii_case(&scope))
+                            && r.body
+                                .pointer("/properties/roleDefinitionId")
+                                .and_then(Value::as_str)
+                                .is_some_and(|d| d.to_ascii_lowercase().ends_with(&role_guid))
+                    });
+                    if dup.is_some() {
+                        return Err(ArmError::new(
+                            409,
+                            "RoleAssignmentExists",
+                            "The role assignment already exists.",
+                        ));
+                    }
+                    created = Instant::now();
+                } else if let Some(e) = &existing {
+                    for k in ["principalId", "roleDefinitionId"] {
+                        let old = e
+                            .body
+                            .pointer(&format!("/properties/{k}"))
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        let new = body
+                            .pointer(&format!("/properties/{k}"))
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        if !old.to_ascii_lowercase().ends_with(
+                            &new.rsplit('/')
+                                .next()
+                                .unwrap_or_default()
+                                .to_ascii_lowercase(),
+                        ) {
+                            return Err(ArmError::new(
+                                400,
+                                "RoleAssignmentUpdateNotPermitted",
+                                "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+                            ));
+                        }
+                    }
+                }
+                body["properties"]["scope"] = json!(scope);
+                if body.pointer("/properties/principalType").is_none() {
+                    body["properties"]["principalType"] = json!("ServicePrincipal");
+                }
+                body["properties"]["roleDefinitionId"] = json!(format!(
+                    "/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
+                ));
+                body["properties"]["createdOn"] = json!(now_text());
+                body["properties"]["updatedOn"] = json!(now_text());
+                if let Some(o) = body.as_object_mut() {
+                    o.remove("etag");
+                }
+            }
+        }
+        let status = if existing.is_some() { 200 } else { 201 };
+        self.resources.insert(
+            lower.clone(),
+            Stored {
+                body: body.clone(),
+                kind: t.kind,
+                busy_until,
+                created,
+            },
+        );
+        let mut answer = Answer::json(status, body);
+        answer.headers.extend(answer_headers);
+        if t.kind.slow() {
+            let op = self.start_operation(&lower, false, cfg.lro_duration);
+            answer.headers.push(("Azure-AsyncOperation".into(), format!("{base}/subscriptions/{}/providers/Microsoft.Emulator/locations/emulated/operationStatuses/{op}?api-version=2026-05-01", t.subscription)));
+            answer
+                .headers
+                .push(("Retry-After".into(), retry_after(cfg.lro_duration)));
+        }
+        Ok(answer)
+    }
+
+    fn start_operation(&mut self, lower_id: &str, delete: bool, duration: Duration) -> String {
+        let op = uuid::Uuid::new_v4().to_string();
+        self.operations.insert(
+            op.clone(),
+            Operation {
+                resource: lower_id.to_string(),
+                done_at: Instant::now() + duration,
+                started: now_text(),
+                delete,
+            },
+        );
+        op
+    }
+
+    fn validate(
+        &self,
+        t: &Target,
+        body: &Value,
+        existing: Option<&Stored>,
+        cfg: &crate::Config,
+    ) -> Result<(), ArmError> {
+        let bad_name = |rule: &str| {
+            Err(ArmError::new(
+                400,
+                "InvalidResourceName",
+                format!("Resource name {} is invalid. {rule}", t.name),
+            ))
+        };
+        match t.kind {
+            Kind::ResourceGroup => {
+                require(body, "/location", "location")?;
+                if !name_matches(&t.name, 1, 90, |c| {
+                    c.is_alphanumeric() || "-_.()".contains(c)
+                }) || t.name.ends_with('.')
+                {
+                    return Err(ArmError::new(
+                        400,
+                        "InvalidResourceGroupName",
+                        format!("Resource group name '{}' is invalid.", t.name),
+                    ));
+                }
+                if let (Some(e), Some(l)) = (existing, body["location"].as_str())
+                    && !e.body["location"]
+                        .as_str()
+                        .is_some_and(|o| o.eq_ignore_ascii_case(l))
+                {
+                    return Err(ArmError::new(
+                        409,
+                        "InvalidResourceGroupLocation",
+                        format!(
+                            "Invalid resource group location '{l}'. The Resource group already exists in location '{}'.",
+                            e.body["location"].as_str().unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+            Kind::Vault => {
+                require(body, "/location", "location")?;
+                require(body, "/properties/tenantId", "properties.tenantId")?;
+                let sku = require(body, "/properties/sku/name", "properties.sku.name")?;
+                if !matches!(
+                    sku.as_str().map(str::to_ascii_lowercase).as_deref(),
+                    Some("standard" | "premium")
+                ) {
+                    return Err(ArmError::new(
+                        400,
+                        "InvalidParameter",
+                        format!(
+                            "The value '{sku}' of parameter 'properties.sku.name' is not valid. Allowed values: standard, premium."
+                        ),
+                    ));
+                }
+                let ok = name_matches(&t.name, 3, 24, |c| c.is_ascii_alphanumeric() || c == '-')
+                    && t.name.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && !t.name.ends_with('-')
+                    && !t.name.contains("--");
+                if !ok {
+                    return bad_name(
+                        "Vault name must be between 3-24 alphanumeric characters. The name must begin with a letter, end with a letter or digit, and not contain consecutive hyphens.",
+                    );
+                }
+                if let Some(e) = existing
+                    && e.body.pointer("/properties/enablePurgeProtection") == Some(&json!(true))
+                    && body.pointer("/properties/enablePurgeProtection") == Some(&json!(false))
+                {
+                    return Err(ArmError::new(
+                        400,
+                        "BadRequest",
+                        "The property \"enablePurgeProtection\" cannot be set to false. Enabling the purge protection for a vault is an irreversible action.",
+                    ));
+                }
+            }
+            Kind::Identity => {
+                require(body, "/location", "location")?;
+                if !name_matches(&t.name, 3, 128, |c| {
+                    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+                }) || !t.name.starts_with(|c: char| c.is_ascii_alphanumeric())
+                {
+                    return bad_name(
+                        "The name can contain only letters, numbers, underscores and hyphens, start with a letter or number, and be 3 to 128 characters long.",
+                    );
+                }
+            }
+            Kind::FederatedCredential => {
+                let issuer = require(body, "/properties/issuer", "properties.issuer")?
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let subject = require(body, "/properties/subject", "properties.subject")?
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let aud = require(body, "/properties/audiences", "properties.audiences")?;
+                if aud.as_array().is_none_or(|a| a.is_empty()) {
+                    return Err(ArmError::new(
+                        400,
+                        "BadRequest",
+                        "Audiences must contain at least one value.",
+                    ));
+                }
+                if !issuer.starts_with("https://") {
+                    return Err(ArmError::new(
+                        400,
+                        "BadRequest",
+                        format!("Issuer '{issuer}' must be an https URL."),
+                    ));
+                }
+                let parent = t.parent.clone().unwrap_or_default().to_ascii_lowercase();
+                let prefix = format!("{parent}/federatedidentitycredentials/");
+                let siblings: Vec<&Stored> = self
+                    .resources
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(&prefix) && **k != t.id.to_ascii_lowercase())
+                    .map(|(_, v)| v)
+                    .collect();
+                if existing.is_none() && siblings.len() >= cfg.max_federated_credentials {
+                    return Err(ArmError::new(
+                        400,
+                        "BadRequest",
+                        format!(
+                            "Too many Federated Identity Credentials. A managed identity can have at most {} federated identity credentials.",
+                            cfg.max_federated_credentials
+                        ),
+                    ));
+                }
+                if siblings.iter().any(|s| {
+                    s.body.pointer("/properties/issuer").and_then(Value::as_str)
+                        == Some(issuer.as_str())
+                        && s.body
+                            .pointer("/properties/subject")
+                            .and_then(Value::as_str)
+                            == Some(subject.as_str())
+                }) {
+                    return Err(ArmError::new(
+                        400,
+                        "BadRequest",
+                        format!(
+                            "FederatedIdentityCredential with issuer '{issuer}' and subject '{subject}' already exists."
+                        ),
+                    ));
+                }
+            }
+            Kind::RoleAssignment => {
+                require(
+                    body,
+                    "/properties/roleDefinitionId",
+                    "properties.roleDefinitionId",
+                )?;
+                require(body, "/properties/principalId", "properties.principalId")?;
+                if uuid::Uuid::parse_str(&t.name).is_err() {
+                    return Err(ArmError::new(
+                        400,
+                        "InvalidRoleAssignmentId",
+                        format!(
+                            "The role assignment ID '{}' is not valid. The role assignment ID must be a GUID.",
+                            t.name
+                        ),
+                    ));
+                }
+                // Built-in and custom roles are both accepted; only a malformed id is refused.
+                let role = body
+                    .pointer("/properties/roleDefinitionId")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let guid = role.rsplit('/').next().unwrap_or_default();
+                if uuid::Uuid::parse_str(guid).is_err() {
+                    return Err(ArmError::new(
+                        400,
+                        "RoleDefinitionDoesNotExist",
+                        format!("The specified role definition with ID '{guid}' does not exist."),
+                    ));
+                }
+            }
+            Kind::ManagedCluster => {
+                require(body, "/location", "location")?;
+                if existing.is_none() {
+                    require(body, "/properties/dnsPrefix", "properties.dnsPrefix")?;
+                }
+                if let Some(pools) = body
+                    .pointer("/properties/agentPoolProfiles")
+                    .and_then(Value::as_array)
+                {
+                    if !pools
+                        .iter()
+                        .any(|p| p.get("mode").and_then(Value::as_str) == Some("System"))
+                        && existing.is_none()
+                    {
+                        return Err(ArmError::new(
+                            400,
+                            "InvalidParameter",
+                            "A cluster must have at least one System agent pool.",
+                        ));
+                    }
+                } else if existing.is_none() {
+                    return Err(ArmError::new(
+                        400,
+                        "InvalidParameter",
+                        "The parameter 'properties.agentPoolProfiles' is required.",
+                    ));
+                }
+                if let (Some(e), Some(new)) = (
+                    existing,
+                    body.pointer("/properties/dnsPrefix")
+                        .and_then(Value::as_str),
+                ) && e
+                    .body
+                    .pointer("/properties/dnsPrefix")
+                    .and_then(Value::as_str)
+                    .is_some_and(|o| o != new)
+                {
+                    return Err(ArmError::new(
+                        400,
+                        "PropertyChangeNotAllowed",
+                        "Changing property 'dnsPrefix' is not allowed.",
+                    ));
+                }
+            }
+            Kind::AgentPool => {}
+        }
+        Ok(())
+    }
+
+    /// DELETE.
+    pub fn delete(
+        &mut self,
+        t: &Target,
+        cfg: &crate::Config,
+        base: &str,
+    ) -> Result<Answer, ArmError> {
+        self.settle();
+        let lower = t.id.to_ascii_lowercase();
+        let Some(existing) = self.resources.get(&lower).cloned() else {
+            self.check_parents(t)?;
+            return Ok(Answer::empty(204));
+        };
+        match t.kind {
+            Kind::ResourceGroup | Kind::ManagedCluster | Kind::AgentPool => {
+                if t.kind == Kind::ManagedCluster && existing.busy_until.is_some() {
+                    return Err(ArmError::new(
+                        409,
+                        "OperationNotAllowed",
+                        format!(
+                            "Operation is not allowed because there's an in progress operation on managed cluster {}. Please retry later.",
+                            t.name
+                        ),
+                    ));
+                }
+                if t.kind == Kind::ResourceGroup {
+                    // Vaults inside go to soft delete, as a group delete does in Azure.
+                    let prefix = format!("{lower}/");
+                    let vaults: Vec<Stored> = self
+                        .resources
+                        .iter()
+                        .filter(|(k, r)| k.starts_with(&prefix) && r.kind == Kind::Vault)
+                        .map(|(_, r)| r.clone())
+                        .collect();
+                    for v in vaults {
+                        self.soft_delete_vault(&v, &t.subscription);
+                    }
+                }
+                if let Some(r) = self.resources.get_mut(&lower) {
+                    r.body["properties"]["provisioningState"] = json!("Deleting");
+                    r.busy_until = Some(Instant::now() + cfg.lro_duration);
+                }
+                let op = self.start_operation(&lower, true, cfg.lro_duration);
+                let location = format!(
+                    "{base}/subscriptions/{}/providers/Microsoft.Emulator/locations/emulated/operationResults/{op}?api-version=2025-04-01",
+                    t.subscription
+                );
+                let mut a = Answer::empty(202);
+                a.headers.push(("Location".into(), location));
+                if t.kind != Kind::ResourceGroup {
+                    a.headers.push(("Azure-AsyncOperation".into(), format!("{base}/subscriptions/{}/providers/Microsoft.Emulator/locations/emulated/operationStatuses/{op}?api-version=2026-05-01", t.subscription)));
+                }
+                a.headers
+                    .push(("Retry-After".into(), retry_after(cfg.lro_duration)));
+                Ok(a)
+            }
+            Kind::Vault => {
+                self.soft_delete_vault(&existing, &t.subscription);
+                self.remove_tree(&lower);
+                Ok(Answer::empty(200))
+            }
+            Kind::RoleAssignment => {
+                self.resources.remove(&lower);
+                Ok(Answer::json(200, existing.body))
+            }
+            Kind::Identity | Kind::FederatedCredential => {
+                self.remove_tree(&lower);
+                Ok(Answer::empty(200))
+            }
+        }
+    }
+
+    fn soft_delete_vault(&mut self, vault: &Stored, subscription: &str) {
+        let name = vault.body["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let location = vault.body["location"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let id = vault.body["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        // A vault's role assignments vanish with it.
+        let prefix = format!("{id}/");
+        let doomed: Vec<String> = self
+            .resources
+            .iter()
+            .filter(|(_, r)| {
+                r.kind == Kind::RoleAssignment
+                    && r.body
+                        .pointer("/properties/scope")
+                        .and_then(Value::as_str)
+                        .is_some_and(|s| {
+                            let s = s.to_ascii_lowercase();
+                            s == id || s.starts_with(&prefix)
+                        })
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in doomed {
+            self.resources.remove(&k);
+        }
+        self.deleted_vaults.insert(
+            name,
+            (subscription.to_string(), location, vault.body.clone()),
+        );
+    }
+
+    /// GET of an operation's status (Azure-AsyncOperation URL).
+    pub fn operation_status(&mut self, id: &str) -> Result<Answer, ArmError> {
+        self.settle();
+        let op = self.operations.get(id).cloned().ok_or_else(|| {
+            ArmError::new(
+                404,
+                "OperationNotFound",
+                format!("The operation '{id}' was not found."),
+            )
+        })?;
+        let done = op.done_at <= Instant::now();
+        let mut body = json!({"id": id, "name": id, "status": if done { "Succeeded" } else { "InProgress" }, "startTime": op.started});
+        if done {
+            body["endTime"] = json!(now_text());
+            body["percentComplete"] = json!(100);
+        }
+        Ok(Answer::json(200, body))
+    }
+
+    /// GET of an operation's result (Location URL): 202 while running, then 200/204.
+    pub fn operation_result(&mut self, id: &str, cfg: &crate::Config) -> Result<Answer, ArmError> {
+        self.settle();
+        let op = self.operations.get(id).cloned().ok_or_else(|| {
+            ArmError::new(
+                404,
+                "OperationNotFound",
+                format!("The operation '{id}' was not found."),
+            )
+        })?;
+        if op.done_at > Instant::now() {
+            let mut a = Answer::empty(202);
+            a.headers
+                .push(("Retry-After".into(), retry_after(cfg.lro_duration)));
+            return Ok(a);
+        }
+        if op.delete {
+            return Ok(Answer::empty(200));
+        }
+        Ok(self
+            .resources
+            .get(&op.resource)
+            .map(|r| Answer::json(200, r.body.clone()))
+            .unwrap_or_else(|| Answer::empty(204)))
+    }
+
+    /// deletedVaults GET.
+    pub fn deleted_vault(
+        &self,
+        subscription: &str,
+        location: &str,
+        name: &str,
+    ) -> Result<Answer, ArmError> {
+        match self.deleted_vaults.get(&name.to_ascii_lowercase()) {
+            Some((sub, loc, body)) if sub.eq_ignore_ascii_case(subscription) => Ok(Answer::json(
+                200,
+                json!({
+                    "id": format!("/subscriptions/{subscription}/providers/Microsoft.KeyVault/locations/{location}/deletedVaults/{name}"),
+                    "name": name, "type": "Microsoft.KeyVault/deletedVaults",
+                    "properties": {"vaultId": body["id"], "location": loc, "deletionDate": now_text(), "scheduledPurgeDate": now_text(), "tags": body.get("tags").cloned().unwrap_or(json!({})), "purgeProtectionEnabled": body.pointer("/properties/enablePurgeProtection").cloned().unwrap_or(json!(false))}
+                }),
+            )),
+            _ => Err(ArmError::new(
+                404,
+                "ResourceNotFound",
+                format!(
+                    "The Resource 'Microsoft.KeyVault/deletedVaults/{name}' under resource group '<null>' was not found."
+                ),
+            )),
+        }
+    }
+
+    /// deletedVaults purge.
+    pub fn purge_vault(&mut self, subscription: &str, name: &str) -> Result<Answer, ArmError> {
+        match self.deleted_vaults.get(&name.to_ascii_lowercase()) {
+            Some((sub, _, body)) if sub.eq_ignore_ascii_case(subscription) => {
+                if body.pointer("/properties/enablePurgeProtection") == Some(&json!(true)) {
+                    return Err(ArmError::new(
+                        409,
+                        "Conflict",
+                        format!(
+                            "Vault '{name}' has purge protection enabled and cannot be purged before its retention period ends."
+                        ),
+                    ));
+                }
+                self.deleted_vaults.remove(&name.to_ascii_lowercase());
+                Ok(Answer::empty(202))
+            }
+            _ => Err(ArmError::new(
+                404,
+                "ResourceNotFound",
+                format!("Deleted vault '{name}' was not found."),
+            )),
+        }
+    }
+
+    /// listClusterUserCredential / listClusterAdminCredential.
+    pub fn list_credential(&mut self, cluster: &Target, admin: bool) -> Result<Answer, ArmError> {
+        let c = self.get(cluster)?.body.unwrap_or_default();
+        if !admin
+            && c.pointer("/properties/disableLocalAccounts") == Some(&json!(true))
+            && c.pointer("/properties/aadProfile").is_none()
+        {
+            return Err(ArmError::new(
+                400,
+                "BadRequest",
+                "Getting static credential is not allowed because this cluster is set to disable local accounts.",
+            ));
+        }
+        if admin && c.pointer("/properties/disableLocalAccounts") == Some(&json!(true)) {
+            return Err(ArmError::new(
+                400,
+                "BadRequest",
+                "Getting static credential is not allowed because this cluster is set to disable local accounts.",
+            ));
+        }
+        use base64::Engine;
+        let fqdn = c
+            .pointer("/properties/fqdn")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let user = if admin {
+            format!(
+                "clusterAdmin_{}_{}",
+                cluster.resource_group.clone().unwrap_or_default(),
+                cluster.name
+            )
+        } else {
+            format!(
+                "clusterUser_{}_{}",
+                cluster.resource_group.clone().unwrap_or_default(),
+                cluster.name
+            )
+        };
+        let kubeconfig = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: {n}\n  cluster:\n    server: https://{fqdn}:443\ncontexts:\n- name: {n}\n  context:\n    cluster: {n}\n    user: {user}\ncurrent-context: {n}\nusers:\n- name: {user}\n  user:\n    token: emulated-{t}\n",
+            n = cluster.name,
+            t = uuid::Uuid::new_v4().simple()
+        );
+        let value = base64::engine::general_purpose::STANDARD.encode(kubeconfig);
+        Ok(Answer::json(
+            200,
+            json!({"kubeconfigs": [{"name": if admin { "clusterAdmin" } else { "clusterUser" }, "value": value}]}),
+        ))
+    }
+}
+
+/// What AKS fills in on an agent pool.
+fn pool_defaults(p: &mut Value, version: &str) {
+    let orchestrator = p
+        .get("orchestratorVersion")
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+        .unwrap_or(version)
+        .to_string();
+    p["orchestratorVersion"] = json!(orchestrator);
+    p["currentOrchestratorVersion"] = json!(if orchestrator.matches('.').count() == 1 {
+        format!("{orchestrator}.2")
+    } else {
+        orchestrator
+    });
+    for (k, v) in [
+        ("osType", json!("Linux")),
+        ("maxPods", json!(110)),
+        ("type", json!("VirtualMachineScaleSets")),
+        ("upgradeSettings", json!({"maxSurge": "10%"})),
+        (
+            "nodeImageVersion",
+            json!("AKSUbuntu-2204gen2containerd-202611.01.0"),
+        ),
+    ] {
+        if p.get(k).is_none() {
+            p[k] = v;
+        }
+    }
+}
+
+fn retry_after(d: Duration) -> String {
+    // Whole seconds, as ARM sends; 0 for the sub-second operations tests configure.
+    d.as_secs().min(15).to_string()
+}

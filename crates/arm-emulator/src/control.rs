@@ -1,0 +1,264 @@
+//! The emulator's state and its test controls (in process, and over HTTP under `/_emulator/`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::arm::Arm;
+use crate::{Bucket, Config, ThrottleLimits};
+
+/// One answered request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LoggedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// Query string.
+    pub query: String,
+    /// Status answered.
+    pub status: u16,
+    /// ARM error code, if any.
+    pub error_code: Option<String>,
+}
+
+/// What an injected fault does.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum FaultKind {
+    /// Answer this status with an ARM error body (code defaults from the status).
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// ARM error code.
+        #[serde(default)]
+        code: Option<String>,
+    },
+    /// Delay the answer.
+    Latency {
+        /// Milliseconds.
+        millis: u64,
+    },
+    /// Drop the connection without a complete answer.
+    Reset,
+}
+
+/// A fault for requests whose path matches a regular expression.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Fault {
+    /// A regular expression matched against the path (case-insensitive).
+    pub path_pattern: String,
+    /// Only this method, if set.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// What happens.
+    pub kind: FaultKind,
+    /// How many requests it hits (unlimited when unset).
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Probability of hitting a matching request (1.0 when unset).
+    #[serde(default)]
+    pub probability: Option<f64>,
+}
+
+pub(crate) struct BucketState {
+    tokens: f64,
+    at: Instant,
+}
+
+pub(crate) struct State {
+    pub config: Config,
+    pub arm: Arm,
+    pub log: Vec<LoggedRequest>,
+    pub faults: Vec<(Fault, regex::Regex)>,
+    buckets: HashMap<(String, &'static str), BucketState>,
+}
+
+/// A handle on a running emulator's state; cheap to clone.
+#[derive(Clone)]
+pub struct Control {
+    pub(crate) state: Arc<Mutex<State>>,
+    pub(crate) base_url: String,
+}
+
+/// The throttling class of a request.
+pub(crate) fn class_of(method: &str) -> &'static str {
+    match method {
+        "GET" | "HEAD" => "reads",
+        "DELETE" => "deletes",
+        _ => "writes",
+    }
+}
+
+impl Control {
+    pub(crate) fn new(config: Config, base_url: String) -> Self {
+        Control {
+            state: Arc::new(Mutex::new(State {
+                config,
+                arm: Arm::default(),
+                log: Vec::new(),
+                faults: Vec::new(),
+                buckets: HashMap::new(),
+            })),
+            base_url,
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Every answered ARM request, oldest first.
+    pub fn request_log(&self) -> Vec<LoggedRequest> {
+        self.lock().log.clone()
+    }
+
+    /// Answered requests counted by `"METHOD STATUS"`.
+    pub fn counts(&self) -> BTreeMap<String, usize> {
+        let mut c = BTreeMap::new();
+        for r in &self.lock().log {
+            *c.entry(format!("{} {}", r.method, r.status)).or_insert(0) += 1;
+        }
+        c
+    }
+
+    /// Forgets the request log.
+    pub fn clear_log(&self) {
+        self.lock().log.clear();
+    }
+
+    /// Adds a fault; an invalid pattern is refused.
+    pub fn inject_fault(&self, fault: Fault) -> Result<(), regex::Error> {
+        let re = regex::RegexBuilder::new(&fault.path_pattern)
+            .case_insensitive(true)
+            .build()?;
+        self.lock().faults.push((fault, re));
+        Ok(())
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    /// Changes how long operations run.
+    pub fn set_lro_duration(&self, d: Duration) {
+        self.lock().config.lro_duration = d;
+    }
+
+    /// Changes how long fresh principals stay unknown to role assignments.
+    pub fn set_principal_delay(&self, d: Duration) {
+        self.lock().config.principal_propagation_delay = d;
+    }
+
+    /// Changes the throttling limits (buckets start full).
+    pub fn set_throttling(&self, limits: ThrottleLimits) {
+        let mut s = self.lock();
+        s.config.throttling = limits;
+        s.buckets.clear();
+    }
+
+    /// Every stored resource's body.
+    pub fn resources(&self) -> Vec<Value> {
+        let mut s = self.lock();
+        s.arm.settle();
+        s.arm.resources.values().map(|r| r.body.clone()).collect()
+    }
+
+    /// One stored resource, by id (case-insensitive).
+    pub fn resource(&self, id: &str) -> Option<Value> {
+        let mut s = self.lock();
+        s.arm.settle();
+        s.arm
+            .resources
+            .get(&id.to_ascii_lowercase())
+            .map(|r| r.body.clone())
+    }
+
+    /// Changes a stored resource behind the client's back (as a person in the portal would).
+    /// Returns whether it existed.
+    pub fn modify_resource(&self, id: &str, change: impl FnOnce(&mut Value)) -> bool {
+        let mut s = self.lock();
+        match s.arm.resources.get_mut(&id.to_ascii_lowercase()) {
+            Some(r) => {
+                change(&mut r.body);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Forgets every resource, operation, log entry and fault; keeps the configuration.
+    pub fn reset(&self) {
+        let mut s = self.lock();
+        s.arm = Arm::default();
+        s.log.clear();
+        s.faults.clear();
+        s.buckets.clear();
+    }
+
+    /// Takes a token for `subscription` and the request's class; `Err(wait)` when empty.
+    /// Also returns what remains, for the `x-ms-ratelimit-remaining-*` header.
+    pub(crate) fn take_token(
+        state: &mut State,
+        subscription: &str,
+        class: &'static str,
+    ) -> Result<u64, Duration> {
+        let limits = state.config.throttling;
+        let bucket: Bucket = match class {
+            "reads" => limits.reads,
+            "deletes" => limits.deletes,
+            _ => limits.writes,
+        };
+        let now = Instant::now();
+        let b = state
+            .buckets
+            .entry((subscription.to_ascii_lowercase(), class))
+            .or_insert(BucketState {
+                tokens: bucket.capacity,
+                at: now,
+            });
+        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * bucket.refill_per_second)
+            .min(bucket.capacity);
+        b.at = now;
+        if !limits.enabled {
+            return Ok(b.tokens as u64);
+        }
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(b.tokens as u64)
+        } else {
+            let wait = (1.0 - b.tokens) / bucket.refill_per_second.max(0.001);
+            Err(Duration::from_secs_f64(wait))
+        }
+    }
+
+    /// Removes and returns the fault a request hits, if any.
+    pub(crate) fn fault_for(state: &mut State, method: &str, path: &str) -> Option<FaultKind> {
+        let idx = state.faults.iter().position(|(f, re)| {
+            re.is_match(path)
+                && f.method
+                    .as_deref()
+                    .is_none_or(|m| m.eq_ignore_ascii_case(method))
+                && f.probability.is_none_or(|p| {
+                    let roll = (uuid::Uuid::new_v4().as_u128() % 10_000) as f64 / 10_000.0;
+                    roll < p
+                })
+        })?;
+        let (fault, _) = &mut state.faults[idx];
+        let kind = fault.kind.clone();
+        if let Some(c) = &mut fault.count {
+            *c = c.saturating_sub(1);
+            if *c == 0 {
+                state.faults.remove(idx);
+            }
+        }
+        Some(kind)
+    }
+}

@@ -1,0 +1,347 @@
+//! Azure's behaviour as azop meets it: long-running operations, throttling, soft delete,
+//! Entra replication delay, cascading deletes, one AKS operation at a time, faults.
+
+use std::time::Duration;
+
+use arm_emulator::{ArmEmulator, Bucket, Config, Fault, FaultKind, ThrottleLimits};
+use serde_json::{Value, json};
+
+const SUB: &str = "00000000-0000-0000-0000-000000000000";
+
+struct Env {
+    e: ArmEmulator,
+    c: reqwest::Client,
+}
+
+impl Env {
+    async fn new(config: Config) -> Self {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let e = ArmEmulator::start(config).await.expect("emulator");
+        let c = reqwest::Client::builder()
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(e.ca_pem().as_bytes()).expect("CA"),
+            )
+            .build()
+            .expect("client");
+        Env { e, c }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let url = if path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!(
+                "{}{path}{}api-version=2025-04-01",
+                self.e.url(),
+                if path.contains('?') { "&" } else { "?" }
+            )
+        };
+        let mut req = self
+            .c
+            .request(method.parse().expect("method"), url)
+            .bearer_auth("t");
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("answer");
+        let (s, h) = (r.status().as_u16(), r.headers().clone());
+        let text = r.text().await.unwrap_or_default();
+        (s, h, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn group(&self, name: &str) -> String {
+        let id = format!("/subscriptions/{SUB}/resourceGroups/{name}");
+        let (s, _, _) = self
+            .call("PUT", &id, Some(json!({"location": "westeurope"})))
+            .await;
+        assert_eq!(s, 201);
+        id
+    }
+}
+
+fn fast() -> Config {
+    Config {
+        lro_duration: Duration::from_millis(300),
+        principal_propagation_delay: Duration::from_millis(300),
+        ..Config::default()
+    }
+}
+
+fn cluster_body() -> Value {
+    json!({"location": "westeurope", "properties": {"dnsPrefix": "prod", "oidcIssuerProfile": {"enabled": true},
+        "agentPoolProfiles": [{"name": "system", "mode": "System", "count": 1, "vmSize": "Standard_D2s_v5"}]}})
+}
+
+#[tokio::test]
+async fn a_cluster_create_is_a_long_running_operation_and_refuses_a_second_write_meanwhile() {
+    let env = Env::new(fast()).await;
+    let rg = env.group("rg").await;
+    let id = format!("{rg}/providers/Microsoft.ContainerService/managedClusters/prod");
+    let (s, h, body) = env.call("PUT", &id, Some(cluster_body())).await;
+    assert_eq!(s, 201);
+    assert_eq!(body["properties"]["provisioningState"], "Creating");
+    let op = h
+        .get("azure-asyncoperation")
+        .and_then(|v| v.to_str().ok())
+        .expect("Azure-AsyncOperation")
+        .to_string();
+    assert!(h.get("retry-after").is_some());
+    let (s, _, err) = env.call("PUT", &id, Some(cluster_body())).await;
+    assert_eq!(
+        (s, err["error"]["code"].as_str()),
+        (409, Some("OperationNotAllowed"))
+    );
+    let (_, _, status) = env.call("GET", &op, None).await;
+    assert_eq!(status["status"], "InProgress");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (_, _, status) = env.call("GET", &op, None).await;
+    assert_eq!(status["status"], "Succeeded");
+    let (_, _, got) = env.call("GET", &id, None).await;
+    assert_eq!(got["properties"]["provisioningState"], "Succeeded");
+    assert!(
+        got["properties"]["oidcIssuerProfile"]["issuerURL"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("https://"))
+    );
+    assert!(got["properties"]["identityProfile"]["kubeletidentity"]["objectId"].is_string());
+    let (s, _, creds) = env
+        .call("POST", &format!("{id}/listClusterUserCredential"), None)
+        .await;
+    assert_eq!(s, 200);
+    assert!(creds["kubeconfigs"][0]["value"].is_string());
+}
+
+#[tokio::test]
+async fn deleting_a_group_answers_202_with_location_and_takes_what_it_holds() {
+    let env = Env::new(fast()).await;
+    let rg = env.group("rg").await;
+    let mi = format!("{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app-mi");
+    assert_eq!(
+        env.call("PUT", &mi, Some(json!({"location": "westeurope"})))
+            .await
+            .0,
+        201
+    );
+    let (s, h, _) = env.call("DELETE", &rg, None).await;
+    assert_eq!(s, 202);
+    let location = h
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("Location")
+        .to_string();
+    assert_eq!(env.call("GET", &location, None).await.0, 202);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(env.call("GET", &location, None).await.0, 200);
+    let (s, _, err) = env.call("GET", &rg, None).await;
+    assert_eq!(
+        (s, err["error"]["code"].as_str()),
+        (404, Some("ResourceGroupNotFound"))
+    );
+    assert_eq!(env.call("GET", &mi, None).await.0, 404);
+    assert_eq!(
+        env.call(
+            "DELETE",
+            &format!("/subscriptions/{SUB}/resourceGroups/never"),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+}
+
+#[tokio::test]
+async fn a_soft_deleted_vault_name_collides_until_recovered() {
+    let env = Env::new(fast()).await;
+    let rg = env.group("rg").await;
+    let kv = format!("{rg}/providers/Microsoft.KeyVault/vaults/team-kv");
+    let body = json!({"location": "westeurope", "properties": {"tenantId": "11111111-1111-1111-1111-111111111111", "sku": {"family": "A", "name": "standard"}}});
+    assert_eq!(env.call("PUT", &kv, Some(body.clone())).await.0, 201);
+    let other = "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/x/providers/Microsoft.KeyVault/vaults/team-kv".to_string();
+    let _ = env
+        .call(
+            "PUT",
+            "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/x",
+            Some(json!({"location": "westeurope"})),
+        )
+        .await;
+    let (s, _, err) = env.call("PUT", &other, Some(body.clone())).await;
+    assert_eq!(
+        (s, err["error"]["code"].as_str()),
+        (409, Some("VaultAlreadyExists")),
+        "vault names are global"
+    );
+    assert_eq!(env.call("DELETE", &kv, None).await.0, 200);
+    let deleted = format!(
+        "/subscriptions/{SUB}/providers/Microsoft.KeyVault/locations/westeurope/deletedVaults/team-kv"
+    );
+    assert_eq!(env.call("GET", &deleted, None).await.0, 200);
+    let (s, _, err) = env.call("PUT", &kv, Some(body.clone())).await;
+    assert_eq!(
+        (s, err["error"]["code"].as_str()),
+        (409, Some("ConflictError"))
+    );
+    let mut recover = body.clone();
+    recover["properties"]["createMode"] = json!("recover");
+    assert_eq!(env.call("PUT", &kv, Some(recover)).await.0, 201);
+    assert_eq!(env.call("GET", &deleted, None).await.0, 404);
+}
+
+#[tokio::test]
+async fn a_fresh_principal_is_not_found_until_replicated_and_duplicates_are_refused() {
+    let env = Env::new(fast()).await;
+    let rg = env.group("rg").await;
+    let mi = format!("{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app-mi");
+    let (_, _, identity) = env
+        .call("PUT", &mi, Some(json!({"location": "westeurope"})))
+        .await;
+    let principal = identity["properties"]["principalId"]
+        .as_str()
+        .expect("principal")
+        .to_string();
+    let body = json!({"properties": {"roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3c48-462a-8b10-bd4ddba0f9ca"), "principalId": principal, "principalType": "ServicePrincipal"}});
+    let ra = format!(
+        "{rg}/providers/Microsoft.Authorization/roleAssignments/11111111-0000-0000-0000-000000000001"
+    );
+    let (s, _, err) = env.call("PUT", &ra, Some(body.clone())).await;
+    assert_eq!(
+        (s, err["error"]["code"].as_str()),
+        (400, Some("PrincipalNotFound"))
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(env.call("PUT", &ra, Some(body.clone())).await.0, 201);
+    let again = format!(
+        "{rg}/providers/Microsoft.Authorization/roleAssignments/11111111-0000-0000-0000-000000000002"
+    );
+    let (s, _, err) = env.call("PUT", &again, Some(body)).await;
+    assert_eq!(
+        (s, err["error"]["code"].as_str()),
+        (409, Some("RoleAssignmentExists"))
+    );
+    let (s, _, deleted) = env.call("DELETE", &ra, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(deleted["properties"]["principalId"], json!(principal));
+}
+
+#[tokio::test]
+async fn federated_credentials_are_unique_by_issuer_and_subject_and_limited_to_twenty() {
+    let env = Env::new(fast()).await;
+    let rg = env.group("rg").await;
+    let mi = format!("{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app-mi");
+    env.call("PUT", &mi, Some(json!({"location": "westeurope"})))
+        .await;
+    let fic = |n: usize, subject: &str| {
+        (
+            format!("{mi}/federatedIdentityCredentials/c{n}"),
+            json!({"properties": {"issuer": "https://issuer.example.com", "subject": subject, "audiences": ["api://AzureADTokenExchange"]}}),
+        )
+    };
+    for n in 0..20 {
+        let (id, body) = fic(n, &format!("system:serviceaccount:ns:sa{n}"));
+        assert_eq!(
+            env.call("PUT", &id, Some(body)).await.0,
+            201,
+            "credential {n}"
+        );
+    }
+    let (id, body) = fic(20, "system:serviceaccount:ns:sa20");
+    assert_eq!(
+        env.call("PUT", &id, Some(body)).await.0,
+        400,
+        "the 21st is refused"
+    );
+    let (id, body) = fic(0, "system:serviceaccount:ns:sa1");
+    assert_eq!(
+        env.call("PUT", &id, Some(body)).await.0,
+        400,
+        "a second credential with the same issuer and subject is refused"
+    );
+    let (_, _, list) = env
+        .call("GET", &format!("{mi}/federatedIdentityCredentials"), None)
+        .await;
+    assert_eq!(list["value"].as_array().map(Vec::len), Some(20));
+}
+
+#[tokio::test]
+async fn throttling_answers_429_with_retry_after_and_remaining_headers() {
+    let mut config = fast();
+    config.throttling = ThrottleLimits {
+        enabled: true,
+        reads: Bucket {
+            capacity: 3.0,
+            refill_per_second: 1.0,
+        },
+        ..ThrottleLimits::default()
+    };
+    let env = Env::new(config).await;
+    let rg = env.group("rg").await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let (s, h, _) = env.call("GET", &rg, None).await;
+        assert!(
+            h.get("x-ms-ratelimit-remaining-subscription-reads")
+                .is_some()
+        );
+        if s == 429 {
+            assert!(h.get("retry-after").is_some());
+        }
+        statuses.push(s);
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 429]);
+    assert_eq!(env.e.control().counts().get("GET 429"), Some(&1));
+}
+
+#[tokio::test]
+async fn injected_faults_and_missing_credentials_answer_as_configured() {
+    let env = Env::new(fast()).await;
+    let rg = env.group("rg").await;
+    env.e
+        .control()
+        .inject_fault(Fault {
+            path_pattern: "resourceGroups/rg$".into(),
+            method: Some("GET".into()),
+            kind: FaultKind::Status {
+                status: 503,
+                code: None,
+            },
+            count: Some(1),
+            probability: None,
+        })
+        .expect("fault");
+    assert_eq!(env.call("GET", &rg, None).await.0, 503);
+    assert_eq!(
+        env.call("GET", &rg, None).await.0,
+        200,
+        "the fault hit once"
+    );
+    let anonymous = env
+        .c
+        .get(format!("{}{rg}?api-version=2025-04-01", env.e.url()))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let (s, _, err) = env
+        .call("PUT", &rg, Some(json!({"location": "northeurope"})))
+        .await;
+    assert_eq!(
+        (s, err["error"]["code"].as_str()),
+        (409, Some("InvalidResourceGroupLocation"))
+    );
+    let (s, _, err) = env
+        .call(
+            "PUT",
+            &format!("{rg}/providers/Microsoft.KeyVault/vaults/kv"),
+            Some(json!({"location": "westeurope"})),
+        )
+        .await;
+    assert_eq!(
+        (s, err["error"]["code"].as_str()),
+        (400, Some("InvalidParameter"))
+    );
+}
