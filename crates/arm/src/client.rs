@@ -1,0 +1,460 @@
+//! The client: azure_core's pipeline plus ARM's conventions.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use azure_core::http::headers::{HeaderName, Headers};
+use azure_core::http::policies::Policy;
+use azure_core::http::policies::auth::BearerTokenAuthorizationPolicy;
+use azure_core::http::{
+    ClientOptions, Context, ExponentialRetryOptions, Method, Pipeline, PipelineSendOptions,
+    Request, RetryOptions, Transport, Url,
+};
+use serde_json::Value;
+
+use crate::credential::CredentialConfig;
+use crate::error::ArmError;
+use crate::limits::{Limiter, RateLimits, class_of};
+use crate::operation::{OperationToken, Polled, is_terminal};
+
+/// Where and how to talk to ARM.
+#[derive(Debug, Clone)]
+pub struct ArmConfig {
+    /// The ARM endpoint, `https://management.azure.com` for Azure.
+    pub endpoint: String,
+    /// Extra CA certificates to trust (PEM), e.g. the arm-emulator's.
+    pub ca_bundle_pem: Option<String>,
+    /// The credential.
+    pub credential: CredentialConfig,
+    /// Client-side rate limits.
+    pub rate_limits: RateLimits,
+    /// Requests in flight at most.
+    pub max_concurrency: usize,
+    /// Retries of 408/429/5xx and connection errors inside the pipeline.
+    pub max_retries: u32,
+}
+
+impl Default for ArmConfig {
+    fn default() -> Self {
+        ArmConfig {
+            endpoint: "https://management.azure.com".into(),
+            ca_bundle_pem: None,
+            credential: CredentialConfig::AzureCli,
+            rate_limits: RateLimits::default(),
+            max_concurrency: 64,
+            max_retries: 4,
+        }
+    }
+}
+
+/// The answer to a PUT, DELETE or POST.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    /// Finished: the body ARM answered, if any.
+    Done(Option<Value>),
+    /// A long-running operation started.
+    Started {
+        /// How to follow it.
+        token: OperationToken,
+        /// ARM's Retry-After.
+        retry_after: Option<Duration>,
+    },
+}
+
+struct Inner {
+    pipeline: Pipeline,
+    endpoint: Url,
+    limiter: Limiter,
+    concurrency: tokio::sync::Semaphore,
+    counts: Mutex<BTreeMap<String, u64>>,
+    throttled_waits: AtomicU64,
+}
+
+/// An ARM client; clones share the pipeline, the rate limits and the counters.
+#[derive(Clone)]
+pub struct ArmClient {
+    inner: Arc<Inner>,
+}
+
+struct Answer {
+    status: u16,
+    headers: Headers,
+    body: Vec<u8>,
+}
+
+fn header(h: &Headers, name: &'static str) -> Option<String> {
+    h.get_optional_string(&HeaderName::from_static(name))
+}
+
+fn retry_after(h: &Headers) -> Option<Duration> {
+    header(h, "retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+fn subscription_of(path: &str) -> String {
+    path.split('/').nth(2).unwrap_or_default().to_string()
+}
+
+impl ArmClient {
+    /// A client for `config`.
+    pub fn new(config: ArmConfig) -> Result<Self, ArmError> {
+        let endpoint = Url::parse(&config.endpoint).map_err(|e| ArmError::Terminal {
+            code: "InvalidEndpoint".into(),
+            message: e.to_string(),
+        })?;
+        let mut http = reqwest::ClientBuilder::new().redirect(reqwest::redirect::Policy::none());
+        if let Some(pem) = &config.ca_bundle_pem {
+            for cert in reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
+                ArmError::Terminal {
+                    code: "InvalidCaBundle".into(),
+                    message: e.to_string(),
+                }
+            })? {
+                http = http.add_root_certificate(cert);
+            }
+        }
+        let http = http.build().map_err(|e| ArmError::Terminal {
+            code: "HttpClient".into(),
+            message: e.to_string(),
+        })?;
+        let credential = config.credential.build().map_err(|e| ArmError::Auth {
+            message: e.to_string(),
+        })?;
+        let scope = format!("{}/.default", config.endpoint.trim_end_matches('/'));
+        let bearer: Arc<dyn Policy> =
+            Arc::new(BearerTokenAuthorizationPolicy::new(credential, vec![scope]));
+        let options = ClientOptions {
+            transport: Some(Transport::new(Arc::new(http))),
+            retry: RetryOptions::exponential(ExponentialRetryOptions {
+                max_retries: config.max_retries,
+                initial_delay: Duration::from_millis(200).try_into().unwrap_or_default(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let pipeline = Pipeline::new(
+            option_env!("CARGO_PKG_NAME"),
+            option_env!("CARGO_PKG_VERSION"),
+            options,
+            Vec::new(),
+            vec![bearer],
+            None,
+        );
+        Ok(ArmClient {
+            inner: Arc::new(Inner {
+                pipeline,
+                endpoint,
+                limiter: Limiter::new(config.rate_limits),
+                concurrency: tokio::sync::Semaphore::new(config.max_concurrency.max(1)),
+                counts: Mutex::new(BTreeMap::new()),
+                throttled_waits: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// Requests answered, by `"METHOD STATUS"` (`error` when there was no answer).
+    pub fn request_counts(&self) -> BTreeMap<String, u64> {
+        self.inner
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// How often a request waited for the client-side rate limit.
+    pub fn throttled_waits(&self) -> u64 {
+        self.inner.throttled_waits.load(Ordering::Relaxed)
+    }
+
+    fn url(&self, path_or_url: &str, api_version: Option<&str>) -> Result<Url, ArmError> {
+        let bad = |e: String| ArmError::Terminal {
+            code: "InvalidUrl".into(),
+            message: e,
+        };
+        let mut url = if path_or_url.starts_with("https://") || path_or_url.starts_with("http://") {
+            Url::parse(path_or_url).map_err(|e| bad(e.to_string()))?
+        } else {
+            self.inner
+                .endpoint
+                .join(path_or_url)
+                .map_err(|e| bad(e.to_string()))?
+        };
+        if let Some(v) = api_version
+            && !url.query_pairs().any(|(k, _)| k == "api-version")
+        {
+            url.query_pairs_mut().append_pair("api-version", v);
+        }
+        Ok(url)
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<Answer, ArmError> {
+        let name = method.to_string().to_ascii_uppercase();
+        let class = class_of(&name);
+        let subscription = subscription_of(url.path());
+        // The concurrency slot first, the token second: a token is spent when the request goes
+        // out, not while it queues, so a queue never turns into a burst.
+        let _permit = self
+            .inner
+            .concurrency
+            .acquire()
+            .await
+            .map_err(|e| ArmError::Transient {
+                message: e.to_string(),
+            })?;
+        if self.inner.limiter.acquire(&subscription, class).await {
+            self.inner.throttled_waits.fetch_add(1, Ordering::Relaxed);
+        }
+        let span = tracing::debug_span!("arm", method = %name, path = %url.path());
+        let _enter = span.enter();
+        let start = Instant::now();
+        let mut request = Request::new(url.clone(), method);
+        if let Some(b) = body {
+            request.insert_header("content-type", "application/json");
+            request.set_body(serde_json::to_vec(b).map_err(|e| ArmError::Terminal {
+                code: "InvalidBody".into(),
+                message: e.to_string(),
+            })?);
+        }
+        let options = PipelineSendOptions {
+            skip_checks: true,
+            ..Default::default()
+        };
+        let result = self
+            .inner
+            .pipeline
+            .send(&Context::new(), &mut request, Some(options))
+            .await;
+        let answer = match result {
+            Ok(r) => {
+                let (status, headers, body) = r.deconstruct();
+                Answer {
+                    status: u16::from(status),
+                    headers,
+                    body: body.to_vec(),
+                }
+            }
+            Err(e) => {
+                self.count(&name, "error");
+                tracing::debug!(error = %e, "ARM request failed");
+                let msg = e.to_string();
+                return Err(if msg.contains("credential") || msg.contains("token") {
+                    ArmError::Auth { message: msg }
+                } else {
+                    ArmError::Transient { message: msg }
+                });
+            }
+        };
+        self.count(&name, &answer.status.to_string());
+        tracing::debug!(
+            status = answer.status,
+            took_ms = start.elapsed().as_millis() as u64,
+            request_id = header(&answer.headers, "x-ms-request-id").unwrap_or_default(),
+            "ARM answered"
+        );
+        let remaining_header = match class {
+            "reads" => "x-ms-ratelimit-remaining-subscription-reads",
+            "deletes" => "x-ms-ratelimit-remaining-subscription-deletes",
+            _ => "x-ms-ratelimit-remaining-subscription-writes",
+        };
+        if let Some(r) =
+            header(&answer.headers, remaining_header).and_then(|v| v.parse::<f64>().ok())
+        {
+            self.inner
+                .limiter
+                .observe_remaining(&subscription, class, r);
+        }
+        if answer.status == 429 {
+            self.inner.limiter.pause(
+                &subscription,
+                class,
+                retry_after(&answer.headers).unwrap_or(Duration::from_secs(10)),
+            );
+        }
+        Ok(answer)
+    }
+
+    fn count(&self, method: &str, status: &str) {
+        *self
+            .inner
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(format!("{method} {status}"))
+            .or_insert(0) += 1;
+    }
+
+    fn fail(a: &Answer) -> ArmError {
+        ArmError::from_response(a.status, &a.body, retry_after(&a.headers))
+    }
+
+    fn json(a: &Answer) -> Option<Value> {
+        serde_json::from_slice(&a.body)
+            .ok()
+            .filter(|v: &Value| !v.is_null())
+    }
+
+    /// GET; `Ok(None)` on 404.
+    pub async fn get(&self, id: &str, api_version: &str) -> Result<Option<Value>, ArmError> {
+        let a = self
+            .send(Method::Get, self.url(id, Some(api_version))?, None)
+            .await?;
+        match a.status {
+            200..=299 => Ok(Self::json(&a)),
+            404 => Ok(None),
+            _ => Err(Self::fail(&a)),
+        }
+    }
+
+    fn written(&self, method: &str, id: &str, api_version: &str, a: &Answer) -> Written {
+        let async_operation = header(&a.headers, "azure-asyncoperation");
+        let location = header(&a.headers, "location").filter(|l| l.starts_with("http"));
+        let body = Self::json(a);
+        let state = body
+            .as_ref()
+            .and_then(|b| b.pointer("/properties/provisioningState"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let running = a.status == 202
+            || async_operation.is_some()
+            || (method == "PUT" && !is_terminal(state.as_deref()));
+        if running {
+            Written::Started {
+                token: OperationToken {
+                    method: method.into(),
+                    resource_id: id.into(),
+                    api_version: api_version.into(),
+                    async_operation,
+                    location,
+                },
+                retry_after: retry_after(&a.headers),
+            }
+        } else {
+            Written::Done(body)
+        }
+    }
+
+    /// PUT the whole body.
+    pub async fn put(
+        &self,
+        id: &str,
+        api_version: &str,
+        body: &Value,
+    ) -> Result<Written, ArmError> {
+        let a = self
+            .send(Method::Put, self.url(id, Some(api_version))?, Some(body))
+            .await?;
+        match a.status {
+            200..=299 => Ok(self.written("PUT", id, api_version, &a)),
+            _ => Err(Self::fail(&a)),
+        }
+    }
+
+    /// DELETE; a resource that is already gone is `Done(None)`.
+    pub async fn delete(&self, id: &str, api_version: &str) -> Result<Written, ArmError> {
+        let a = self
+            .send(Method::Delete, self.url(id, Some(api_version))?, None)
+            .await?;
+        match a.status {
+            200..=299 => Ok(self.written("DELETE", id, api_version, &a)),
+            404 => Ok(Written::Done(None)),
+            _ => Err(Self::fail(&a)),
+        }
+    }
+
+    /// POST an action (e.g. `listClusterUserCredential`).
+    pub async fn post(
+        &self,
+        id: &str,
+        api_version: &str,
+        body: Option<&Value>,
+    ) -> Result<Written, ArmError> {
+        let a = self
+            .send(Method::Post, self.url(id, Some(api_version))?, body)
+            .await?;
+        match a.status {
+            200..=299 => Ok(self.written("POST", id, api_version, &a)),
+            _ => Err(Self::fail(&a)),
+        }
+    }
+
+    /// One poll step: Azure-AsyncOperation when there is one, else Location, else the
+    /// resource's provisioningState. A PUT's result is the resource as a final GET reads it.
+    pub async fn poll(&self, token: &OperationToken) -> Result<Polled, ArmError> {
+        let finish = async || -> Result<Polled, ArmError> {
+            match token.method.as_str() {
+                "PUT" => Ok(Polled::Succeeded(
+                    self.get(&token.resource_id, &token.api_version).await?,
+                )),
+                _ => Ok(Polled::Succeeded(None)),
+            }
+        };
+        if let Some(url) = &token.async_operation {
+            let a = self.send(Method::Get, self.url(url, None)?, None).await?;
+            if !(200..300).contains(&a.status) {
+                return Err(Self::fail(&a));
+            }
+            let body = Self::json(&a).unwrap_or_default();
+            return match body
+                .get("status")
+                .and_then(Value::as_str)
+                .unwrap_or("InProgress")
+            {
+                "Succeeded" => finish().await,
+                "Failed" | "Canceled" => Ok(Polled::Failed(ArmError::Terminal {
+                    code: body
+                        .pointer("/error/code")
+                        .and_then(Value::as_str)
+                        .unwrap_or("OperationFailed")
+                        .to_string(),
+                    message: body
+                        .pointer("/error/message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("the operation failed")
+                        .to_string(),
+                })),
+                _ => Ok(Polled::InProgress {
+                    retry_after: retry_after(&a.headers),
+                }),
+            };
+        }
+        if let Some(url) = &token.location {
+            let a = self.send(Method::Get, self.url(url, None)?, None).await?;
+            return match a.status {
+                202 => Ok(Polled::InProgress {
+                    retry_after: retry_after(&a.headers),
+                }),
+                200..=299 => finish().await,
+                _ => Ok(Polled::Failed(Self::fail(&a))),
+            };
+        }
+        match self.get(&token.resource_id, &token.api_version).await? {
+            None if token.method == "DELETE" => Ok(Polled::Succeeded(None)),
+            None => Ok(Polled::Failed(ArmError::NotFound {
+                code: "ResourceNotFound".into(),
+                message: format!("{} disappeared while its operation ran", token.resource_id),
+            })),
+            Some(body) => {
+                let state = body
+                    .pointer("/properties/provisioningState")
+                    .and_then(Value::as_str);
+                match state {
+                    _ if token.method == "DELETE" => Ok(Polled::InProgress { retry_after: None }),
+                    Some("Failed") | Some("Canceled") => Ok(Polled::Failed(ArmError::Terminal {
+                        code: "ProvisioningFailed".into(),
+                        message: format!("provisioningState {}", state.unwrap_or_default()),
+                    })),
+                    s if is_terminal(s) => Ok(Polled::Succeeded(Some(body))),
+                    _ => Ok(Polled::InProgress { retry_after: None }),
+                }
+            }
+        }
+    }
+}
