@@ -7,67 +7,13 @@
 
 use std::time::Duration;
 
+use azop_arm::ArmClient;
+
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-/// ARM's answer, classified once (the ARM client does the classifying).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum AzureError {
-    /// 404: the resource (or its parent) does not exist.
-    #[error("{code}: {message}")]
-    NotFound {
-        /// ARM's error code (ResourceNotFound, ResourceGroupNotFound, ...).
-        code: String,
-        /// ARM's message.
-        message: String,
-    },
-    /// 409: another operation or resource is in the way.
-    #[error("{code}: {message}")]
-    Conflict {
-        /// ARM's error code.
-        code: String,
-        /// ARM's message.
-        message: String,
-    },
-    /// 429: wait and retry.
-    #[error("throttled by ARM; retry after {retry_after:?}")]
-    Throttled {
-        /// How long ARM asked to wait.
-        retry_after: Duration,
-    },
-    /// 5xx, timeouts, resets: retry with backoff.
-    #[error("transient Azure error: {message}")]
-    Transient {
-        /// What happened.
-        message: String,
-    },
-    /// 4xx validation: retrying the same request will not help.
-    #[error("{code}: {message}")]
-    Terminal {
-        /// ARM's error code.
-        code: String,
-        /// ARM's message.
-        message: String,
-    },
-    /// Authentication or authorisation failed.
-    #[error("Azure refused azop's credential: {message}")]
-    Auth {
-        /// What happened.
-        message: String,
-    },
-}
-
-impl AzureError {
-    /// ARM's error code, where there is one.
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            AzureError::NotFound { code, .. }
-            | AzureError::Conflict { code, .. }
-            | AzureError::Terminal { code, .. } => Some(code),
-            _ => None,
-        }
-    }
-}
+/// ARM's answer, classified once by the ARM client.
+pub use azop_arm::ArmError as AzureError;
 
 /// The answer to a PUT or DELETE.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,4 +66,57 @@ pub trait Azure: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Written, AzureError>>;
     /// One poll of an operation started by `put` or `delete`.
     fn poll<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Polled, AzureError>>;
+}
+
+/// The engine's view of the real ARM client (Azure or the arm-emulator).
+impl Azure for ArmClient {
+    fn get<'a>(
+        &'a self,
+        id: &'a str,
+        api_version: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Value>, AzureError>> {
+        Box::pin(ArmClient::get(self, id, api_version))
+    }
+
+    fn put<'a>(
+        &'a self,
+        id: &'a str,
+        api_version: &'a str,
+        body: &'a Value,
+    ) -> BoxFuture<'a, Result<Written, AzureError>> {
+        Box::pin(async move {
+            ArmClient::put(self, id, api_version, body)
+                .await
+                .map(written)
+        })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        id: &'a str,
+        api_version: &'a str,
+    ) -> BoxFuture<'a, Result<Written, AzureError>> {
+        Box::pin(async move { ArmClient::delete(self, id, api_version).await.map(written) })
+    }
+
+    fn poll<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Polled, AzureError>> {
+        Box::pin(async move {
+            let token = azop_arm::OperationToken::parse(token)?;
+            Ok(match ArmClient::poll(self, &token).await? {
+                azop_arm::Polled::InProgress { retry_after } => Polled::InProgress { retry_after },
+                azop_arm::Polled::Succeeded(body) => Polled::Succeeded(body),
+                azop_arm::Polled::Failed(e) => Polled::Failed(e),
+            })
+        })
+    }
+}
+
+fn written(w: azop_arm::Written) -> Written {
+    match w {
+        azop_arm::Written::Done(body) => Written::Done(body),
+        azop_arm::Written::Started { token, retry_after } => Written::Started {
+            token: token.to_token_string(),
+            retry_after,
+        },
+    }
 }

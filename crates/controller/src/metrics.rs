@@ -62,7 +62,11 @@ pub struct Metrics {
     /// Objects by kind and Ready status.
     pub objects: Family<ReadinessLabels, Gauge>,
     ready: AtomicBool,
+    arm_source: std::sync::OnceLock<ArmSource>,
 }
+
+/// Where ARM request counts come from: the ARM client's own counters, read at scrape time.
+type ArmSource = Box<dyn Fn() -> (std::collections::BTreeMap<String, u64>, u64) + Send + Sync>;
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -110,6 +114,7 @@ impl Default for Metrics {
             operations_in_flight,
             objects,
             ready: AtomicBool::new(false),
+            arm_source: std::sync::OnceLock::new(),
         }
     }
 }
@@ -130,8 +135,35 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
+    /// Exports the ARM client's counters: `source` answers requests by `"METHOD STATUS"` and
+    /// throttled waits, and is read at every scrape.
+    pub fn follow_arm(
+        &self,
+        source: impl Fn() -> (std::collections::BTreeMap<String, u64>, u64) + Send + Sync + 'static,
+    ) {
+        let _ = self.arm_source.set(Box::new(source));
+    }
+
+    fn sync_arm(&self) {
+        let Some(source) = self.arm_source.get() else {
+            return;
+        };
+        let (counts, waits) = source();
+        for (key, n) in counts {
+            let (method, status) = key.split_once(' ').unwrap_or((key.as_str(), ""));
+            let c = self.arm_requests.get_or_create(&ArmLabels {
+                method: method.to_string(),
+                status: status.to_string(),
+            });
+            c.inc_by(n.saturating_sub(c.get()));
+        }
+        self.throttled_waits
+            .inc_by(waits.saturating_sub(self.throttled_waits.get()));
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
+        self.sync_arm();
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
@@ -149,8 +181,16 @@ impl Metrics {
     }
 }
 
-/// Serves `/metrics`, `/healthz` and `/readyz` until the future is dropped.
+/// Serves `/metrics`, `/healthz` and `/readyz` on `addr` until the future is dropped.
 pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<()> {
+    serve_on(tokio::net::TcpListener::bind(addr).await?, metrics).await
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` on a bound listener until dropped.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+) -> std::io::Result<()> {
     use axum::http::StatusCode;
     use axum::routing::get;
     let m = metrics.clone();
@@ -176,6 +216,5 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<(
                 }
             }),
         );
-    let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, app).await
 }

@@ -35,7 +35,9 @@ fn row(kind: &'static str, namespace: Option<String>, name: String, conds: &[Con
         kind,
         namespace: namespace.unwrap_or_default(),
         name,
-        ready: ready.map(|c| c.status.clone()).unwrap_or_else(|| "-".into()),
+        ready: ready
+            .map(|c| c.status.clone())
+            .unwrap_or_else(|| "-".into()),
         reason: ready.map(|c| c.reason.clone()).unwrap_or_default(),
         message: ready.map(|c| c.message.clone()).unwrap_or_default(),
     }
@@ -55,12 +57,22 @@ macro_rules! rows_of {
 pub async fn rows(client: &Client) -> Result<Vec<Row>, kube::Error> {
     let mut out = Vec::new();
     rows_of!(client, AzureProfile, "AzureProfile", out, |s| s.conditions);
-    rows_of!(client, ResourceGroup, "ResourceGroup", out, |s| s.azure.conditions);
-    rows_of!(client, AksCluster, "AksCluster", out, |s| s.azure.conditions);
+    rows_of!(client, ResourceGroup, "ResourceGroup", out, |s| s
+        .azure
+        .conditions);
+    rows_of!(client, AksCluster, "AksCluster", out, |s| s
+        .azure
+        .conditions);
     rows_of!(client, KeyVault, "KeyVault", out, |s| s.azure.conditions);
-    rows_of!(client, FederatedIdentity, "FederatedIdentity", out, |s| s.azure.conditions);
-    rows_of!(client, KeyVaultBinding, "KeyVaultBinding", out, |s| s.basic.conditions);
-    rows_of!(client, RoleAssignment, "RoleAssignment", out, |s| s.azure.conditions);
+    rows_of!(client, FederatedIdentity, "FederatedIdentity", out, |s| s
+        .azure
+        .conditions);
+    rows_of!(client, KeyVaultBinding, "KeyVaultBinding", out, |s| s
+        .basic
+        .conditions);
+    rows_of!(client, RoleAssignment, "RoleAssignment", out, |s| s
+        .azure
+        .conditions);
     Ok(out)
 }
 
@@ -74,7 +86,14 @@ pub fn render(rows: &[Row]) -> String {
             if msg.chars().count() > 80 {
                 msg = msg.chars().take(77).collect::<String>() + "...";
             }
-            [r.kind.to_string(), r.namespace.clone(), r.name.clone(), r.ready.clone(), r.reason.clone(), msg]
+            [
+                r.kind.to_string(),
+                r.namespace.clone(),
+                r.name.clone(),
+                r.ready.clone(),
+                r.reason.clone(),
+                msg,
+            ]
         })
         .collect();
     let mut widths = headers.map(str::len);

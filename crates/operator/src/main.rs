@@ -1,11 +1,16 @@
 //! `azop`: the operator's command line.
 //!
+//! - `azop dev`: everything on a laptop: the kube-emulator, the arm-emulator, the CRDs, the
+//!   examples and the operator in one process, with a kubeconfig for kubectl and a live table.
+//! - `azop run`: the operator against a real cluster and Azure.
 //! - `azop crds` prints every CustomResourceDefinition (`--out-dir DIR` writes one file per kind).
-//!
-//! `azop run` (the operator against a real cluster and Azure) and `azop dev` (everything on the
-//! embedded emulators) arrive with the operator issue; until then they are not offered.
 
 mod crd_yaml;
+mod dev;
+mod live_table;
+mod manifests;
+mod operator;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +30,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run everything locally on the emulators: no cloud, no cluster.
+    Dev(dev::DevArgs),
+    /// Run the operator against a cluster and Azure.
+    Run(run::RunArgs),
     /// Print every CRD as YAML, or write one file per kind into a directory.
     Crds {
         /// Write `<group>_<plural>.yaml` files here instead of printing.
@@ -44,6 +53,12 @@ fn main() -> ExitCode {
     }
 }
 
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
 /// Prints to stdout; a closed pipe (`azop crds | head`) is not an error.
 fn print_stdout(text: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -55,6 +70,8 @@ fn print_stdout(text: &str) -> std::io::Result<()> {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Dev(args) => runtime()?.block_on(dev::run(args))?,
+        Command::Run(args) => runtime()?.block_on(run::run(args))?,
         Command::Crds { out_dir } => {
             let crds = azop_api::crds();
             match out_dir {

@@ -48,14 +48,20 @@ pub fn read_dir_documents(dir: &Path) -> anyhow::Result<Vec<DynamicObject>> {
     files.sort();
     let mut docs = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("reading {}", file.display()))?;
         for doc in serde_yaml::Deserializer::from_str(&text) {
-            let value = serde_yaml::Value::deserialize(doc).with_context(|| format!("parsing {}", file.display()))?;
+            let value = serde_yaml::Value::deserialize(doc)
+                .with_context(|| format!("parsing {}", file.display()))?;
             if value.is_null() {
                 continue;
             }
-            let obj: DynamicObject = serde_yaml::from_value(value)
-                .with_context(|| format!("{} holds a document that is not a Kubernetes object", file.display()))?;
+            let obj: DynamicObject = serde_yaml::from_value(value).with_context(|| {
+                format!(
+                    "{} holds a document that is not a Kubernetes object",
+                    file.display()
+                )
+            })?;
             docs.push(obj);
         }
     }
@@ -63,12 +69,19 @@ pub fn read_dir_documents(dir: &Path) -> anyhow::Result<Vec<DynamicObject>> {
 }
 
 /// Server-side applies the objects, namespaces first; returns `kind/name` of each.
-pub async fn apply_objects(client: &Client, objects: &[DynamicObject]) -> anyhow::Result<Vec<String>> {
+pub async fn apply_objects(
+    client: &Client,
+    objects: &[DynamicObject],
+) -> anyhow::Result<Vec<String>> {
     let pp = PatchParams::apply(FIELD_MANAGER).force();
     let mut applied = Vec::new();
     let mut ordered: Vec<&DynamicObject> = objects.iter().collect();
     ordered.sort_by_key(|o| {
-        let kind = o.types.as_ref().map(|t| t.kind.as_str()).unwrap_or_default();
+        let kind = o
+            .types
+            .as_ref()
+            .map(|t| t.kind.as_str())
+            .unwrap_or_default();
         match kind {
             "Namespace" => 0,
             "AzureProfile" => 1,

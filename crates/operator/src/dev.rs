@@ -1,0 +1,196 @@
+//! `azop dev`: the whole chain on a laptop, in one process and on loopback only: the
+//! kube-emulator, the arm-emulator, the CRDs, the examples (or `--apply DIR`), the operator
+//! against both, a kubeconfig for kubectl, and a live table until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use azop_arm::{ArmConfig, CredentialConfig};
+use azop_controller::engine::EngineConfig;
+use azop_controller::runner::RunOptions;
+
+use crate::operator::{LogFormat, Operator, init_logging, parse_duration, shutdown_signal};
+use crate::{live_table, manifests};
+
+/// `azop dev`'s flags.
+#[derive(Debug, clap::Args)]
+pub struct DevArgs {
+    /// The kube-emulator's address (loopback only; port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    kube_listen: SocketAddr,
+    /// The arm-emulator's HTTPS address (loopback only; port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    arm_listen: SocketAddr,
+    /// Also serve the arm-emulator over plain HTTP here, for curl and scripts.
+    #[arg(long)]
+    arm_http_listen: Option<SocketAddr>,
+    /// Where to write the kubeconfig for kubectl.
+    #[arg(long, default_value = "azop-dev.kubeconfig")]
+    kubeconfig_out: PathBuf,
+    /// Apply the YAML files of this directory (repeatable); replaces the examples unless
+    /// they are asked for too.
+    #[arg(long = "apply", value_name = "DIR")]
+    apply: Vec<PathBuf>,
+    /// Apply nothing (not even the examples).
+    #[arg(long)]
+    no_examples: bool,
+    /// How long the arm-emulator's long-running operations take.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    lro_duration: Duration,
+    /// How often an in-sync object is re-read to catch changes made behind azop's back.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    sync_period: Duration,
+    /// Turn the arm-emulator's ARM throttling off.
+    #[arg(long)]
+    no_throttling: bool,
+    /// Serve /metrics, /healthz and /readyz here.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
+    /// Namespaces that may use azop's defaults without an AzureProfile.
+    #[arg(long = "platform-namespace", default_value = "default")]
+    platform_namespaces: Vec<String>,
+    /// Do not draw the live table (log lines only).
+    #[arg(long)]
+    no_table: bool,
+}
+
+/// The examples shipped with azop: `./examples`, else the source tree's.
+fn examples_dir() -> anyhow::Result<PathBuf> {
+    let candidates = [
+        PathBuf::from("examples"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples"),
+    ];
+    candidates
+        .into_iter()
+        .find(|p| p.join("01-profiles.yaml").is_file())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no examples/ directory found here; run from azop's checkout, or pass --apply DIR or --no-examples"
+            )
+        })
+}
+
+/// Runs `azop dev` until Ctrl-C.
+pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    let table = !args.no_table;
+    // The table owns the terminal: only warnings go to stderr unless RUST_LOG says otherwise.
+    init_logging(
+        LogFormat::Text,
+        if table {
+            "warn"
+        } else {
+            "info,kube_runtime=warn"
+        },
+    );
+
+    let dirs: Vec<PathBuf> = if args.no_examples {
+        args.apply.clone()
+    } else if args.apply.is_empty() {
+        vec![examples_dir()?]
+    } else {
+        args.apply.clone()
+    };
+    let mut documents = Vec::new();
+    for dir in &dirs {
+        documents.extend(manifests::read_dir_documents(dir)?);
+    }
+
+    let kube =
+        kube_emulator::KubeEmulator::start_on(kube_emulator::Config::default(), args.kube_listen)
+            .await
+            .context("starting the kube-emulator")?;
+    kube.write_kubeconfig(&args.kubeconfig_out)
+        .with_context(|| format!("writing {}", args.kubeconfig_out.display()))?;
+    let kubeconfig = std::fs::canonicalize(&args.kubeconfig_out)?;
+
+    let mut arm_config = arm_emulator::Config {
+        lro_duration: args.lro_duration,
+        ..Default::default()
+    };
+    arm_config.throttling.enabled = !args.no_throttling;
+    let tenant_id = arm_config.tenant_id.clone();
+    let arm =
+        arm_emulator::ArmEmulator::start_on(arm_config, args.arm_listen, args.arm_http_listen)
+            .await
+            .context("starting the arm-emulator")?;
+    let ca_path = kubeconfig.with_extension("arm-ca.pem");
+    std::fs::write(&ca_path, arm.ca_pem())
+        .with_context(|| format!("writing {}", ca_path.display()))?;
+
+    println!("kube-api: {}", kube.url());
+    println!(
+        "kubeconfig: {}  (export KUBECONFIG={})",
+        kubeconfig.display(),
+        kubeconfig.display()
+    );
+    println!("arm-emulator: {}", arm.url());
+    println!("arm-emulator-ca: {}", ca_path.display());
+    if let Some(http) = arm.http_url() {
+        println!("arm-emulator-http: {http}");
+    }
+    println!(
+        "  ARM state: curl --cacert {} {}/_emulator/resources",
+        ca_path.display(),
+        arm.url()
+    );
+
+    let client = kube
+        .client()
+        .await
+        .context("connecting to the kube-emulator")?;
+    manifests::install_crds(&client).await?;
+    let applied = manifests::apply_objects(&client, &documents).await?;
+    println!(
+        "applied {} objects from {}",
+        applied.len(),
+        dirs.iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    let operator = Operator::start(
+        client.clone(),
+        ArmConfig {
+            endpoint: arm.url(),
+            ca_bundle_pem: Some(arm.ca_pem().to_string()),
+            // The arm-emulator accepts any bearer token; no credential exists anywhere.
+            credential: CredentialConfig::Static("azop-dev".into()),
+            ..ArmConfig::default()
+        },
+        EngineConfig {
+            cluster_id: "azop-dev".into(),
+            default_tenant_id: tenant_id,
+            platform_namespaces: args.platform_namespaces.clone(),
+            sync_period: args.sync_period,
+            self_issuer_url: Some(kube.issuer_url()),
+            ..EngineConfig::default()
+        },
+        RunOptions::default(),
+        args.metrics_listen,
+    )
+    .await?;
+    println!("operator: running (Ctrl-C stops everything)");
+
+    let shown = async {
+        if table {
+            live_table::show(client.clone()).await
+        } else {
+            std::future::pending().await
+        }
+    };
+    operator
+        .run_until(async {
+            tokio::select! {
+                _ = shutdown_signal() => {},
+                _ = shown => {},
+            }
+            println!("stopping");
+        })
+        .await?;
+    drop(arm);
+    drop(kube);
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! `azop run`: the operator for a real cluster and real Azure (or any ARM endpoint, such as a
+//! standalone arm-emulator).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use azop_arm::{ArmConfig, CredentialConfig};
+use azop_controller::engine::EngineConfig;
+use azop_controller::runner::{LeaderElection, RunOptions};
+
+use crate::operator::{LogFormat, Operator, init_logging, parse_duration, shutdown_signal};
+
+/// Which Azure credential to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CredentialKind {
+    /// Workload identity if its variables are set, else a client secret if
+    /// `AZURE_CLIENT_SECRET` is set, else managed identity if the host offers it, else the
+    /// Azure CLI.
+    Auto,
+    /// `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_FEDERATED_TOKEN_FILE`.
+    WorkloadIdentity,
+    /// The host's managed identity (`AZURE_CLIENT_ID` picks a user-assigned one).
+    ManagedIdentity,
+    /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`.
+    ClientSecret,
+    /// The Azure CLI's signed-in account.
+    AzureCli,
+    /// The bearer token in `AZOP_ARM_TOKEN` (for an arm-emulator, which accepts any token).
+    StaticToken,
+}
+
+/// `azop run`'s flags; every one also reads an `AZOP_*` environment variable.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The kubeconfig; default: `KUBECONFIG`, `~/.kube/config`, then the in-cluster config.
+    #[arg(long, env = "AZOP_KUBECONFIG_PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// The ARM endpoint.
+    #[arg(
+        long,
+        env = "AZOP_ARM_ENDPOINT",
+        default_value = "https://management.azure.com"
+    )]
+    arm_endpoint: String,
+    /// Extra CA certificates (PEM) to trust for the ARM endpoint.
+    #[arg(long, env = "AZOP_ARM_CA_FILE")]
+    arm_ca_file: Option<PathBuf>,
+    /// The Azure credential.
+    #[arg(long, env = "AZOP_CREDENTIAL", value_enum, default_value = "auto")]
+    credential: CredentialKind,
+    /// The subscription platform namespaces use when no AzureProfile selects them.
+    #[arg(
+        long,
+        env = "AZOP_SUBSCRIPTION_ID",
+        default_value = "00000000-0000-0000-0000-000000000000"
+    )]
+    subscription_id: String,
+    /// The tenant platform namespaces use when no AzureProfile selects them.
+    #[arg(
+        long,
+        env = "AZOP_TENANT_ID",
+        default_value = "00000000-0000-0000-0000-000000000000"
+    )]
+    tenant_id: String,
+    /// Names this management cluster in the ownership tags of Azure resources.
+    #[arg(long, env = "AZOP_CLUSTER_ID", default_value = "azop")]
+    cluster_id: String,
+    /// Namespaces that may use the defaults above without an AzureProfile (repeatable).
+    #[arg(
+        long = "platform-namespace",
+        env = "AZOP_PLATFORM_NAMESPACES",
+        value_delimiter = ','
+    )]
+    platform_namespaces: Vec<String>,
+    /// The OIDC issuer of this cluster, for `issuer: {self: {}}`.
+    #[arg(long, env = "AZOP_ISSUER_URL")]
+    issuer_url: Option<String>,
+    /// How often an in-sync object is re-read from Azure to catch drift.
+    #[arg(long, env = "AZOP_SYNC_PERIOD", default_value = "1h", value_parser = parse_duration)]
+    sync_period: Duration,
+    /// Reconciles in flight per kind.
+    #[arg(long, env = "AZOP_CONCURRENCY", default_value_t = 32)]
+    concurrency: u16,
+    /// ARM requests in flight at most.
+    #[arg(long, env = "AZOP_ARM_CONCURRENCY", default_value_t = 64)]
+    arm_concurrency: usize,
+    /// Serve /metrics, /healthz and /readyz here.
+    #[arg(long, env = "AZOP_METRICS_LISTEN", default_value = "0.0.0.0:8080")]
+    metrics_listen: SocketAddr,
+    /// Take a Lease before reconciling, so several replicas are safe.
+    #[arg(long, env = "AZOP_LEADER_ELECTION")]
+    leader_election: bool,
+    /// The Lease's namespace.
+    #[arg(long, env = "AZOP_LEASE_NAMESPACE", default_value = "azop-system")]
+    lease_namespace: String,
+    /// The Lease's name.
+    #[arg(long, env = "AZOP_LEASE_NAME", default_value = "azop-leader")]
+    lease_name: String,
+    /// Log format.
+    #[arg(long, env = "AZOP_LOG_FORMAT", value_enum, default_value = "json")]
+    log_format: LogFormat,
+}
+
+fn credential(kind: CredentialKind) -> anyhow::Result<CredentialConfig> {
+    Ok(match kind {
+        CredentialKind::Auto => CredentialConfig::from_env(),
+        CredentialKind::WorkloadIdentity => CredentialConfig::WorkloadIdentity,
+        CredentialKind::ManagedIdentity => CredentialConfig::ManagedIdentity {
+            client_id: std::env::var("AZURE_CLIENT_ID").ok(),
+        },
+        CredentialKind::ClientSecret => {
+            let var = |k: &str| std::env::var(k).with_context(|| format!("{k} is not set"));
+            CredentialConfig::ClientSecret {
+                tenant_id: var("AZURE_TENANT_ID")?,
+                client_id: var("AZURE_CLIENT_ID")?,
+                secret: var("AZURE_CLIENT_SECRET")?,
+            }
+        }
+        CredentialKind::AzureCli => CredentialConfig::AzureCli,
+        CredentialKind::StaticToken => CredentialConfig::Static(
+            std::env::var("AZOP_ARM_TOKEN").context("AZOP_ARM_TOKEN is not set")?,
+        ),
+    })
+}
+
+async fn kube_client(kubeconfig: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
+        }
+        None => kube::Config::infer()
+            .await
+            .context("no kubeconfig and not in a cluster")?,
+    };
+    Ok(kube::Client::try_from(config)?)
+}
+
+/// Runs the operator until Ctrl-C or SIGTERM.
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format, "info,kube_runtime=warn");
+    let client = kube_client(args.kubeconfig.as_ref()).await?;
+    let ca_bundle_pem = match &args.arm_ca_file {
+        Some(p) => {
+            Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
+        }
+        None => None,
+    };
+    let identity = std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| format!("azop-{}", std::process::id()));
+    let operator = Operator::start(
+        client,
+        ArmConfig {
+            endpoint: args.arm_endpoint.clone(),
+            ca_bundle_pem,
+            credential: credential(args.credential)?,
+            max_concurrency: args.arm_concurrency,
+            ..ArmConfig::default()
+        },
+        EngineConfig {
+            cluster_id: args.cluster_id.clone(),
+            default_subscription_id: args.subscription_id.clone(),
+            default_tenant_id: args.tenant_id.clone(),
+            platform_namespaces: args.platform_namespaces.clone(),
+            sync_period: args.sync_period,
+            self_issuer_url: args.issuer_url.clone(),
+            ..EngineConfig::default()
+        },
+        RunOptions {
+            concurrency: args.concurrency,
+            leader_election: args.leader_election.then(|| LeaderElection {
+                namespace: args.lease_namespace.clone(),
+                lease_name: args.lease_name.clone(),
+                identity,
+            }),
+        },
+        Some(args.metrics_listen),
+    )
+    .await?;
+    tracing::info!(endpoint = %args.arm_endpoint, cluster_id = %args.cluster_id, "azop running");
+    operator
+        .run_until(async {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+        })
+        .await
+}
