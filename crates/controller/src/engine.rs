@@ -173,8 +173,15 @@ pub enum ReconcileError {
 
 impl From<PolicyError> for ReconcileError {
     fn from(e: PolicyError) -> Self {
+        let reason = match e {
+            // The object itself is incomplete; no profile is at fault.
+            PolicyError::LocationMissing | PolicyError::LocationRequired { .. } => {
+                Reason::InvalidSpec
+            }
+            _ => Reason::PolicyDenied,
+        };
         ReconcileError::Stalled {
-            reason: Reason::PolicyDenied,
+            reason,
             message: e.to_string(),
         }
     }

@@ -65,6 +65,9 @@ pub enum PolicyError {
         /// What it allows.
         allowed: Vec<String>,
     },
+    /// No location given, and no profile to give a default.
+    #[error("spec.location is required: no AzureProfile governs this namespace to give a default")]
+    LocationMissing,
     /// No location given and no default.
     #[error("spec.location is required: AzureProfile {profile} gives no default location")]
     LocationRequired {
@@ -201,6 +204,9 @@ pub struct Decision {
 pub fn decide(governing: &Governing<'_>, req: &Request<'_>) -> Result<Decision, PolicyError> {
     let profile = match governing {
         Governing::OperatorDefault => {
+            if req.needs_location && req.location.is_none() {
+                return Err(PolicyError::LocationMissing);
+            }
             return Ok(Decision {
                 location: req.location.map(str::to_string),
                 resource_group_name: req.resource_group_name.map(str::to_string),

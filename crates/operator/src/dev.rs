@@ -65,6 +65,7 @@ fn examples_dir() -> anyhow::Result<PathBuf> {
     candidates
         .into_iter()
         .find(|p| p.join("01-profiles.yaml").is_file())
+        .and_then(|p| std::fs::canonicalize(p).ok())
         .ok_or_else(|| {
             anyhow::anyhow!(
                 "no examples/ directory found here; run from azop's checkout, or pass --apply DIR or --no-examples"

@@ -1,0 +1,728 @@
+//! azop end to end, as a platform team uses it: the real kubectl against `azop dev`'s API waits
+//! for Ready, the arm-emulator then holds exactly the expected resources with azop's ownership
+//! tags, `kubectl delete` removes them (Orphan keeps them), a change made behind azop's back is
+//! corrected at the next sync while an unchanged object costs no ARM write, and `azop run`
+//! killed in the middle of a long-running create resumes the poll instead of sending a second
+//! PUT.
+//!
+//! The file lives in `tests/` but belongs to the `azop` package, so Cargo builds the binary
+//! these tests start (`CARGO_BIN_EXE_azop`).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use azop_e2e::{Kubectl, eventually, http, repo_root};
+use serde_json::{Value, json};
+
+const AZOP: &str = env!("CARGO_BIN_EXE_azop");
+const OWNER_TAG: &str = "azop.dev/owner";
+
+/// `azop dev` as a child process, with kubectl pointed at it.
+struct Dev {
+    child: Child,
+    kubectl: Kubectl,
+    arm_http: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Reads the child's stdout until `until` shows, returning the lines; fails with its stderr if
+/// it exits or takes longer than a minute. The rest of stdout is drained in the background.
+fn read_until(child: &mut Child, until: &str, stderr_file: &Path) -> Vec<String> {
+    let stdout = child.stdout.take().expect("stdout piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                // Nobody listens any more: keep draining so the child never blocks.
+                continue;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => {
+                let done = line.starts_with(until);
+                lines.push(line);
+                if done {
+                    return lines;
+                }
+            }
+            Err(_) => panic!(
+                "azop did not print {until:?}; stdout so far:\n{}\nstderr:\n{}",
+                lines.join("\n"),
+                std::fs::read_to_string(stderr_file).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+fn field<'a>(lines: &'a [String], key: &str) -> &'a str {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix(key))
+        .map(|v| v.split_whitespace().next().unwrap_or_default())
+        .unwrap_or_else(|| panic!("azop printed no {key:?} line:\n{}", lines.join("\n")))
+}
+
+/// Sends SIGTERM (Ctrl-C's twin) and waits for the exit.
+fn terminate(child: &mut Child) -> ExitStatus {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    for _ in 0..150 {
+        if let Some(status) = child.try_wait().expect("child status") {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("azop did not stop within 15s of SIGTERM");
+}
+
+impl Dev {
+    fn start(extra: &[&str]) -> Dev {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let kubeconfig = dir.path().join("kubeconfig");
+        let stderr_path = dir.path().join("azop.stderr");
+        let mut child = Command::new(AZOP)
+            .args([
+                "dev",
+                "--kube-listen",
+                "127.0.0.1:0",
+                "--arm-listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--arm-http-listen", "127.0.0.1:0", "--no-table"])
+            .args(["--lro-duration", "500ms", "--kubeconfig-out"])
+            .arg(&kubeconfig)
+            .args(extra)
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+            .spawn()
+            .expect("azop dev starts");
+        let lines = read_until(&mut child, "operator: running", &stderr_path);
+        let printed = field(&lines, "kubeconfig: ");
+        assert_eq!(
+            Path::new(printed),
+            std::fs::canonicalize(&kubeconfig).expect("kubeconfig written"),
+            "azop dev prints the kubeconfig it wrote"
+        );
+        assert!(field(&lines, "arm-emulator: ").starts_with("https://127.0.0.1:"));
+        let arm_http = field(&lines, "arm-emulator-http: ").to_string();
+        Dev {
+            child,
+            kubectl: Kubectl::new(&kubeconfig),
+            arm_http,
+            _dir: dir,
+        }
+    }
+
+    fn emulator(&self, method: &str, path: &str) -> Value {
+        let (status, body) = http(method, &format!("{}{path}", self.arm_http), &[], None);
+        assert_eq!(status, 200, "{method} {path}: {body}");
+        serde_json::from_str(&body).expect("JSON from /_emulator/")
+    }
+
+    fn resources(&self) -> Vec<Value> {
+        serde_json::from_value(self.emulator("GET", "/_emulator/resources")).expect("a list")
+    }
+
+    fn counts(&self) -> BTreeMap<String, u64> {
+        serde_json::from_value(self.emulator("GET", "/_emulator/requests/counts")).expect("a map")
+    }
+
+    /// Writes YAML into a directory of its own, for `--apply`.
+    fn yaml_dir(name: &str, yaml: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join(format!("{name}.yaml")), yaml).expect("yaml written");
+        dir
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn id_of(r: &Value) -> String {
+    r["id"].as_str().unwrap_or_default().to_ascii_lowercase()
+}
+
+fn find<'a>(resources: &'a [Value], suffix: &str) -> Option<&'a Value> {
+    let suffix = suffix.to_ascii_lowercase();
+    resources.iter().find(|r| id_of(r).ends_with(&suffix))
+}
+
+#[test]
+fn the_examples_become_ready_with_exactly_the_expected_azure_resources() {
+    let mut dev = Dev::start(&[]);
+    dev.kubectl.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "--timeout=90s",
+        "-n",
+        "platform",
+        "resourcegroup/rg-platform",
+        "keyvault/platform-kv",
+        "akscluster/prod",
+        "federatedidentity/external-dns",
+        "roleassignment/external-dns-reader",
+    ]);
+    dev.kubectl.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "--timeout=60s",
+        "-n",
+        "team-a",
+        "resourcegroup/rg-team-a",
+        "federatedidentity/orders",
+    ]);
+
+    let resources = dev.resources();
+    let owned = [
+        (
+            "/resourceGroups/rg-platform",
+            "platform/ResourceGroup/rg-platform",
+        ),
+        (
+            "/resourceGroups/rg-team-a",
+            "team-a/ResourceGroup/rg-team-a",
+        ),
+        (
+            "/providers/Microsoft.ContainerService/managedClusters/prod",
+            "platform/AksCluster/prod",
+        ),
+        (
+            "/providers/Microsoft.KeyVault/vaults/azop-platform-kv",
+            "platform/KeyVault/platform-kv",
+        ),
+        (
+            "/resourceGroups/rg-platform/providers/Microsoft.ManagedIdentity/userAssignedIdentities/external-dns",
+            "platform/FederatedIdentity/external-dns",
+        ),
+        (
+            "/resourceGroups/rg-team-a/providers/Microsoft.ManagedIdentity/userAssignedIdentities/orders",
+            "team-a/FederatedIdentity/orders",
+        ),
+    ];
+    for (suffix, owner) in owned {
+        let r = find(&resources, suffix).unwrap_or_else(|| {
+            panic!(
+                "{suffix} missing; the emulator holds {:?}",
+                resources.iter().map(id_of).collect::<Vec<_>>()
+            )
+        });
+        assert_eq!(
+            r["tags"][OWNER_TAG],
+            json!(format!("azop-dev/{owner}")),
+            "{suffix} carries azop's ownership tag"
+        );
+    }
+    let platform_rg = find(&resources, "/resourceGroups/rg-platform").expect("rg");
+    assert_eq!(platform_rg["tags"]["environment"], "prod", "spec tags");
+    assert_eq!(
+        platform_rg["tags"]["cost-center"], "platform",
+        "profile default tags"
+    );
+
+    // One federated credential per identity, trusting the right issuer and subject.
+    let credentials: Vec<&Value> = resources
+        .iter()
+        .filter(|r| id_of(r).contains("/federatedidentitycredentials/"))
+        .collect();
+    assert_eq!(credentials.len(), 2, "{credentials:?}");
+    let cluster = find(&resources, "/managedClusters/prod").expect("cluster");
+    let issuer = cluster["properties"]["oidcIssuerProfile"]["issuerURL"].clone();
+    for (identity, subject) in [
+        (
+            "external-dns",
+            "system:serviceaccount:platform:external-dns",
+        ),
+        ("orders", "system:serviceaccount:team-a:orders"),
+    ] {
+        let c = credentials
+            .iter()
+            .find(|c| id_of(c).contains(&format!("/userassignedidentities/{identity}/")))
+            .unwrap_or_else(|| panic!("no credential on {identity}"));
+        assert_eq!(c["properties"]["issuer"], issuer);
+        assert_eq!(c["properties"]["subject"], subject);
+    }
+
+    // The role assignment names the identity's principal, on the group.
+    let assignments: Vec<&Value> = resources
+        .iter()
+        .filter(|r| id_of(r).contains("/providers/microsoft.authorization/roleassignments/"))
+        .collect();
+    assert_eq!(assignments.len(), 1, "{assignments:?}");
+    let identity = find(&resources, "/userAssignedIdentities/external-dns").expect("identity");
+    assert_eq!(
+        assignments[0]["properties"]["principalId"],
+        identity["properties"]["principalId"]
+    );
+    assert!(
+        id_of(assignments[0]).starts_with(&id_of(platform_rg)),
+        "assigned at the group's scope"
+    );
+
+    // Nothing else: every resource is one of those above (or a cluster's agent pool).
+    for r in &resources {
+        let id = id_of(r);
+        let expected = owned
+            .iter()
+            .any(|(s, _)| id.ends_with(&s.to_ascii_lowercase()))
+            || id.contains("/federatedidentitycredentials/")
+            || id.contains("/roleassignments/")
+            || id.contains("/managedclusters/prod/agentpools/");
+        assert!(expected, "unexpected resource {id}");
+    }
+
+    // The ServiceAccount the team's pods use names the identity.
+    let client_id = dev.kubectl.ok(&[
+        "get",
+        "serviceaccount",
+        "orders",
+        "-n",
+        "team-a",
+        "-o",
+        r"jsonpath={.metadata.annotations.azure\.workload\.identity/client-id}",
+    ]);
+    let orders = find(&resources, "/userAssignedIdentities/orders").expect("identity");
+    assert_eq!(json!(client_id), orders["properties"]["clientId"]);
+
+    assert!(
+        terminate(&mut dev.child).success(),
+        "SIGTERM stops azop cleanly"
+    );
+}
+
+const DELETE_AND_ORPHAN: &str = r#"
+apiVersion: azop.dev/v1alpha1
+kind: ResourceGroup
+metadata: {name: rg-e2e-delete, namespace: default}
+spec: {location: westeurope}
+---
+apiVersion: azop.dev/v1alpha1
+kind: ResourceGroup
+metadata: {name: rg-e2e-orphan, namespace: default}
+spec: {location: westeurope, deletionPolicy: Orphan}
+---
+apiVersion: azop.dev/v1alpha1
+kind: FederatedIdentity
+metadata: {name: app, namespace: default}
+spec:
+  location: westeurope
+  resourceGroupRef: {name: rg-e2e-delete}
+  issuer: {url: "https://issuer.example.test/"}
+  serviceAccount: {name: app, create: true}
+---
+apiVersion: azop.dev/v1alpha1
+kind: FederatedIdentity
+metadata: {name: nowhere, namespace: default}
+spec:
+  resourceGroupRef: {name: rg-e2e-delete}
+  issuer: {url: "https://issuer.example.test/"}
+  serviceAccount: {name: nowhere}
+"#;
+
+#[test]
+fn kubectl_delete_removes_azure_resources_and_orphan_keeps_them() {
+    let yaml = Dev::yaml_dir("objects", DELETE_AND_ORPHAN);
+    let dev = Dev::start(&["--no-examples", "--apply", &yaml.path().to_string_lossy()]);
+    dev.kubectl.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "--timeout=60s",
+        "resourcegroup/rg-e2e-delete",
+        "resourcegroup/rg-e2e-orphan",
+        "federatedidentity/app",
+    ]);
+    let before = dev.resources();
+    assert!(find(&before, "/userAssignedIdentities/app").is_some());
+
+    dev.kubectl
+        .ok(&["delete", "--timeout=60s", "federatedidentity/app"]);
+    dev.kubectl.ok(&[
+        "delete",
+        "--timeout=60s",
+        "resourcegroup/rg-e2e-delete",
+        "resourcegroup/rg-e2e-orphan",
+    ]);
+    let gone = dev.kubectl.run(&["get", "resourcegroup", "rg-e2e-delete"]);
+    assert!(
+        !gone.status.success(),
+        "the object is gone once Azure's delete finished"
+    );
+
+    let after = dev.resources();
+    assert!(
+        find(&after, "/userAssignedIdentities/app").is_none(),
+        "identity deleted"
+    );
+    assert!(
+        find(&after, "/resourceGroups/rg-e2e-delete").is_none(),
+        "group deleted"
+    );
+    let orphan = find(&after, "/resourceGroups/rg-e2e-orphan").expect("Orphan keeps the group");
+    assert_eq!(
+        orphan["tags"][OWNER_TAG],
+        "azop-dev/default/ResourceGroup/rg-e2e-orphan"
+    );
+    let counts = dev.counts();
+    assert!(
+        counts.keys().any(|k| k.starts_with("DELETE ")),
+        "azop sent DELETEs: {counts:?}"
+    );
+}
+
+const DRIFT: &str = r#"
+apiVersion: azop.dev/v1alpha1
+kind: ResourceGroup
+metadata: {name: rg-e2e-drift, namespace: default}
+spec:
+  location: westeurope
+  tags: {environment: test}
+"#;
+
+#[test]
+fn drift_is_corrected_at_the_next_sync_and_a_steady_state_makes_no_writes() {
+    let yaml = Dev::yaml_dir("drift", DRIFT);
+    let dev = Dev::start(&[
+        "--no-examples",
+        "--apply",
+        &yaml.path().to_string_lossy(),
+        "--sync-period",
+        "1s",
+    ]);
+    dev.kubectl.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "--timeout=60s",
+        "resourcegroup/rg-e2e-drift",
+    ]);
+
+    // Steady state: several syncs re-read Azure and write nothing.
+    std::thread::sleep(Duration::from_millis(1500));
+    dev.emulator("DELETE", "/_emulator/requests");
+    std::thread::sleep(Duration::from_millis(3500));
+    let counts = dev.counts();
+    let writes: Vec<_> = counts
+        .iter()
+        .filter(|(k, _)| !k.starts_with("GET "))
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "no ARM writes in steady state: {counts:?}"
+    );
+    assert!(
+        counts.get("GET 200").copied().unwrap_or(0) >= 2,
+        "the syncs re-read the group: {counts:?}"
+    );
+
+    // Someone changes the group in Azure, behind azop's back.
+    let rg = find(&dev.resources(), "/resourceGroups/rg-e2e-drift")
+        .expect("group")
+        .clone();
+    let mut changed = json!({"location": rg["location"], "tags": rg["tags"]});
+    changed["tags"]["environment"] = json!("changed-by-hand");
+    let (status, body) = http(
+        "PUT",
+        &format!(
+            "{}{}?api-version=2025-04-01",
+            dev.arm_http,
+            rg["id"].as_str().expect("id")
+        ),
+        &[("Authorization", "Bearer someone-else")],
+        Some(&changed.to_string()),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    eventually("azop to restore the tag", Duration::from_secs(20), || {
+        let rg = find(&dev.resources(), "/resourceGroups/rg-e2e-drift")?.clone();
+        (rg["tags"]["environment"] == "test").then_some(())
+    });
+    let counts = dev.counts();
+    assert!(
+        counts.get("PUT 200").copied().unwrap_or(0) >= 2,
+        "the hand-made PUT and azop's correction: {counts:?}"
+    );
+}
+
+const LONG_CREATE: &str = r#"
+apiVersion: azop.dev/v1alpha1
+kind: ResourceGroup
+metadata: {name: rg-e2e-aks, namespace: default}
+spec: {location: westeurope}
+---
+apiVersion: azop.dev/v1alpha1
+kind: AksCluster
+metadata: {name: aks-e2e, namespace: default}
+spec:
+  location: westeurope
+  resourceGroupRef: {name: rg-e2e-aks}
+  kubernetesVersion: "1.31"
+  dnsPrefix: aks-e2e
+  nodePools:
+  - {name: system, mode: System, vmSize: Standard_D4ds_v5, count: 1}
+"#;
+
+fn start_run(kubeconfig: &Path, arm_url: &str, ca: &Path, log: &Path) -> Child {
+    Command::new(AZOP)
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["--arm-endpoint", arm_url, "--arm-ca-file"])
+        .arg(ca)
+        .args([
+            "--credential",
+            "static-token",
+            "--platform-namespace",
+            "default",
+        ])
+        .args(["--metrics-listen", "127.0.0.1:0", "--cluster-id", "e2e"])
+        .env("AZOP_ARM_TOKEN", "e2e-token")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log file"))
+        .spawn()
+        .expect("azop run starts")
+}
+
+#[test]
+fn an_operator_killed_mid_create_resumes_the_poll_without_a_second_put() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (kube, arm) = rt.block_on(async {
+        let kube = kube_emulator::KubeEmulator::start(kube_emulator::Config::default())
+            .await
+            .expect("kube-emulator");
+        let arm = arm_emulator::ArmEmulator::start(arm_emulator::Config {
+            lro_duration: Duration::from_secs(4),
+            ..Default::default()
+        })
+        .await
+        .expect("arm-emulator");
+        (kube, arm)
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    kube.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let ca = dir.path().join("arm-ca.pem");
+    std::fs::write(&ca, arm.ca_pem()).expect("ca");
+    let kubectl = Kubectl::new(&kubeconfig);
+    kubectl.ok(&["apply", "-f", &repo_root().join("crds").to_string_lossy()]);
+    kubectl.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd",
+        "--all",
+        "--timeout=20s",
+    ]);
+    kubectl.ok(&[
+        "apply",
+        "-f",
+        &Dev::yaml_dir("aks", LONG_CREATE).path().to_string_lossy(),
+    ]);
+
+    let control = arm.control();
+    let cluster_puts = |control: &arm_emulator::Control| {
+        control
+            .request_log()
+            .iter()
+            .filter(|r| {
+                r.method == "PUT"
+                    && r.path
+                        .to_ascii_lowercase()
+                        .ends_with("/managedclusters/aks-e2e")
+            })
+            .count()
+    };
+    let log1 = dir.path().join("azop-1.log");
+    let mut first = start_run(&kubeconfig, &arm.url(), &ca, &log1);
+    // Wait until the create is running in Azure and its operation is saved in status.
+    eventually(
+        "the create to start and its token to be saved",
+        Duration::from_secs(30),
+        || {
+            let op = kubectl.ok(&[
+                "get",
+                "akscluster",
+                "aks-e2e",
+                "-o",
+                "jsonpath={.status.operation.token}",
+            ]);
+            (cluster_puts(&control) == 1 && !op.is_empty()).then_some(())
+        },
+    );
+    first.kill().expect("kill -9");
+    let _ = first.wait();
+    let killed_at = control.request_log().len();
+    let state = control
+        .resources()
+        .into_iter()
+        .find(|r| id_of(r).ends_with("/managedclusters/aks-e2e"))
+        .expect("the cluster exists");
+    assert_ne!(
+        state["properties"]["provisioningState"], "Succeeded",
+        "killed while the create still ran"
+    );
+
+    let log2 = dir.path().join("azop-2.log");
+    let mut second = start_run(&kubeconfig, &arm.url(), &ca, &log2);
+    let waited = kubectl.run(&[
+        "wait",
+        "--for=condition=Ready",
+        "--timeout=60s",
+        "akscluster/aks-e2e",
+    ]);
+    assert!(
+        waited.status.success(),
+        "{}\n--- first operator ---\n{}\n--- second operator ---\n{}",
+        String::from_utf8_lossy(&waited.stderr),
+        std::fs::read_to_string(&log1).unwrap_or_default(),
+        std::fs::read_to_string(&log2).unwrap_or_default()
+    );
+    assert_eq!(cluster_puts(&control), 1, "exactly one PUT of the cluster");
+    let resumed_polls = control.request_log()[killed_at..]
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/operationStatuses/"))
+        .count();
+    assert!(
+        resumed_polls >= 1,
+        "the second operator polled the saved operation"
+    );
+    let clusters = control
+        .resources()
+        .into_iter()
+        .filter(|r| id_of(r).contains("/managedclusters/") && !id_of(r).contains("/agentpools/"))
+        .count();
+    assert_eq!(clusters, 1, "exactly one cluster in Azure");
+    assert!(terminate(&mut second).success(), "SIGTERM stops azop run");
+    drop(rt);
+}
+
+/// The same chain against a real cluster and real Azure. Not run in CI: it needs
+/// `AZOP_E2E_KUBECONFIG` (a cluster azop may install CRDs into), `AZOP_E2E_SUBSCRIPTION_ID`,
+/// optionally `AZOP_E2E_LOCATION` (default westeurope), and Azure credentials azop's `auto`
+/// choice finds (workload identity, a client secret, managed identity or the Azure CLI).
+/// Run it with `cargo test -p azop --test e2e_operator -- --ignored real_`.
+#[test]
+#[ignore = "needs AZOP_E2E_KUBECONFIG, AZOP_E2E_SUBSCRIPTION_ID and Azure credentials"]
+fn real_cluster_and_azure_create_ready_tagged_then_delete() {
+    let var = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| panic!("{k} must be set for the real-Azure e2e test"))
+    };
+    let kubeconfig = std::path::PathBuf::from(var("AZOP_E2E_KUBECONFIG"));
+    let subscription = var("AZOP_E2E_SUBSCRIPTION_ID");
+    let location = std::env::var("AZOP_E2E_LOCATION").unwrap_or_else(|_| "westeurope".into());
+    let suffix = format!("{:08x}", std::process::id() ^ 0x5eed_0000);
+    let ns = format!("azop-e2e-{suffix}");
+    let rg = format!("rg-azop-e2e-{suffix}");
+    let kubectl = Kubectl::new(&kubeconfig);
+    kubectl.ok(&[
+        "apply",
+        "--server-side",
+        "-f",
+        &repo_root().join("crds").to_string_lossy(),
+    ]);
+    kubectl.ok(&["create", "namespace", &ns]);
+    let yaml = format!(
+        r#"
+apiVersion: azop.dev/v1alpha1
+kind: ResourceGroup
+metadata: {{name: {rg}, namespace: {ns}}}
+spec: {{location: {location}}}
+---
+apiVersion: azop.dev/v1alpha1
+kind: FederatedIdentity
+metadata: {{name: app, namespace: {ns}}}
+spec:
+  location: {location}
+  resourceGroupRef: {{name: {rg}}}
+  issuer: {{url: "https://issuer.azop-e2e.example/"}}
+  serviceAccount: {{name: app, create: true}}
+"#
+    );
+    let dir = Dev::yaml_dir("real", &yaml);
+    kubectl.ok(&["apply", "-f", &dir.path().to_string_lossy()]);
+    let log = dir.path().join("azop.log");
+    let mut azop = Command::new(AZOP)
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([
+            "--subscription-id",
+            &subscription,
+            "--platform-namespace",
+            &ns,
+        ])
+        .args([
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--cluster-id",
+            "azop-e2e",
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("azop run starts");
+    let ready = kubectl.run(&[
+        "wait",
+        "-n",
+        &ns,
+        "--for=condition=Ready",
+        "--timeout=600s",
+        &format!("resourcegroup/{rg}"),
+        "federatedidentity/app",
+    ]);
+    let status = kubectl.ok(&[
+        "get",
+        "resourcegroup",
+        &rg,
+        "-n",
+        &ns,
+        "-o",
+        "jsonpath={.status}",
+    ]);
+    assert!(
+        ready.status.success(),
+        "{}\n{status}\n{}",
+        String::from_utf8_lossy(&ready.stderr),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let arm = azop_arm::ArmClient::new(azop_arm::ArmConfig {
+        credential: azop_arm::CredentialConfig::from_env(),
+        ..azop_arm::ArmConfig::default()
+    })
+    .expect("ARM client");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let rg_id = format!("/subscriptions/{subscription}/resourceGroups/{rg}");
+    let group = rt
+        .block_on(arm.get(&rg_id, "2021-04-01"))
+        .expect("GET the group")
+        .expect("the group exists in Azure");
+    assert_eq!(
+        group["tags"][OWNER_TAG],
+        json!(format!("azop-e2e/{ns}/ResourceGroup/{rg}"))
+    );
+    kubectl.ok(&[
+        "delete",
+        "-n",
+        &ns,
+        "--timeout=900s",
+        "federatedidentity/app",
+        &format!("resourcegroup/{rg}"),
+    ]);
+    let gone = rt
+        .block_on(arm.get(&rg_id, "2021-04-01"))
+        .expect("GET the group");
+    assert!(gone.is_none(), "the group is deleted in Azure");
+    kubectl.ok(&["delete", "namespace", &ns, "--wait=false"]);
+    assert!(terminate(&mut azop).success());
+}
