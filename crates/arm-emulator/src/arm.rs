@@ -14,6 +14,8 @@ pub struct ArmError {
     pub code: String,
     /// ARM's message.
     pub message: String,
+    /// A resource provider's own error body, where it answers in a shape other than ARM's.
+    rp_body: Option<Value>,
 }
 
 impl ArmError {
@@ -22,12 +24,15 @@ impl ArmError {
             status,
             code: code.to_string(),
             message: message.into(),
+            rp_body: None,
         }
     }
 
-    /// The body ARM sends.
+    /// The body ARM sends (or the resource provider's own, where it answers itself).
     pub fn body(&self) -> Value {
-        json!({"error": {"code": self.code, "message": self.message}})
+        self.rp_body
+            .clone()
+            .unwrap_or_else(|| json!({"error": {"code": self.code, "message": self.message}}))
     }
 }
 
@@ -208,6 +213,9 @@ pub struct Operation {
     pub started: String,
     /// Whether it deletes.
     pub delete: bool,
+    /// Whether its end has been applied; an ended operation is applied once, so a resource
+    /// created again under the same id survives, and settling costs nothing per old operation.
+    pub settled: bool,
 }
 
 /// The state of the emulated Azure.
@@ -221,6 +229,31 @@ pub struct Arm {
     pub deleted_vaults: HashMap<String, (String, String, Value)>,
     /// Principals (identity principalIds and kubelet identities) and when they were created.
     pub principals: HashMap<String, Instant>,
+}
+
+/// The object id ARM records as creator of what the emulator's callers create (any bearer token
+/// is accepted, so there is no caller to name).
+const EMULATOR_CALLER: &str = "5e3b1c52-0c39-4bd6-9b7d-e3d0d4f2a5a1";
+
+/// Removes null-valued fields, recursively.
+fn drop_nulls(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            o.retain(|_, x| !x.is_null());
+            o.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
+
+/// Sets each field of `defaults` that `target` lacks.
+fn fill(target: &mut Value, defaults: Value) {
+    if let (Some(t), Value::Object(d)) = (target.as_object_mut(), defaults) {
+        for (k, v) in d {
+            t.entry(k).or_insert(v);
+        }
+    }
 }
 
 fn now_text() -> String {
@@ -271,7 +304,7 @@ pub fn role_definition(scope: &str, guid: &str) -> Option<Value> {
         "id": format!("{scope}/providers/Microsoft.Authorization/roleDefinitions/{g}"),
         "name": g, "type": "Microsoft.Authorization/roleDefinitions",
         "properties": {"roleName": name, "type": "BuiltInRole", "description": format!("{name} (emulated)"),
-            "assignableScopes": ["/"], "permissions": [{"actions": [], "notActions": [], "dataActions": [], "notDataActions": []}]}
+            "assignableScopes": ["/"], "permissions": [crate::rbac::permissions(g)]}
     }))
 }
 
@@ -334,13 +367,14 @@ impl Arm {
     /// Advances time-based state: finished operations make their resources Succeeded or gone.
     pub fn settle(&mut self) {
         let now = Instant::now();
-        let done: Vec<(String, Operation)> = self
-            .operations
-            .iter()
-            .filter(|(_, o)| o.done_at <= now)
-            .map(|(k, o)| (k.clone(), o.clone()))
-            .collect();
-        for (_, op) in done {
+        let mut done = Vec::new();
+        for op in self.operations.values_mut() {
+            if !op.settled && op.done_at <= now {
+                op.settled = true;
+                done.push(op.clone());
+            }
+        }
+        for op in done {
             if op.delete {
                 self.remove_tree(&op.resource);
             } else if let Some(r) = self.resources.get_mut(&op.resource)
@@ -391,6 +425,25 @@ impl Arm {
             return Ok(a);
         }
         self.check_parents(t)?;
+        if t.kind == Kind::AgentPool {
+            // AKS answers for its nested agent pools itself, in its own error shape (recorded).
+            let cluster = t
+                .parent
+                .as_deref()
+                .and_then(|p| p.rsplit('/').next())
+                .unwrap_or_default();
+            let message = format!(
+                "Could not find the agentpool: {} in subscription: {}, resourceGroup: {}, resourceName: {cluster}.",
+                t.name,
+                t.subscription,
+                t.resource_group.clone().unwrap_or_default()
+            );
+            let mut e = ArmError::new(404, "NotFound", message.clone());
+            e.rp_body = Some(json!({"code": "NotFound", "message": message,
+                "subcode": "GetAgentPool_NotFound_HCPServerError",
+                "details": [{"code": "Unspecified", "message": "rpc error: code = NotFound desc = Agent Pool not found"}]}));
+            return Err(e);
+        }
         let (code, message) = match t.kind {
             Kind::ResourceGroup => (
                 "ResourceGroupNotFound",
@@ -451,6 +504,10 @@ impl Arm {
             ));
         }
         self.check_parents(t)?;
+        if matches!(t.kind, Kind::ManagedCluster | Kind::AgentPool) {
+            // AKS treats an explicit null as "not set" (clients serialise unset fields as null).
+            drop_nulls(&mut body);
+        }
         let lower = t.id.to_ascii_lowercase();
         let existing = self.resources.get(&lower).cloned();
         if let Some(m) = headers.get("if-match") {
@@ -527,6 +584,8 @@ impl Arm {
         }
         let mut answer_headers = Vec::new();
         let mut busy_until = None;
+        // A recovered vault is not a new resource: Key Vault answers 200 (recorded).
+        let mut recovered = false;
         let mut created = existing
             .as_ref()
             .map(|e| e.created)
@@ -577,6 +636,7 @@ impl Arm {
                     if let Some((sub, _, _)) = self.deleted_vaults.get(&name) {
                         if recover && sub.eq_ignore_ascii_case(&t.subscription) {
                             self.deleted_vaults.remove(&name);
+                            recovered = true;
                         } else {
                             return Err(ArmError::new(
                                 409,
@@ -678,6 +738,48 @@ impl Arm {
                 if body.pointer("/properties/networkProfile").is_none() {
                     body["properties"]["networkProfile"] = json!({"networkPlugin": "azure", "networkPluginMode": "overlay", "outboundType": "loadBalancer", "podCidr": "10.244.0.0/16", "serviceCidr": "10.0.0.0/16", "dnsServiceIP": "10.0.0.10"});
                 }
+                // What AKS fills in on every cluster it answers for (recorded).
+                let lb = keep("/properties/networkProfile/loadBalancerProfile").unwrap_or_else(|| {
+                    json!({"managedOutboundIPs": {"count": 1}, "backendPoolType": "nodeIPConfiguration",
+                        "effectiveOutboundIPs": [{"id": format!(
+                            "/subscriptions/{}/resourceGroups/MC_{}_{}_{loc}/providers/Microsoft.Network/publicIPAddresses/{}",
+                            t.subscription, t.resource_group.clone().unwrap_or_default(), t.name, uuid::Uuid::new_v4()
+                        )}]})
+                });
+                let network = &mut body["properties"]["networkProfile"];
+                let cidrs = json!({"podCidrs": network.get("podCidr").map(|c| json!([c])),
+                    "serviceCidrs": network.get("serviceCidr").map(|c| json!([c]))});
+                fill(
+                    network,
+                    json!({"networkPolicy": "none", "networkDataplane": "azure",
+                    "loadBalancerSku": "standard", "loadBalancerProfile": lb, "ipFamilies": ["IPv4"]}),
+                );
+                let mut cidrs = cidrs;
+                drop_nulls(&mut cidrs);
+                fill(network, cidrs);
+                let uid = keep("/properties/resourceUID")
+                    .unwrap_or_else(|| json!(&uuid::Uuid::new_v4().simple().to_string()[..24]));
+                fill(
+                    &mut body["properties"],
+                    json!({
+                        "servicePrincipalProfile": {"clientId": "msi"},
+                        "supportPlan": "KubernetesOfficial",
+                        "addonProfiles": {},
+                        "autoUpgradeProfile": {"nodeOSUpgradeChannel": "NodeImage"},
+                        "securityProfile": {},
+                        "storageProfile": {"diskCSIDriver": {"enabled": true}, "fileCSIDriver": {"enabled": true}, "snapshotController": {"enabled": true}},
+                        "oidcIssuerProfile": {"enabled": false},
+                        "workloadAutoScalerProfile": {},
+                        "metricsProfile": {"costAnalysis": {"enabled": false}},
+                        "nodeProvisioningProfile": {"mode": "Manual", "defaultNodePools": "Auto"},
+                        "bootstrapProfile": {"artifactSource": "Direct"},
+                        "resourceUID": uid,
+                    }),
+                );
+                fill(
+                    &mut body,
+                    json!({"kind": "Base", "sku": {"name": "Base", "tier": "Free"}}),
+                );
                 body["eTag"] = json!(uuid::Uuid::new_v4().simple().to_string());
                 body["properties"]["nodeResourceGroup"] = json!(format!(
                     "MC_{}_{}_{loc}",
@@ -839,14 +941,35 @@ impl Arm {
                 body["properties"]["roleDefinitionId"] = json!(format!(
                     "/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
                 ));
-                body["properties"]["createdOn"] = json!(now_text());
+                let created_on = existing
+                    .as_ref()
+                    .and_then(|e| e.body.pointer("/properties/createdOn").cloned())
+                    .unwrap_or_else(|| json!(now_text()));
+                body["properties"]["createdOn"] = created_on;
                 body["properties"]["updatedOn"] = json!(now_text());
+                // Fields Azure always returns, null when unset (recorded).
+                for (k, v) in [
+                    ("condition", Value::Null),
+                    ("conditionVersion", Value::Null),
+                    ("description", Value::Null),
+                    ("delegatedManagedIdentityResourceId", Value::Null),
+                    ("createdBy", json!(EMULATOR_CALLER)),
+                    ("updatedBy", json!(EMULATOR_CALLER)),
+                ] {
+                    if body["properties"].get(k).is_none() {
+                        body["properties"][k] = v;
+                    }
+                }
                 if let Some(o) = body.as_object_mut() {
                     o.remove("etag");
                 }
             }
         }
-        let status = if existing.is_some() { 200 } else { 201 };
+        let status = if existing.is_some() || recovered {
+            200
+        } else {
+            201
+        };
         self.resources.insert(
             lower.clone(),
             Stored {
@@ -877,6 +1000,7 @@ impl Arm {
                 done_at: Instant::now() + duration,
                 started: now_text(),
                 delete,
+                settled: false,
             },
         );
         op
@@ -1385,7 +1509,20 @@ fn pool_defaults(p: &mut Value, version: &str) {
         ("osType", json!("Linux")),
         ("maxPods", json!(110)),
         ("type", json!("VirtualMachineScaleSets")),
-        ("upgradeSettings", json!({"maxSurge": "10%"})),
+        ("upgradeSettings", json!({})),
+        ("enableAutoScaling", json!(false)),
+        ("enableFIPS", json!(false)),
+        ("enableNodePublicIP", json!(false)),
+        ("kubeletDiskType", json!("OS")),
+        ("osDiskSizeGB", json!(128)),
+        ("osDiskType", json!("Managed")),
+        ("osSKU", json!("Ubuntu")),
+        ("powerState", json!({"code": "Running"})),
+        ("scaleDownMode", json!("Delete")),
+        (
+            "securityProfile",
+            json!({"sshAccess": "LocalUser", "enableVTPM": false, "enableSecureBoot": false}),
+        ),
         (
             "nodeImageVersion",
             json!("AKSUbuntu-2204gen2containerd-202611.01.0"),
@@ -1395,9 +1532,43 @@ fn pool_defaults(p: &mut Value, version: &str) {
             p[k] = v;
         }
     }
+    fill(
+        &mut p["upgradeSettings"],
+        json!({"maxSurge": "10%", "maxUnavailable": "0"}),
+    );
 }
 
 fn retry_after(d: Duration) -> String {
     // Whole seconds, as ARM sends; 0 for the sub-second operations tests configure.
     d.as_secs().min(15).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_created_again_after_its_delete_ended_is_kept() {
+        let cfg = crate::Config {
+            lro_duration: Duration::ZERO,
+            ..crate::Config::default()
+        };
+        let group = parse("/subscriptions/s/resourceGroups/again").expect("a group id");
+        let mut arm = Arm::default();
+        let body = json!({"location": "westeurope"});
+        let put = |arm: &mut Arm| arm.put(&group, body.clone(), &HashMap::new(), &cfg, "https://x");
+        assert_eq!(put(&mut arm).expect("created").status, 201);
+        assert_eq!(
+            arm.delete(&group, &cfg, "https://x")
+                .expect("deleting")
+                .status,
+            202
+        );
+        assert_eq!(
+            arm.get(&group).map(|a| a.status).map_err(|e| e.status),
+            Err(404)
+        );
+        assert_eq!(put(&mut arm).expect("created again").status, 201);
+        assert_eq!(arm.get(&group).expect("still there").status, 200);
+    }
 }

@@ -65,6 +65,35 @@ pub struct Fault {
     pub probability: Option<f64>,
 }
 
+/// How many requests the log keeps; older ones are dropped (their counts are kept), so a long
+/// `azop dev` session does not grow without bound.
+pub const REQUEST_LOG_CAPACITY: usize = 100_000;
+
+/// The newest answered requests and the counts of all of them.
+#[derive(Default)]
+pub(crate) struct RequestLog {
+    entries: std::collections::VecDeque<LoggedRequest>,
+    counts: BTreeMap<String, usize>,
+}
+
+impl RequestLog {
+    pub(crate) fn push(&mut self, r: LoggedRequest) {
+        *self
+            .counts
+            .entry(format!("{} {}", r.method, r.status))
+            .or_insert(0) += 1;
+        if self.entries.len() == REQUEST_LOG_CAPACITY {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(r);
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        self.counts.clear();
+    }
+}
+
 pub(crate) struct BucketState {
     tokens: f64,
     at: Instant,
@@ -73,9 +102,13 @@ pub(crate) struct BucketState {
 pub(crate) struct State {
     pub config: Config,
     pub arm: Arm,
-    pub log: Vec<LoggedRequest>,
+    pub log: RequestLog,
     pub faults: Vec<(Fault, regex::Regex)>,
     buckets: HashMap<(String, &'static str), BucketState>,
+    /// Key Vault secrets, per vault.
+    pub secrets: crate::keyvault::Secrets,
+    /// Federated issuers' JWKS, by issuer URL.
+    pub jwks: HashMap<String, Value>,
 }
 
 /// A handle on a running emulator's state; cheap to clone.
@@ -83,6 +116,8 @@ pub(crate) struct State {
 pub struct Control {
     pub(crate) state: Arc<Mutex<State>>,
     pub(crate) base_url: String,
+    /// Signs (and checks) the access tokens the Entra endpoint issues.
+    pub(crate) signer: Arc<crate::entra::Signer>,
 }
 
 /// The throttling class of a request.
@@ -95,16 +130,19 @@ pub(crate) fn class_of(method: &str) -> &'static str {
 }
 
 impl Control {
-    pub(crate) fn new(config: Config, base_url: String) -> Self {
+    pub(crate) fn new(config: Config, base_url: String, signer: crate::entra::Signer) -> Self {
         Control {
             state: Arc::new(Mutex::new(State {
                 config,
                 arm: Arm::default(),
-                log: Vec::new(),
+                log: RequestLog::default(),
                 faults: Vec::new(),
                 buckets: HashMap::new(),
+                secrets: Default::default(),
+                jwks: HashMap::new(),
             })),
             base_url,
+            signer: Arc::new(signer),
         }
     }
 
@@ -114,18 +152,15 @@ impl Control {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Every answered ARM request, oldest first.
+    /// The answered ARM requests, oldest first: the last [`REQUEST_LOG_CAPACITY`] of them.
     pub fn request_log(&self) -> Vec<LoggedRequest> {
-        self.lock().log.clone()
+        self.lock().log.entries.iter().cloned().collect()
     }
 
-    /// Answered requests counted by `"METHOD STATUS"`.
+    /// Every answered request since the last reset, counted by `"METHOD STATUS"` (exact, even
+    /// past the log's capacity).
     pub fn counts(&self) -> BTreeMap<String, usize> {
-        let mut c = BTreeMap::new();
-        for r in &self.lock().log {
-            *c.entry(format!("{} {}", r.method, r.status)).or_insert(0) += 1;
-        }
-        c
+        self.lock().log.counts.clone()
     }
 
     /// Forgets the request log.
@@ -201,6 +236,40 @@ impl Control {
         s.log.clear();
         s.faults.clear();
         s.buckets.clear();
+        s.secrets = Default::default();
+        s.jwks.clear();
+    }
+
+    /// Registers a service principal that signs in with `client_secret`; returns it with a
+    /// fresh object id. Registering a client id again replaces its secret and object id.
+    pub fn add_service_principal(
+        &self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> crate::ServicePrincipal {
+        let sp = crate::ServicePrincipal {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            object_id: uuid::Uuid::new_v4().to_string(),
+        };
+        self.put_service_principal(sp.clone());
+        sp
+    }
+
+    /// Registers (or replaces, by client id) a service principal as given.
+    pub fn put_service_principal(&self, sp: crate::ServicePrincipal) {
+        let mut s = self.lock();
+        s.config
+            .service_principals
+            .retain(|p| !p.client_id.eq_ignore_ascii_case(&sp.client_id));
+        s.config.service_principals.push(sp);
+    }
+
+    /// Trusts another CA (PEM) when fetching a federated issuer's keys; forgets cached keys.
+    pub fn trust_ca_pem(&self, pem: impl Into<String>) {
+        let mut s = self.lock();
+        s.config.trusted_ca_pems.push(pem.into());
+        s.jwks.clear();
     }
 
     /// Takes a token for `subscription` and the request's class; `Err(wait)` when empty.

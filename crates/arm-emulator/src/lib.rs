@@ -2,8 +2,7 @@
 //! types azop manages, served over HTTPS on loopback with a CA it generates (azure_core's bearer
 //! policy refuses plain http), plus a plain-HTTP listener for curl and scripts.
 //!
-//! What it does today (issue #3 brings the rest — Entra token endpoint with federated
-//! credentials, Key Vault data plane, recording tests, benchmark):
+//! What it serves:
 //! - resource groups; managedClusters (+ agentPools, listClusterUser/AdminCredential) as
 //!   long-running operations (201 + `Azure-AsyncOperation` + `Retry-After`, 409
 //!   `OperationNotAllowed` while one runs), with generated fqdn, OIDC issuer URL and kubelet
@@ -18,19 +17,71 @@
 //! - per-subscription token-bucket throttling with the `x-ms-ratelimit-remaining-*` headers and
 //!   429 + Retry-After;
 //! - test control under `/_emulator/`: stored resources, the request log and counts, fault
-//!   injection, LRO duration and throttling limits, reset.
+//!   injection, LRO duration and throttling limits, reset;
+//! - Microsoft Entra's token endpoint, `POST /{tenant}/oauth2/v2.0/token` (form-encoded, as
+//!   azure_identity's ClientSecretCredential, ClientAssertionCredential and
+//!   WorkloadIdentityCredential send it; point their authority host at [`ArmEmulator::url`] and
+//!   trust [`ArmEmulator::ca_pem`]). Only the client-credentials grant, with a `scope` ending in
+//!   `/.default`; the tenant must be [`Config::tenant_id`]. It answers
+//!   `{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token"}`, the token
+//!   an RS256 JWT signed by a key generated at start-up, with `aud` (the scope less `/.default`),
+//!   `iss` (`{url}/{tenant}/v2.0`), `oid`/`sub` (the principal), `tid`, `appid`/`azp` (the
+//!   client id), `iat`, `nbf`, `exp`. Errors carry Entra's `{error, error_description:
+//!   "AADSTS…: …", error_codes, timestamp, trace_id, correlation_id, error_uri}`. Two ways to
+//!   sign in:
+//!   - a client secret of a [`ServicePrincipal`], registered in [`Config::service_principals`],
+//!     with [`Control::add_service_principal`], or `POST /_emulator/servicePrincipals`
+//!     `{"clientId","clientSecret","objectId"?}`; a wrong secret answers 401 `invalid_client`
+//!     AADSTS7000215, an unknown client 400 `unauthorized_client` AADSTS700016;
+//!   - a client assertion (a Kubernetes ServiceAccount token) for the user-assigned identity
+//!     whose `clientId` is the `client_id`. One of the identity's federatedIdentityCredentials
+//!     must name the token's `iss` and `sub` (case-sensitive) and one of its `aud`s, else 400
+//!     `invalid_client` AADSTS700211 (issuer), AADSTS700213 (subject) or AADSTS700212
+//!     (audience); `exp`/`nbf` must hold (60 s skew), else AADSTS700024; the RS256 signature
+//!     must verify against the issuer's JWKS (`{iss}/.well-known/openid-configuration` →
+//!     `jwks_uri`), else AADSTS700027. Keys are fetched over HTTPS trusting only
+//!     [`Config::trusted_ca_pems`] (add more with [`Control::trust_ca_pem`] or
+//!     `POST /_emulator/trustedCas` with a PEM body), from loopback issuers only (anything else
+//!     answers AADSTS50166, so nothing leaves the machine), and cached per issuer (refetched
+//!     once when a token names an unknown `kid`). A malformed assertion answers AADSTS50027.
+//! - the Key Vault secrets data plane under each vault's `properties.vaultUri`,
+//!   `{url}/keyvault/{vault}/` (any `api-version`, e.g. 7.5, 7.6): `PUT secrets/{name}` (set a new
+//!   version: `value`, `contentType`, `tags`, `attributes.enabled/nbf/exp`), `GET secrets/{name}`
+//!   and `secrets/{name}/{version}`, `GET secrets` and `secrets/{name}/versions` (one page,
+//!   `nextLink: null`, no values), `DELETE secrets/{name}` (removes it outright: no
+//!   deleted-secret recovery). Bodies are Key Vault's (`{value, id: "{vaultUri}secrets/{name}/
+//!   {version}", attributes: {enabled, created, updated, recoveryLevel, recoverableDays},
+//!   tags?, contentType?}`), as are its errors (`SecretNotFound`, `BadParameter`). Secrets
+//!   belong to the vault: while it is soft-deleted its data plane answers 404 `VaultNotFound`,
+//!   recovering it brings them back, purging it drops them. Every call needs a bearer token the
+//!   token endpoint issued (signature checked) for `https://vault.azure.net`, else 401 with
+//!   `WWW-Authenticate: Bearer authorization="{url}/{tenant}", resource="https://vault.azure.net"`.
+//!   Authorisation is always Azure RBAC, whatever the vault's `enableRbacAuthorization` says
+//!   (access policies are not emulated): the token's `oid` needs a role assignment at the
+//!   secret (`{vaultId}/secrets/{name}`), the vault, its resource group or subscription whose
+//!   built-in role's `dataActions` (wildcards honoured, `notDataActions` subtracted) allow the
+//!   operation (`…/secrets/getSecret/action` for reads, `…/readMetadata/action` for lists,
+//!   which need the vault scope or above, `…/setSecret/action`, `…/secrets/delete`); else 403
+//!   `Forbidden` with innererror `ForbiddenByRbac` and Key Vault's message. The built-in
+//!   roleDefinitions carry Azure's real permissions; custom roles grant nothing.
 //!
-//! Any bearer token is accepted; a request without one answers 401 `AuthenticationFailed`.
+//! ARM itself accepts any bearer token (a request without one answers 401
+//! `AuthenticationFailed`). The request log and throttling cover ARM requests only, not the
+//! token endpoint or the Key Vault data plane.
 
 mod arm;
 mod control;
+mod entra;
+mod keyvault;
+mod rbac;
 mod server;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use arm::{ArmError, Kind, ROLE_DEFINITIONS};
-pub use control::{Control, Fault, FaultKind, LoggedRequest};
+pub use control::{Control, Fault, FaultKind, LoggedRequest, REQUEST_LOG_CAPACITY};
+pub use entra::ServicePrincipal;
 
 /// One token bucket: capacity and refill per second.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -88,6 +139,11 @@ pub struct Config {
     pub tenant_id: String,
     /// Federated credentials allowed per identity (Azure: 20).
     pub max_federated_credentials: usize,
+    /// Service principals that sign in at the token endpoint with a client secret.
+    pub service_principals: Vec<ServicePrincipal>,
+    /// CA certificates (PEM) trusted when fetching a federated issuer's OIDC documents, e.g.
+    /// the kube-emulator's.
+    pub trusted_ca_pems: Vec<String>,
 }
 
 impl Default for Config {
@@ -98,6 +154,8 @@ impl Default for Config {
             throttling: ThrottleLimits::default(),
             tenant_id: "11111111-1111-1111-1111-111111111111".to_string(),
             max_federated_credentials: 20,
+            service_principals: Vec::new(),
+            trusted_ca_pems: Vec::new(),
         }
     }
 }
@@ -114,6 +172,9 @@ pub enum Error {
     /// Certificates could not be made.
     #[error(transparent)]
     Tls(#[from] loopback_tls::TlsError),
+    /// The key that signs access tokens could not be made.
+    #[error("generating the access-token signing key failed")]
+    Key,
 }
 
 /// A running emulator; it stops when dropped.
@@ -159,7 +220,8 @@ impl ArmEmulator {
             Some(l) => Some(format!("http://{}", l.local_addr()?)),
             None => None,
         };
-        let control = Control::new(config, url.clone());
+        let signer = entra::Signer::generate().map_err(|_| Error::Key)?;
+        let control = Control::new(config, url.clone(), signer);
         let (shutdown, stop) = tokio::sync::watch::channel(false);
         server::serve(
             https_listener,

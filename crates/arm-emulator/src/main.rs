@@ -1,4 +1,5 @@
-//! `arm-emulator --listen 127.0.0.1:PORT [--http-listen 127.0.0.1:PORT] [--ca-out PATH]`.
+//! `arm-emulator --listen 127.0.0.1:PORT [--http-listen 127.0.0.1:PORT] [--ca-out PATH]
+//! [--trust-ca PATH]...`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,6 +31,10 @@ struct Args {
     /// Turn ARM throttling off.
     #[arg(long)]
     no_throttling: bool,
+    /// A CA certificate (PEM file) to trust when fetching a federated issuer's keys, e.g. the
+    /// kube-emulator's; repeatable.
+    #[arg(long = "trust-ca")]
+    trust_ca: Vec<PathBuf>,
 }
 
 #[tokio::main]
@@ -41,6 +46,15 @@ async fn main() -> std::process::ExitCode {
         ..Default::default()
     };
     config.throttling.enabled = !args.no_throttling;
+    for path in &args.trust_ca {
+        match std::fs::read_to_string(path) {
+            Ok(pem) => config.trusted_ca_pems.push(pem),
+            Err(e) => {
+                eprintln!("arm-emulator: reading {}: {e}", path.display());
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
     let emulator =
         match arm_emulator::ArmEmulator::start_on(config, args.listen, args.http_listen).await {
             Ok(e) => e,

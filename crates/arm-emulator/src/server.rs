@@ -156,6 +156,22 @@ async fn handle(
         None => {}
     }
 
+    // Entra's token endpoint and the Key Vault data plane answer in their own shapes; they
+    // stay out of ARM's throttling and request log.
+    if let [tenant, "oauth2", "v2.0", "token"] = path
+        .trim_start_matches('/')
+        .split('/')
+        .collect::<Vec<_>>()
+        .as_slice()
+        && method == Method::POST
+    {
+        let a = crate::entra::token(&control, tenant, &body).await;
+        return respond(a.status, a.body.as_ref(), &a.headers);
+    }
+    if let Some(a) = crate::keyvault::route(&control, &method, &path, &query, &headers, &body) {
+        return respond(a.status, a.body.as_ref(), &a.headers);
+    }
+
     if !headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -283,7 +299,16 @@ fn route(
     if n == 8 && lower[2] == "providers" && lower[3] == "microsoft.emulator" {
         return match lower[6].as_str() {
             "operationstatuses" => state.arm.operation_status(segs[7]),
-            _ => state.arm.operation_result(segs[7], &cfg),
+            _ => state.arm.operation_result(segs[7], &cfg).map(|mut a| {
+                if a.status == 202 {
+                    // Each 202 names where to poll next, as ARM's do (recorded).
+                    a.headers.push((
+                        "Location".into(),
+                        format!("{base}{path}?api-version=2025-04-01"),
+                    ));
+                }
+                a
+            }),
         };
     }
     // deletedVaults.
@@ -295,7 +320,13 @@ fn route(
     {
         return match (method, n) {
             (&Method::GET, 8) => state.arm.deleted_vault(segs[1], segs[5], segs[7]),
-            (&Method::POST, 9) if lower[8] == "purge" => state.arm.purge_vault(segs[1], segs[7]),
+            (&Method::POST, 9) if lower[8] == "purge" => {
+                let purged = state.arm.purge_vault(segs[1], segs[7]);
+                if purged.is_ok() {
+                    state.secrets.forget_vault(segs[7]);
+                }
+                purged
+            }
             _ => Err(ArmError::new(
                 405,
                 "MethodNotAllowed",
@@ -463,6 +494,29 @@ fn control_api(control: &Control, method: &Method, rest: &str, body: &Bytes) -> 
             }
             ok(json!({}))
         }
+        (&Method::POST, "/servicePrincipals") => match serde_json::from_slice::<Value>(body) {
+            Ok(v) => {
+                let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+                let (Some(id), Some(secret)) = (text("clientId"), text("clientSecret")) else {
+                    return bad("clientId and clientSecret are required".into());
+                };
+                let sp = crate::ServicePrincipal {
+                    client_id: id,
+                    client_secret: secret,
+                    object_id: text("objectId").unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                };
+                control.put_service_principal(sp.clone());
+                ok(json!(sp))
+            }
+            Err(e) => bad(format!("invalid JSON: {e}")),
+        },
+        (&Method::POST, "/trustedCas") => match std::str::from_utf8(body) {
+            Ok(pem) if pem.contains("-----BEGIN CERTIFICATE-----") => {
+                control.trust_ca_pem(pem);
+                ok(json!({}))
+            }
+            _ => bad("expected a PEM certificate as the body".into()),
+        },
         (&Method::POST, "/reset") => {
             control.reset();
             ok(json!({}))

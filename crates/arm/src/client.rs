@@ -13,11 +13,13 @@ use azure_core::http::{
     Request, RetryOptions, Transport, Url,
 };
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::credential::CredentialConfig;
 use crate::error::ArmError;
 use crate::limits::{Limiter, RateLimits, class_of};
 use crate::operation::{OperationToken, Polled, is_terminal};
+use crate::resource_id::ResourceId;
 
 /// Where and how to talk to ARM.
 #[derive(Debug, Clone)]
@@ -96,6 +98,12 @@ fn retry_after(h: &Headers) -> Option<Duration> {
 
 fn subscription_of(path: &str) -> String {
     path.split('/').nth(2).unwrap_or_default().to_string()
+}
+
+/// The resource type a request path names, for the request's span; operation-status URLs and
+/// other paths that are not resource ids read as `other`.
+fn resource_type_of(path: &str) -> String {
+    ResourceId::parse(path).map_or_else(|_| "other".to_string(), |id| id.resource_type())
 }
 
 impl ArmClient {
@@ -190,6 +198,9 @@ impl ArmClient {
         Ok(url)
     }
 
+    /// Sends one request inside a span `arm_request` carrying the method, resource type, id
+    /// (the URL's path), client request id, and, once answered, the status, ARM's request id
+    /// and the duration.
     async fn send(
         &self,
         method: Method,
@@ -197,6 +208,31 @@ impl ArmClient {
         body: Option<&Value>,
     ) -> Result<Answer, ArmError> {
         let name = method.to_string().to_ascii_uppercase();
+        let client_request_id = uuid::Uuid::new_v4().to_string();
+        let span = tracing::info_span!(
+            "arm_request",
+            method = %name,
+            resource_type = %resource_type_of(url.path()),
+            resource_id = %url.path(),
+            client_request_id = %client_request_id,
+            status = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+            took_ms = tracing::field::Empty,
+        );
+        self.send_in_span(method, name, url, body, client_request_id)
+            .instrument(span)
+            .await
+    }
+
+    async fn send_in_span(
+        &self,
+        method: Method,
+        name: String,
+        url: Url,
+        body: Option<&Value>,
+        client_request_id: String,
+    ) -> Result<Answer, ArmError> {
+        let span = tracing::Span::current();
         let class = class_of(&name);
         let subscription = subscription_of(url.path());
         // The concurrency slot first, the token second: a token is spent when the request goes
@@ -212,10 +248,13 @@ impl ArmClient {
         if self.inner.limiter.acquire(&subscription, class).await {
             self.inner.throttled_waits.fetch_add(1, Ordering::Relaxed);
         }
-        let span = tracing::debug_span!("arm", method = %name, path = %url.path());
-        let _enter = span.enter();
+        // The request's own duration; waits for a slot or a token show as the span's time
+        // before it.
         let start = Instant::now();
         let mut request = Request::new(url.clone(), method);
+        // Set here rather than left to azure_core's policy (which keeps one already set) so
+        // the span can carry it.
+        request.insert_header("x-ms-client-request-id", client_request_id);
         if let Some(b) = body {
             request.insert_header("content-type", "application/json");
             request.set_body(serde_json::to_vec(b).map_err(|e| ArmError::Terminal {
@@ -232,6 +271,8 @@ impl ArmClient {
             .pipeline
             .send(&Context::new(), &mut request, Some(options))
             .await;
+        let took_ms = start.elapsed().as_millis() as u64;
+        span.record("took_ms", took_ms);
         let answer = match result {
             Ok(r) => {
                 let (status, headers, body) = r.deconstruct();
@@ -243,7 +284,7 @@ impl ArmClient {
             }
             Err(e) => {
                 self.count(&name, "error");
-                tracing::debug!(error = %e, "ARM request failed");
+                tracing::debug!(error = %e, took_ms, "ARM request failed");
                 let msg = e.to_string();
                 return Err(if msg.contains("credential") || msg.contains("token") {
                     ArmError::Auth { message: msg }
@@ -253,10 +294,13 @@ impl ArmClient {
             }
         };
         self.count(&name, &answer.status.to_string());
+        let request_id = header(&answer.headers, "x-ms-request-id").unwrap_or_default();
+        span.record("status", answer.status);
+        span.record("request_id", request_id.as_str());
         tracing::debug!(
             status = answer.status,
-            took_ms = start.elapsed().as_millis() as u64,
-            request_id = header(&answer.headers, "x-ms-request-id").unwrap_or_default(),
+            took_ms,
+            request_id = %request_id,
             "ARM answered"
         );
         let remaining_header = match class {

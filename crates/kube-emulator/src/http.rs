@@ -9,7 +9,12 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::store::{ApiError, ResourceType, Store, TypeKey, WatchEvent, merge_patch};
+use crate::managed_fields::{self, Writer};
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::store::{
+    ApiError, Ownership, ResourceType, Store, TypeKey, WatchEvent, admit_create, merge_patch,
+};
+use crate::stored::Stored;
 use crate::tokens::Signer;
 
 /// What every request handler shares.
@@ -165,7 +170,7 @@ pub async fn handle(
 }
 
 /// `/openapi/v3`: one document per group-version.
-fn openapi_index(types: &[ResourceType]) -> Value {
+fn openapi_index(types: &[Arc<ResourceType>]) -> Value {
     let mut paths = serde_json::Map::new();
     for t in types {
         let gv = if t.group.is_empty() {
@@ -184,7 +189,7 @@ fn openapi_index(types: &[ResourceType]) -> Value {
 /// A group-version's OpenAPI document, as far as kubectl needs it: every write operation
 /// accepts `fieldValidation`, so kubectl leaves validation to the server (which validates
 /// against the CRD schema and its rules).
-fn openapi_group_version(group: &str, version: &str, types: &[ResourceType]) -> Value {
+fn openapi_group_version(group: &str, version: &str, types: &[Arc<ResourceType>]) -> Value {
     let mut paths = serde_json::Map::new();
     let prefix = if group.is_empty() {
         "/api/v1".to_string()
@@ -209,7 +214,7 @@ fn openapi_group_version(group: &str, version: &str, types: &[ResourceType]) -> 
     json!({"openapi": "3.0.0", "info": {"title": "kube-emulator", "version": version}, "paths": paths, "components": {"schemas": {}}})
 }
 
-fn group_list(types: &[ResourceType]) -> Value {
+fn group_list(types: &[Arc<ResourceType>]) -> Value {
     let mut groups: Vec<(String, String)> = types
         .iter()
         .filter(|t| !t.group.is_empty())
@@ -227,7 +232,7 @@ fn group_list(types: &[ResourceType]) -> Value {
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": items})
 }
 
-fn resource_list(group: &str, version: &str, types: &[ResourceType]) -> Value {
+fn resource_list(group: &str, version: &str, types: &[Arc<ResourceType>]) -> Value {
     let mut resources = Vec::new();
     for t in types
         .iter()
@@ -254,7 +259,7 @@ fn resource_list(group: &str, version: &str, types: &[ResourceType]) -> Value {
 }
 
 struct Target {
-    rt: ResourceType,
+    rt: Arc<ResourceType>,
     key: TypeKey,
     namespace: String,
     name: Option<String>,
@@ -273,6 +278,15 @@ fn target(store: &Store, group: &str, version: &str, rest: &[&str]) -> Result<Ta
         && store
             .type_for(group, version, rest[2])
             .is_some_and(|t| t.namespaced);
+    // `namespaces/NAME/SUB` is a namespace's subresource only for the ones it has; anything
+    // else there is a namespaced resource this server does not serve.
+    if !namespaced_form
+        && rest.len() >= 3
+        && rest[0] == "namespaces"
+        && !(rest.len() == 3 && matches!(rest[2], "status" | "finalize"))
+    {
+        return Err(not_found());
+    }
     let (namespace, plural, name, sub) = if namespaced_form {
         (rest[1].to_string(), rest[2], rest.get(3), rest.get(4))
     } else {
@@ -345,25 +359,37 @@ async fn resource(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("as=Table"));
+    let manager = field_manager(params, headers);
+    let dry_run = param(params, "dryRun").is_some_and(|d| !d.is_empty());
     let result: Result<Response, ApiError> = (|| {
         let parsed = parse_body(headers, &body)?;
         match (&method, &t.name, t.sub.as_deref()) {
             (&Method::GET, None, _) if matches!(param(params, "watch"), Some("true" | "1")) => {
-                Ok(watch(shared.clone(), &t, params))
+                Ok(watch(shared.clone(), &t, params)?)
             }
             (&Method::GET, None, _) => {
-                let list = list(&shared.store(), &t, params)?;
-                Ok(if wants_table {
-                    json_response(
+                let selection = Selection::parse(params)?;
+                let store = shared.store();
+                if wants_table {
+                    let (items, meta) = list_page(&store, &t, params, &selection)?;
+                    let items: Vec<Value> = items.into_iter().map(Stored::to_value).collect();
+                    Ok(json_response(
                         200,
-                        &table(&t.rt, &list["items"], &list["metadata"], params),
-                    )
+                        &table(&t.rt, &Value::Array(items), &meta, params),
+                    ))
                 } else {
-                    json_response(200, &list)
-                })
+                    list(&store, &t, params, &selection)
+                }
             }
             (&Method::POST, None, _) => {
-                let obj = shared.store().create(&t.key, &t.namespace, parsed)?;
+                // Validated before taking the store's lock; stored under it.
+                let admitted = admit_create(
+                    t.rt.clone(),
+                    &t.namespace,
+                    parsed,
+                    Ownership::Update(&manager),
+                )?;
+                let obj = shared.store().commit_create(&t.key, admitted, dry_run)?;
                 Ok(json_response(201, &obj))
             }
             (&Method::GET, Some(name), None | Some("status")) => {
@@ -378,10 +404,15 @@ async fn resource(
                 })
             }
             (&Method::PUT, Some(name), sub @ (None | Some("status"))) => {
-                let obj =
-                    shared
-                        .store()
-                        .update(&t.key, &t.namespace, name, parsed, sub.is_some())?;
+                let obj = shared.store().update(
+                    &t.key,
+                    &t.namespace,
+                    name,
+                    parsed,
+                    sub.is_some(),
+                    Ownership::Update(&manager),
+                    dry_run,
+                )?;
                 Ok(json_response(200, &obj))
             }
             (&Method::PATCH, Some(name), sub @ (None | Some("status"))) => {
@@ -390,11 +421,23 @@ async fn resource(
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default()
                     .to_string();
-                let (code, obj) = patch(&shared, &t, name, sub.is_some(), &ct, parsed)?;
+                let force = matches!(param(params, "force"), Some("true" | "1"));
+                let how = PatchHow {
+                    status: sub.is_some(),
+                    content_type: &ct,
+                    manager: &manager,
+                    force,
+                    dry_run,
+                };
+                let (code, obj) = patch(&shared, &t, name, parsed, &how)?;
                 Ok(json_response(code, &obj))
             }
             (&Method::DELETE, Some(name), None) => {
-                let obj = if t.key.1 == "namespaces" && t.key.0.is_empty() {
+                // kubectl sends a delete's dryRun in the DeleteOptions body.
+                let body_dry_run = parsed["dryRun"].as_array().is_some_and(|d| !d.is_empty());
+                let obj = if dry_run || body_dry_run {
+                    shared.store().delete_dry_run(&t.key, &t.namespace, name)?
+                } else if t.key.1 == "namespaces" && t.key.0.is_empty() {
                     delete_namespace(&shared, name)?
                 } else {
                     shared.store().delete(&t.key, &t.namespace, name)?
@@ -439,22 +482,46 @@ fn delete_namespace(shared: &Shared, name: &str) -> Result<Value, ApiError> {
     store.delete(&("".into(), "namespaces".into()), "", name)
 }
 
+/// The field manager a write is recorded under: `fieldManager`, else the user-agent's
+/// program name, as kube-apiserver does.
+fn field_manager(params: &[(String, String)], headers: &HeaderMap) -> String {
+    if let Some(m) = param(params, "fieldManager").filter(|m| !m.is_empty()) {
+        return m.to_string();
+    }
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ua| ua.split('/').next())
+        .filter(|ua| !ua.is_empty())
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+/// How a PATCH request asks to be applied.
+struct PatchHow<'a> {
+    /// Through the status subresource.
+    status: bool,
+    content_type: &'a str,
+    manager: &'a str,
+    /// `force=true`: a server-side apply takes conflicting fields over.
+    force: bool,
+    dry_run: bool,
+}
+
 fn patch(
     shared: &Shared,
     t: &Target,
     name: &str,
-    status: bool,
-    content_type: &str,
     patch: Value,
+    how: &PatchHow<'_>,
 ) -> Result<(u16, Value), ApiError> {
+    let (status, content_type, manager) = (how.status, how.content_type, how.manager);
     let mut store = shared.store();
     let existing = store.get(&t.key, &t.namespace, name);
+    if content_type.starts_with("application/apply-patch") {
+        return server_side_apply(&mut store, t, name, existing, patch, how);
+    }
     let Some(mut obj) = existing else {
-        if content_type.starts_with("application/apply-patch") && !status {
-            let mut obj = patch;
-            obj["metadata"]["name"] = json!(name);
-            return Ok((201, store.create(&t.key, &t.namespace, obj)?));
-        }
         return Err(ApiError::not_found(&t.rt, name));
     };
     if content_type.starts_with("application/json-patch+json") {
@@ -492,135 +559,215 @@ fn patch(
         // The stored resourceVersion stays unless the patch names one (then it must match).
         merge_patch(&mut obj, &patch);
     }
-    Ok((200, store.update(&t.key, &t.namespace, name, obj, status)?))
+    let obj = store.update(
+        &t.key,
+        &t.namespace,
+        name,
+        obj,
+        status,
+        Ownership::Update(manager),
+        how.dry_run,
+    )?;
+    Ok((200, obj))
 }
 
-/// Label selector: `a=b`, `a==b`, `a!=b`, `a`, `!a`, `a in (x,y)`, `a notin (x)`.
-fn label_matches(selector: &str, labels: &serde_json::Map<String, Value>) -> bool {
-    let mut parts = Vec::new();
-    let mut depth = 0;
-    let mut cur = String::new();
-    for c in selector.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(c);
+/// `application/apply-patch+yaml`: create or merge the configuration, with field ownership
+/// and conflicts (see `managed_fields`).
+fn server_side_apply(
+    store: &mut Store,
+    t: &Target,
+    name: &str,
+    existing: Option<Value>,
+    config: Value,
+    how: &PatchHow<'_>,
+) -> Result<(u16, Value), ApiError> {
+    let (status, manager, force) = (how.status, how.manager, how.force);
+    if !config.is_object() {
+        return Err(ApiError::bad_request(
+            "the applied configuration must be an object",
+        ));
     }
-    parts.push(cur);
-    parts
-        .iter()
-        .map(|p| p.trim())
-        .filter(|p| !p.is_empty())
-        .all(|p| {
-            let get = |k: &str| labels.get(k.trim()).and_then(Value::as_str);
-            if let Some((k, v)) = p.split_once("!=") {
-                return get(k) != Some(v.trim());
-            }
-            if let Some((k, v)) = p.split_once("==").or_else(|| p.split_once('=')) {
-                return get(k) == Some(v.trim());
-            }
-            if let Some((k, set)) = p.split_once(" notin ") {
-                let set: Vec<&str> = set
-                    .trim()
-                    .trim_matches(|c| c == '(' || c == ')')
-                    .split(',')
-                    .map(str::trim)
-                    .collect();
-                return get(k).is_none_or(|v| !set.contains(&v));
-            }
-            if let Some((k, set)) = p.split_once(" in ") {
-                let set: Vec<&str> = set
-                    .trim()
-                    .trim_matches(|c| c == '(' || c == ')')
-                    .split(',')
-                    .map(str::trim)
-                    .collect();
-                return get(k).is_some_and(|v| set.contains(&v));
-            }
-            if let Some(k) = p.strip_prefix('!') {
-                return get(k).is_none();
-            }
-            get(p).is_some()
-        })
+    if existing.is_none() && status {
+        return Err(ApiError::not_found(&t.rt, name));
+    }
+    let api_version = t.rt.api_version();
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let writer = Writer {
+        manager,
+        subresource: status.then_some("status"),
+        api_version: &api_version,
+        now: &now,
+    };
+    let mut obj = managed_fields::apply(
+        existing.as_ref(),
+        &config,
+        &writer,
+        t.rt.status_subresource,
+        force,
+    )
+    .map_err(|c| ApiError {
+        code: 409,
+        reason: "Conflict",
+        message: c.message(&api_version),
+        details: Some(json!({
+            "name": name, "group": t.rt.group, "kind": t.rt.plural,
+            "causes": c.0.iter().map(|(m, f)| json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{m}\" using {api_version}"), "field": f})).collect::<Vec<_>>(),
+        })),
+    })?;
+    match existing {
+        None => {
+            obj["metadata"]["name"] = json!(name);
+            let admitted = admit_create(t.rt.clone(), &t.namespace, obj, Ownership::Applied)?;
+            Ok((201, store.commit_create(&t.key, admitted, how.dry_run)?))
+        }
+        Some(_) => Ok((
+            200,
+            store.update(
+                &t.key,
+                &t.namespace,
+                name,
+                obj,
+                status,
+                Ownership::Applied,
+                how.dry_run,
+            )?,
+        )),
+    }
 }
 
-/// Field selector on any dotted path: `metadata.name=x,involvedObject.uid!=y`.
-fn field_matches(selector: &str, obj: &Value) -> bool {
-    selector
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .all(|p| {
-            let (k, v, neg) = match p.split_once("!=") {
-                Some((k, v)) => (k, v, true),
-                None => match p.split_once("==").or_else(|| p.split_once('=')) {
-                    Some((k, v)) => (k, v, false),
-                    None => return true,
-                },
-            };
-            let ptr = format!("/{}", k.trim().replace('.', "/"));
-            let actual = match obj.pointer(&ptr) {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Null) | None => String::new(),
-                Some(other) => other.to_string(),
-            };
-            (actual == v.trim()) != neg
-        })
+/// A list or watch request's label and field selectors, parsed once per request.
+struct Selection {
+    labels: Option<LabelSelector>,
+    fields: Option<FieldSelector>,
 }
 
-fn selected(obj: &Value, params: &[(String, String)]) -> bool {
-    let empty = serde_json::Map::new();
-    let labels = obj
-        .pointer("/metadata/labels")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    param(params, "labelSelector").is_none_or(|s| label_matches(s, labels))
-        && param(params, "fieldSelector").is_none_or(|s| field_matches(s, obj))
+impl Selection {
+    fn parse(params: &[(String, String)]) -> Result<Self, ApiError> {
+        let labels = match param(params, "labelSelector").filter(|s| !s.trim().is_empty()) {
+            Some(s) => Some(LabelSelector::parse(s).ok_or_else(|| {
+                ApiError::bad_request(format!("unable to parse requirement: {s}"))
+            })?),
+            None => None,
+        };
+        let fields = match param(params, "fieldSelector").filter(|s| !s.trim().is_empty()) {
+            Some(s) => Some(
+                FieldSelector::parse(s)
+                    .ok_or_else(|| ApiError::bad_request(format!("invalid field selector: {s}")))?,
+            ),
+            None => None,
+        };
+        Ok(Selection { labels, fields })
+    }
+
+    fn selects(&self, obj: &Value) -> bool {
+        self.labels.as_ref().is_none_or(|l| l.matches(obj))
+            && self.fields.as_ref().is_none_or(|f| f.matches(obj))
+    }
 }
 
-fn list(store: &Store, t: &Target, params: &[(String, String)]) -> Result<Value, ApiError> {
-    let items: Vec<Value> = store
-        .list(&t.key, &t.namespace)
-        .into_iter()
-        .filter(|o| selected(o, params))
-        .collect();
+/// A continue token: the key of the page's last object, so the next page starts after it
+/// whatever was created or deleted in between.
+fn continue_token(key: &(String, String)) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!([key.0, key.1]).to_string())
+}
+
+fn continue_key(token: &str) -> Result<(String, String), ApiError> {
+    use base64::Engine;
+    let invalid = || ApiError::bad_request(format!("continue key is not valid: {token}"));
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| invalid())?;
+    let (ns, name): (String, String) = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    Ok((ns, name))
+}
+
+/// One page of a list, borrowed from the store, and the list's metadata.
+fn list_page<'s>(
+    store: &'s Store,
+    t: &'s Target,
+    params: &[(String, String)],
+    selection: &Selection,
+) -> Result<(Vec<&'s Stored>, Value), ApiError> {
     let limit = param(params, "limit")
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|l| *l > 0);
-    let start = param(params, "continue")
-        .and_then(|c| c.parse::<usize>().ok())
-        .unwrap_or(0);
-    let rv = store.resource_version().to_string();
-    let (page, next) = match limit {
-        Some(l) if start + l < items.len() => (
-            items[start..start + l].to_vec(),
-            Some((start + l).to_string()),
-        ),
-        _ => (
-            items
-                .get(start..)
-                .map(<[Value]>::to_vec)
-                .unwrap_or_default(),
-            None,
-        ),
+    let after = match param(params, "continue").filter(|c| !c.is_empty()) {
+        Some(c) => Some(continue_key(c)?),
+        None => None,
     };
-    let mut meta = json!({"resourceVersion": rv});
-    if let Some(n) = next {
-        meta["continue"] = json!(n);
-        meta["remainingItemCount"] = json!(items.len().saturating_sub(start + page.len()));
+    let mut matching = store
+        .scan(&t.key, &t.namespace, after)
+        .filter(|(_, o)| selection.selects(&o.object));
+    let mut page = Vec::new();
+    let mut last = None;
+    for (k, o) in matching.by_ref() {
+        page.push(&**o);
+        last = Some(k);
+        if limit.is_some_and(|l| page.len() >= l) {
+            break;
+        }
     }
-    Ok(
-        json!({"kind": t.rt.list_kind, "apiVersion": t.rt.api_version(), "metadata": meta, "items": page}),
-    )
+    let remaining = if limit.is_some() { matching.count() } else { 0 };
+    let mut meta = json!({"resourceVersion": store.resource_version().to_string()});
+    if remaining > 0
+        && let Some(k) = last
+    {
+        meta["continue"] = json!(continue_token(k));
+        meta["remainingItemCount"] = json!(remaining);
+    }
+    Ok((page, meta))
 }
 
-fn watch(shared: Arc<Shared>, t: &Target, params: &[(String, String)]) -> Response {
+/// A list, written straight from the store's objects without copying them.
+fn list(
+    store: &Store,
+    t: &Target,
+    params: &[(String, String)],
+    selection: &Selection,
+) -> Result<Response, ApiError> {
+    const CHUNK: usize = 256 * 1024;
+    let (items, meta) = list_page(store, t, params, selection)?;
+    let head = json!({"kind": t.rt.list_kind, "apiVersion": t.rt.api_version(), "metadata": meta});
+    let head = head.to_string();
+    // `{"kind":...,"metadata":{...}` then `,"items":[...]}`, in chunks: a big list is never
+    // one growing (and re-allocated) buffer.
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut body = Vec::with_capacity(CHUNK + 4096);
+    body.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+    body.extend_from_slice(b",\"items\":[");
+    for (i, o) in items.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        serde_json::to_writer(&mut body, o)
+            .map_err(|e| ApiError::bad_request(format!("serializing the list: {e}")))?;
+        if body.len() >= CHUNK {
+            chunks.push(Bytes::from(std::mem::replace(
+                &mut body,
+                Vec::with_capacity(CHUNK + 4096),
+            )));
+        }
+    }
+    body.extend_from_slice(b"]}");
+    chunks.push(Bytes::from(body));
+    let stream = futures::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>));
+    let mut r = Response::new(Body::from_stream(stream));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    Ok(r)
+}
+
+fn watch(
+    shared: Arc<Shared>,
+    t: &Target,
+    params: &[(String, String)],
+) -> Result<Response, ApiError> {
+    let selection = Selection::parse(params)?;
     let since = param(params, "resourceVersion")
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|v| *v > 0);
@@ -628,22 +775,18 @@ fn watch(shared: Arc<Shared>, t: &Target, params: &[(String, String)]) -> Respon
     let timeout = param(params, "timeoutSeconds")
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(1800);
-    let params = params.to_vec();
     let ns = t.namespace.clone();
+    let key = t.key.clone();
     let rt = t.rt.clone();
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
     let (initial, subscription, current) = {
         let store = shared.store();
         let current = store.resource_version();
-        let initial: Vec<WatchEvent> = match since {
+        let initial: Vec<Arc<WatchEvent>> = match since {
             None => store
-                .list(&t.key, &t.namespace)
-                .into_iter()
-                .map(|o| WatchEvent {
-                    rv: current,
-                    type_: "ADDED",
-                    object: o,
-                })
+                .scan(&t.key, &t.namespace, None)
+                .filter(|(_, o)| selection.selects(&o.object))
+                .map(|(_, o)| WatchEvent::new(current, "ADDED", o.clone()))
                 .collect(),
             Some(_) => Vec::new(),
         };
@@ -656,48 +799,73 @@ fn watch(shared: Arc<Shared>, t: &Target, params: &[(String, String)]) -> Respon
     let in_scope = move |e: &WatchEvent| {
         (ns.is_empty()
             || e.object
+                .object
                 .pointer("/metadata/namespace")
                 .and_then(Value::as_str)
                 == Some(ns.as_str()))
-            && selected(&e.object, &params)
+            && selection.selects(&e.object.object)
     };
     let line = |type_: &str, object: &Value| {
         Bytes::from(format!("{}\n", json!({"type": type_, "object": object})))
+    };
+    let gone = move |message: &str| {
+        line(
+            "ERROR",
+            &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": "Expired", "code": 410}),
+        )
     };
     let api_version = rt.api_version();
     let kind = rt.kind.clone();
     let bookmark = move |rv: u64| json!({"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": rv.to_string()}});
     tokio::spawn(async move {
         let Some((replay, mut live)) = subscription else {
-            let gone = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": "too old resource version", "reason": "Expired", "code": 410});
-            let _ = tx.send(line("ERROR", &gone)).await;
+            let _ = tx.send(gone("too old resource version")).await;
             return;
         };
         let mut last = since.unwrap_or(current);
-        for e in initial.iter().chain(replay.iter()).filter(|e| in_scope(e)) {
-            last = last.max(e.rv);
-            if tx.send(line(e.type_, &e.object)).await.is_err() {
+        for e in initial.iter().filter(|e| in_scope(e)) {
+            if tx.send(e.line()).await.is_err() {
                 return;
             }
         }
+        let mut backlog = replay;
         let deadline = tokio::time::sleep(Duration::from_secs(timeout));
         tokio::pin!(deadline);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
+            // Events from the log (at the start, or after falling behind the broadcast) first.
+            for e in backlog.drain(..) {
+                if e.rv > last {
+                    last = e.rv;
+                    if in_scope(&e) && tx.send(e.line()).await.is_err() {
+                        return;
+                    }
+                }
+            }
             tokio::select! {
                 _ = &mut deadline => return,
                 ev = live.recv() => match ev {
                     Ok(e) if e.rv <= last => {}
                     Ok(e) => {
                         last = e.rv;
-                        if in_scope(&e) && tx.send(line(e.type_, &e.object)).await.is_err() {
+                        if in_scope(&e) && tx.send(e.line()).await.is_err() {
                             return;
                         }
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        let gone = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": "watch fell behind", "reason": "Expired", "code": 410});
-                        let _ = tx.send(line("ERROR", &gone)).await;
-                        return;
+                        // A slow reader catches up from the event log, as from the apiserver's
+                        // watch cache; only when the log has moved past it is the watch over.
+                        let resumed = shared.store().watch_from(&key, last);
+                        match resumed {
+                            Some((replay, rx)) => {
+                                backlog = replay;
+                                live = rx;
+                            }
+                            None => {
+                                let _ = tx.send(gone("watch fell behind")).await;
+                                return;
+                            }
+                        }
                     }
                     Err(_) => return,
                 },
@@ -706,7 +874,7 @@ fn watch(shared: Arc<Shared>, t: &Target, params: &[(String, String)]) -> Respon
                     while let Ok(e) = live.try_recv() {
                         if e.rv > last {
                             last = e.rv;
-                            if in_scope(&e) && tx.send(line(e.type_, &e.object)).await.is_err() {
+                            if in_scope(&e) && tx.send(e.line()).await.is_err() {
                                 return;
                             }
                         }
@@ -719,14 +887,25 @@ fn watch(shared: Arc<Shared>, t: &Target, params: &[(String, String)]) -> Respon
         }
     });
     let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+        let first = rx.recv().await?;
+        // What else is already queued goes in the same chunk: one write (and one TLS record)
+        // for many events when a watcher is busy.
+        let mut chunk: Option<Vec<u8>> = None;
+        while chunk.as_ref().map_or(first.len(), Vec::len) < 64 * 1024 {
+            let Ok(next) = rx.try_recv() else { break };
+            chunk
+                .get_or_insert_with(|| first.to_vec())
+                .extend_from_slice(&next);
+        }
+        let bytes = chunk.map_or(first, Bytes::from);
+        Some((Ok::<_, Infallible>(bytes), rx))
     });
     let mut r = Response::new(Body::from_stream(stream));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/json"),
     );
-    r
+    Ok(r)
 }
 
 /// A tiny JSONPath for printer columns: `.a.b`, `[n]`, `[?(@.k=="v")]`.
@@ -773,7 +952,57 @@ fn age(timestamp: &str) -> String {
     }
 }
 
+/// Core Events print as kube-apiserver prints them: LAST SEEN, TYPE, REASON, OBJECT, MESSAGE.
+fn event_table(items: &Value, meta: &Value, params: &[(String, String)]) -> Value {
+    let columns: Vec<Value> = [
+        ("Last Seen", 0),
+        ("Type", 0),
+        ("Reason", 0),
+        ("Object", 0),
+        ("Source", 1),
+        ("Message", 0),
+        ("Count", 1),
+        ("Name", 1),
+    ]
+    .iter()
+    .map(|(name, priority)| json!({"name": name, "type": "string", "format": "", "description": name, "priority": priority}))
+    .collect();
+    let full = param(params, "includeObject") == Some("Object");
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let rows: Vec<Value> = items
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let seen = ["lastTimestamp", "eventTime", "firstTimestamp"]
+                .iter()
+                .find_map(|k| e[*k].as_str().filter(|t| !t.is_empty()))
+                .or_else(|| e["series"]["lastObservedTime"].as_str())
+                .map(age)
+                .unwrap_or_else(|| "<unknown>".into());
+            let involved = &e["involvedObject"];
+            let object = format!(
+                "{}/{}",
+                s(&involved["kind"]).to_lowercase(),
+                s(&involved["name"])
+            );
+            let source = match s(&e["source"]["component"]) {
+                c if c.is_empty() => s(&e["reportingComponent"]),
+                c => c,
+            };
+            let count = e["count"].as_i64().unwrap_or(1);
+            let cells = json!([seen, e["type"], e["reason"], object, source, e["message"], count, e["metadata"]["name"]]);
+            let object = if full { e.clone() } else { json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": e["metadata"]}) };
+            json!({"cells": cells, "object": object})
+        })
+        .collect();
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": columns, "rows": rows})
+}
+
 fn table(rt: &ResourceType, items: &Value, meta: &Value, params: &[(String, String)]) -> Value {
+    if rt.plural == "events" && rt.group.is_empty() {
+        return event_table(items, meta, params);
+    }
     let mut columns = vec![
         json!({"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}),
     ];

@@ -35,11 +35,19 @@ fn split_top(s: &str) -> Vec<String> {
         cur.push(c);
     }
     out.push(cur);
-    out.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    out.into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn set_values(s: &str) -> Vec<String> {
-    s.trim().trim_start_matches('(').trim_end_matches(')').split(',').map(|v| v.trim().to_string()).collect()
+    s.trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .split(',')
+        .map(|v| v.trim().to_string())
+        .collect()
 }
 
 impl LabelSelector {
@@ -133,7 +141,9 @@ mod tests {
     #[test]
     fn label_selectors_match_equality_sets_and_existence() {
         let o = json!({"metadata": {"labels": {"app": "web", "tier": "front"}}});
-        assert!(LabelSelector::parse("app=web,tier in (front,back)").is_some_and(|s| s.matches(&o)));
+        assert!(
+            LabelSelector::parse("app=web,tier in (front,back)").is_some_and(|s| s.matches(&o))
+        );
         assert!(LabelSelector::parse("app!=web").is_some_and(|s| !s.matches(&o)));
         assert!(LabelSelector::parse("!missing,app").is_some_and(|s| s.matches(&o)));
         assert!(LabelSelector::parse("tier notin (front)").is_some_and(|s| !s.matches(&o)));
@@ -142,7 +152,10 @@ mod tests {
     #[test]
     fn field_selectors_match_nested_paths() {
         let o = json!({"metadata": {"name": "a"}, "involvedObject": {"kind": "X"}});
-        assert!(FieldSelector::parse("metadata.name=a,involvedObject.kind=X").is_some_and(|s| s.matches(&o)));
+        assert!(
+            FieldSelector::parse("metadata.name=a,involvedObject.kind=X")
+                .is_some_and(|s| s.matches(&o))
+        );
         assert!(FieldSelector::parse("metadata.name!=a").is_some_and(|s| !s.matches(&o)));
     }
 }

@@ -3,11 +3,16 @@
 //! deletionTimestamp, owner-reference garbage collection, CRD registration with schema
 //! validation, and the event log watches resume from.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::ops::Bound;
+use std::sync::{Arc, OnceLock};
 
+use axum::body::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
+
+use crate::managed_fields::{self, Writer};
+use crate::stored::Stored;
 
 /// A served resource type.
 #[derive(Clone)]
@@ -79,15 +84,51 @@ impl ResourceType {
 /// Key of a resource type: (group, plural).
 pub type TypeKey = (String, String);
 
-/// A watch event as sent on the wire.
-#[derive(Clone, Debug)]
+/// A watch event as sent on the wire, shared by every watcher of its type.
+#[derive(Debug)]
 pub struct WatchEvent {
     /// The resource version after the change.
     pub rv: u64,
     /// ADDED, MODIFIED or DELETED.
     pub type_: &'static str,
     /// The object.
-    pub object: Value,
+    pub object: Arc<Stored>,
+    /// The serialized line, made once however many watchers send it.
+    line: OnceLock<Bytes>,
+}
+
+impl WatchEvent {
+    /// An event.
+    pub fn new(rv: u64, type_: &'static str, object: Arc<Stored>) -> Arc<Self> {
+        Arc::new(WatchEvent {
+            rv,
+            type_,
+            object,
+            line: OnceLock::new(),
+        })
+    }
+
+    /// `{"type": ..., "object": ...}` and a newline.
+    pub fn line(&self) -> Bytes {
+        self.line
+            .get_or_init(|| {
+                // Written directly: wrapping the object in a new Value would copy it.
+                let object = serde_json::to_string(&*self.object).unwrap_or_else(|_| "null".into());
+                Bytes::from(format!(
+                    "{{\"type\":\"{}\",\"object\":{object}}}\n",
+                    self.type_
+                ))
+            })
+            .clone()
+    }
+}
+
+/// Who a write's changed fields are recorded for in `metadata.managedFields`.
+pub enum Ownership<'a> {
+    /// A create, update or non-apply patch by this field manager.
+    Update(&'a str),
+    /// A server-side apply: the object already carries the managedFields it computed.
+    Applied,
 }
 
 /// An API error with the HTTP status and a metav1.Status body.
@@ -146,18 +187,33 @@ impl ApiError {
 
 /// Per-type event log and broadcast.
 struct Channel {
-    log: VecDeque<WatchEvent>,
-    tx: broadcast::Sender<WatchEvent>,
+    /// What resumed watches replay. It keeps objects, not serialized lines: a line lives only
+    /// as long as live watchers need it.
+    log: VecDeque<(u64, &'static str, Arc<Stored>)>,
+    tx: broadcast::Sender<Arc<WatchEvent>>,
 }
 
 /// Everything the server holds.
 pub struct Store {
     rv: u64,
-    types: HashMap<TypeKey, ResourceType>,
+    types: HashMap<TypeKey, Arc<ResourceType>>,
     /// (group, plural) -> (namespace, name) -> object
-    objects: HashMap<TypeKey, BTreeMap<(String, String), Value>>,
+    /// Shared with the watch events that carry them, so the event log costs no copies.
+    objects: HashMap<TypeKey, BTreeMap<(String, String), Arc<Stored>>>,
     channels: HashMap<TypeKey, Channel>,
     log_size: usize,
+    /// Owner uid -> the objects naming it in ownerReferences: deleting an object finds its
+    /// dependents without scanning the store.
+    dependents: HashMap<String, BTreeSet<(TypeKey, String, String)>>,
+}
+
+fn owner_uids(obj: &Value) -> Vec<String> {
+    obj.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("uid").and_then(Value::as_str).map(String::from))
+        .collect()
 }
 
 fn now() -> String {
@@ -202,15 +258,15 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     merge(target, patch);
 }
 
-fn spec_part(obj: &Value) -> Value {
-    let mut o = obj.clone();
-    if let Some(m) = o.as_object_mut() {
-        m.remove("metadata");
-        m.remove("status");
-        m.remove("apiVersion");
-        m.remove("kind");
-    }
-    o
+/// Whether two versions of an object differ outside metadata and status (what bumps
+/// generation), compared in place.
+fn spec_differs(a: &Value, b: &Value) -> bool {
+    let skip = |k: &str| matches!(k, "metadata" | "status" | "apiVersion" | "kind");
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a != b;
+    };
+    let count = |m: &serde_json::Map<String, Value>| m.keys().filter(|k| !skip(k)).count();
+    count(a) != count(b) || a.iter().any(|(k, v)| !skip(k) && b.get(k) != Some(v))
 }
 
 impl Store {
@@ -222,6 +278,7 @@ impl Store {
             objects: HashMap::new(),
             channels: HashMap::new(),
             log_size,
+            dependents: HashMap::new(),
         };
         for rt in [
             ResourceType::builtin("", "v1", "namespaces", "Namespace", false, &["ns"]),
@@ -239,6 +296,16 @@ impl Store {
                 )
             },
             ResourceType::builtin("", "v1", "events", "Event", true, &["ev"]),
+            // Served (empty unless created) because `kubectl describe namespace` lists them.
+            ResourceType::builtin(
+                "",
+                "v1",
+                "resourcequotas",
+                "ResourceQuota",
+                true,
+                &["quota"],
+            ),
+            ResourceType::builtin("", "v1", "limitranges", "LimitRange", true, &["limits"]),
             ResourceType::builtin("events.k8s.io", "v1", "events", "Event", true, &["ev"]),
             ResourceType::builtin("coordination.k8s.io", "v1", "leases", "Lease", true, &[]),
             ResourceType::builtin(
@@ -255,7 +322,7 @@ impl Store {
         for ns in ["default", "kube-system", "kube-public"] {
             let key = ("".to_string(), "namespaces".to_string());
             let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
-            let _ = s.create(&key, "", obj);
+            let _ = s.create(&key, "", obj, Ownership::Update("kube-apiserver"));
         }
         s
     }
@@ -267,18 +334,18 @@ impl Store {
             tx: broadcast::channel(4096).0,
         });
         self.objects.entry(key.clone()).or_default();
-        self.types.insert(key, rt);
+        self.types.insert(key, Arc::new(rt));
     }
 
     /// Every served type.
-    pub fn types(&self) -> Vec<ResourceType> {
+    pub fn types(&self) -> Vec<Arc<ResourceType>> {
         let mut t: Vec<_> = self.types.values().cloned().collect();
         t.sort_by(|a, b| (&a.group, &a.plural).cmp(&(&b.group, &b.plural)));
         t
     }
 
     /// The type served at group/version/plural.
-    pub fn type_for(&self, group: &str, version: &str, plural: &str) -> Option<ResourceType> {
+    pub fn type_for(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceType>> {
         self.types
             .get(&(group.to_string(), plural.to_string()))
             .filter(|t| t.version == version)
@@ -295,7 +362,33 @@ impl Store {
         self.objects
             .get(key)?
             .get(&(ns.to_string(), name.to_string()))
-            .cloned()
+            .map(|o| o.to_value())
+    }
+
+    fn exists(&self, key: &TypeKey, ns: &str, name: &str) -> bool {
+        self.objects
+            .get(key)
+            .is_some_and(|m| m.contains_key(&(ns.to_string(), name.to_string())))
+    }
+
+    /// Objects in a namespace ("" = all) after the key `after` (exclusive), in key order,
+    /// without copying them: what list pages and continue tokens walk.
+    pub fn scan<'a>(
+        &'a self,
+        key: &TypeKey,
+        ns: &'a str,
+        after: Option<(String, String)>,
+    ) -> impl Iterator<Item = (&'a (String, String), &'a Arc<Stored>)> + 'a {
+        let start = match after {
+            Some(k) => Bound::Excluded(k),
+            None if ns.is_empty() => Bound::Unbounded,
+            None => Bound::Included((ns.to_string(), String::new())),
+        };
+        self.objects
+            .get(key)
+            .into_iter()
+            .flat_map(move |m| m.range((start.clone(), Bound::Unbounded)))
+            .take_while(move |((n, _), _)| ns.is_empty() || n == ns)
     }
 
     /// Objects in a namespace ("" = all), in key order.
@@ -305,7 +398,7 @@ impl Store {
             .map(|m| {
                 m.iter()
                     .filter(|((n, _), _)| ns.is_empty() || n == ns)
-                    .map(|(_, v)| v.clone())
+                    .map(|(_, v)| v.to_value())
                     .collect()
             })
             .unwrap_or_default()
@@ -313,31 +406,34 @@ impl Store {
 
     /// Subscribes to a type's events, returning the log entries after `since` too. `None` means
     /// `since` is older than the log holds (410 Gone).
+    #[allow(clippy::type_complexity)]
     pub fn watch_from(
         &self,
         key: &TypeKey,
         since: u64,
-    ) -> Option<(Vec<WatchEvent>, broadcast::Receiver<WatchEvent>)> {
+    ) -> Option<(Vec<Arc<WatchEvent>>, broadcast::Receiver<Arc<WatchEvent>>)> {
         let ch = self.channels.get(key)?;
-        let oldest = ch.log.front().map(|e| e.rv).unwrap_or(self.rv);
+        let oldest = ch.log.front().map(|e| e.0).unwrap_or(self.rv);
         if since + 1 < oldest && since < self.rv {
             // Events between `since` and the oldest logged one were dropped from the log.
             if ch.log.len() >= self.log_size {
                 return None;
             }
         }
-        let replay = ch.log.iter().filter(|e| e.rv > since).cloned().collect();
+        // The log is in resourceVersion order.
+        let first = ch.log.partition_point(|e| e.0 <= since);
+        let replay = ch
+            .log
+            .range(first..)
+            .map(|(rv, type_, object)| WatchEvent::new(*rv, type_, object.clone()))
+            .collect();
         Some((replay, ch.tx.subscribe()))
     }
 
-    fn emit(&mut self, key: &TypeKey, type_: &'static str, object: Value) {
-        let ev = WatchEvent {
-            rv: self.rv,
-            type_,
-            object,
-        };
+    fn emit(&mut self, key: &TypeKey, type_: &'static str, object: Arc<Stored>) {
+        let ev = WatchEvent::new(self.rv, type_, object.clone());
         if let Some(ch) = self.channels.get_mut(key) {
-            ch.log.push_back(ev.clone());
+            ch.log.push_back((self.rv, type_, object));
             while ch.log.len() > self.log_size {
                 ch.log.pop_front();
             }
@@ -350,7 +446,7 @@ impl Store {
         self.rv.to_string()
     }
 
-    fn rt(&self, key: &TypeKey) -> Result<ResourceType, ApiError> {
+    fn rt(&self, key: &TypeKey) -> Result<Arc<ResourceType>, ApiError> {
         self.types.get(key).cloned().ok_or_else(|| {
             ApiError::new(
                 404,
@@ -360,119 +456,41 @@ impl Store {
         })
     }
 
-    fn admit(
-        &self,
-        rt: &ResourceType,
-        obj: &mut Value,
-        old: Option<&Value>,
-    ) -> Result<(), ApiError> {
-        if rt.plural == "customresourcedefinitions" && rt.group == "apiextensions.k8s.io" {
-            return crd_type(obj).map(|_| ());
-        }
-        let Some(schema) = &rt.schema else {
-            return Ok(());
-        };
-        schema.prune_and_default(obj);
-        let errors = schema.validate(obj, old);
-        if errors.is_empty() {
-            return Ok(());
-        }
-        let name = obj
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let what = format!("{}.{} \"{name}\"", rt.kind, rt.group);
-        let message = if errors.len() == 1 {
-            format!("{what} is invalid: {}", errors[0].message)
-        } else {
-            format!(
-                "{what} is invalid: [{}]",
-                errors
-                    .iter()
-                    .map(|e| e.message.clone())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
-        // A cause's message leaves the field out: kubectl prints "field: message".
-        let causes: Vec<Value> = errors
-            .iter()
-            .map(|e| {
-                let detail = e
-                    .message
-                    .strip_prefix(&format!("{}: ", e.field))
-                    .unwrap_or(&e.message);
-                json!({"reason": e.reason, "message": detail, "field": e.field})
-            })
-            .collect();
-        Err(ApiError {
-            details: Some(
-                json!({"name": name, "group": rt.group, "kind": rt.kind, "causes": causes}),
-            ),
-            ..ApiError::new(422, "Invalid", message)
-        })
+    /// POST (and a server-side apply that creates).
+    pub fn create(
+        &mut self,
+        key: &TypeKey,
+        ns: &str,
+        obj: Value,
+        ownership: Ownership<'_>,
+    ) -> Result<Value, ApiError> {
+        let admitted = admit_create(self.rt(key)?, ns, obj, ownership)?;
+        self.commit_create(key, admitted, false)
     }
 
-    /// POST.
-    pub fn create(&mut self, key: &TypeKey, ns: &str, mut obj: Value) -> Result<Value, ApiError> {
-        let rt = self.rt(key)?;
-        if !obj.is_object() {
-            return Err(ApiError::bad_request("the body must be an object"));
-        }
-        obj["apiVersion"] = json!(rt.api_version());
-        obj["kind"] = json!(rt.kind);
-        let meta_ok = obj
-            .as_object_mut()
-            .map(|o| o.entry("metadata").or_insert(json!({})).is_object())
-            .unwrap_or(false);
-        if !meta_ok {
-            return Err(ApiError::bad_request("metadata must be an object"));
-        }
-        let mut name = obj
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        if name.is_empty() {
-            if let Some(prefix) = obj
-                .pointer("/metadata/generateName")
-                .and_then(Value::as_str)
-            {
-                name = format!(
-                    "{prefix}{}",
-                    &uuid::Uuid::new_v4().simple().to_string()[..5]
-                );
-            } else {
-                return Err(ApiError::new(
-                    422,
-                    "Invalid",
-                    format!(
-                        "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
-                        rt.kind
-                    ),
-                ));
-            }
-        }
-        let ns = if rt.namespaced {
-            ns.to_string()
-        } else {
-            String::new()
-        };
-        if rt.namespaced && ns.is_empty() {
-            return Err(ApiError::bad_request("a namespace is required"));
-        }
-        if rt.namespaced
-            && self
-                .get(&("".into(), "namespaces".into()), "", &ns)
-                .is_none()
-        {
+    /// Stores a create [`admit_create`] admitted: what needs the other objects (the
+    /// namespace, a name already taken) and the resourceVersion. A dry run checks, answers
+    /// the object it would store, and stores nothing.
+    pub fn commit_create(
+        &mut self,
+        key: &TypeKey,
+        admitted: AdmittedCreate,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        let AdmittedCreate {
+            rt,
+            ns,
+            name,
+            mut obj,
+            now,
+        } = admitted;
+        if rt.namespaced && !self.exists(&("".into(), "namespaces".into()), "", &ns) {
             return Err(ApiError {
                 details: Some(json!({"name": ns, "kind": "namespaces"})),
                 ..ApiError::new(404, "NotFound", format!("namespaces \"{ns}\" not found"))
             });
         }
-        if self.get(key, &ns, &name).is_some() {
+        if self.exists(key, &ns, &name) {
             let what = if rt.group.is_empty() {
                 rt.plural.clone()
             } else {
@@ -487,14 +505,6 @@ impl Store {
                 )
             });
         }
-        if rt.status_subresource
-            && rt.schema.is_some()
-            && let Some(o) = obj.as_object_mut()
-        {
-            o.remove("status");
-        }
-        self.admit(&rt, &mut obj, None)?;
-        let rv = self.next_rv();
         let m = &mut obj["metadata"];
         m["name"] = json!(name);
         if rt.namespaced {
@@ -503,24 +513,28 @@ impl Store {
             o.remove("namespace");
         }
         m["uid"] = json!(uuid::Uuid::new_v4().to_string());
-        m["resourceVersion"] = json!(rv);
-        m["creationTimestamp"] = json!(now());
+        m["creationTimestamp"] = json!(now);
         m["generation"] = json!(1);
         if let Some(o) = m.as_object_mut() {
             o.remove("deletionTimestamp");
+            o.remove("resourceVersion");
         }
+        if dry_run {
+            return Ok(obj);
+        }
+        obj["metadata"]["resourceVersion"] = json!(self.next_rv());
         if key.1 == "customresourcedefinitions" {
             self.register_crd(&mut obj)?;
         }
-        self.objects
-            .entry(key.clone())
-            .or_default()
-            .insert((ns, name), obj.clone());
-        self.emit(key, "ADDED", obj.clone());
+        let shared = self.put(key, (ns, name), obj.clone());
+        self.emit(key, "ADDED", shared);
+        self.mirror_event(key, "ADDED", &obj);
         Ok(obj)
     }
 
-    /// PUT (main resource or `/status`).
+    /// PUT (main resource or `/status`). A dry run answers what it would store, and stores
+    /// nothing.
+    #[allow(clippy::too_many_arguments)]
     pub fn update(
         &mut self,
         key: &TypeKey,
@@ -528,6 +542,8 @@ impl Store {
         name: &str,
         mut obj: Value,
         status_only: bool,
+        ownership: Ownership<'_>,
+        dry_run: bool,
     ) -> Result<Value, ApiError> {
         let rt = self.rt(key)?;
         let ns = if rt.namespaced {
@@ -567,6 +583,7 @@ impl Store {
         obj["kind"] = json!(rt.kind);
         // What the caller may change: status only through /status; with a status
         // subresource, never status through the main resource.
+        let applied_fields = obj.pointer("/metadata/managedFields").cloned();
         if status_only {
             let status = obj.get("status").cloned();
             obj = old.clone();
@@ -608,7 +625,26 @@ impl Store {
                 }
             }
         }
-        self.admit(&rt, &mut obj, Some(&old))?;
+        match ownership {
+            Ownership::Update(manager) => {
+                let writer = Writer {
+                    manager,
+                    subresource: status_only.then_some("status"),
+                    api_version: &rt.api_version(),
+                    now: &now(),
+                };
+                managed_fields::record_update(Some(&old), &mut obj, &writer);
+            }
+            Ownership::Applied => match applied_fields {
+                Some(f) => obj["metadata"]["managedFields"] = f,
+                None => {
+                    if let Some(m) = obj["metadata"].as_object_mut() {
+                        m.remove("managedFields");
+                    }
+                }
+            },
+        }
+        admit(&rt, &mut obj, Some(&old))?;
         if obj == old {
             return Ok(old);
         }
@@ -616,10 +652,13 @@ impl Store {
             .pointer("/metadata/generation")
             .and_then(Value::as_i64)
             .unwrap_or(1);
-        if spec_part(&obj) != spec_part(&old) {
+        if spec_differs(&obj, &old) {
             generation += 1;
         }
         obj["metadata"]["generation"] = json!(generation);
+        if dry_run {
+            return Ok(obj);
+        }
         let rv = self.next_rv();
         obj["metadata"]["resourceVersion"] = json!(rv);
         if key.1 == "customresourcedefinitions" {
@@ -634,11 +673,27 @@ impl Store {
             self.remove(key, &ns, name, obj.clone());
             return Ok(obj);
         }
-        self.objects
-            .entry(key.clone())
-            .or_default()
-            .insert((ns, name.to_string()), obj.clone());
-        self.emit(key, "MODIFIED", obj.clone());
+        let shared = self.put(key, (ns, name.to_string()), obj.clone());
+        self.emit(key, "MODIFIED", shared);
+        self.mirror_event(key, "MODIFIED", &obj);
+        Ok(obj)
+    }
+
+    /// A dry-run DELETE: the object as a delete would leave it (marked deleting while
+    /// finalizers remain), changing nothing.
+    pub fn delete_dry_run(&self, key: &TypeKey, ns: &str, name: &str) -> Result<Value, ApiError> {
+        let rt = self.rt(key)?;
+        let ns = if rt.namespaced { ns } else { "" };
+        let mut obj = self
+            .get(key, ns, name)
+            .ok_or_else(|| ApiError::not_found(&rt, name))?;
+        let finalizers = obj
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
+        if finalizers && obj.pointer("/metadata/deletionTimestamp").is_none() {
+            obj["metadata"]["deletionTimestamp"] = json!(now());
+        }
         Ok(obj)
     }
 
@@ -668,11 +723,8 @@ impl Store {
                 obj["metadata"]["generation"] = json!(generation + 1);
                 let rv = self.next_rv();
                 obj["metadata"]["resourceVersion"] = json!(rv);
-                self.objects
-                    .entry(key.clone())
-                    .or_default()
-                    .insert((ns, name.to_string()), obj.clone());
-                self.emit(key, "MODIFIED", obj.clone());
+                let shared = self.put(key, (ns, name.to_string()), obj.clone());
+                self.emit(key, "MODIFIED", shared);
             }
             return Ok(obj);
         }
@@ -681,10 +733,7 @@ impl Store {
     }
 
     fn remove(&mut self, key: &TypeKey, ns: &str, name: &str, mut obj: Value) {
-        self.objects
-            .entry(key.clone())
-            .or_default()
-            .remove(&(ns.to_string(), name.to_string()));
+        self.take(key, &(ns.to_string(), name.to_string()));
         let rv = self.next_rv();
         obj["metadata"]["resourceVersion"] = json!(rv);
         let uid = obj
@@ -692,8 +741,88 @@ impl Store {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        self.emit(key, "DELETED", obj);
+        self.mirror_event(key, "DELETED", &obj);
+        self.emit(key, "DELETED", Arc::new(Stored::new(obj)));
         self.collect_garbage(&uid);
+    }
+
+    /// events.k8s.io/v1 and core/v1 Events are one resource in Kubernetes: an Event a
+    /// controller records (kube's `Recorder` writes events.k8s.io/v1) is also a core/v1 Event,
+    /// which is what `kubectl describe` and `kubectl get events` read.
+    fn mirror_event(&mut self, key: &TypeKey, type_: &'static str, obj: &Value) {
+        if key.0 != "events.k8s.io" || key.1 != "events" {
+            return;
+        }
+        let core_key: TypeKey = (String::new(), "events".into());
+        let core = core_event(obj);
+        let id = (
+            obj.pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            obj.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        );
+        let shared = if type_ == "DELETED" {
+            self.take(&core_key, &id);
+            Arc::new(Stored::new(core))
+        } else {
+            self.put(&core_key, id, core)
+        };
+        self.emit(&core_key, type_, shared);
+    }
+
+    /// Stores an object, keeping the owner index current.
+    fn put(&mut self, key: &TypeKey, id: (String, String), obj: Value) -> Arc<Stored> {
+        let owners = owner_uids(&obj);
+        let obj = Arc::new(Stored::new(obj));
+        let old = self
+            .objects
+            .entry(key.clone())
+            .or_default()
+            .insert(id.clone(), obj.clone());
+        let old_owners = old
+            .as_deref()
+            .map(|o| owner_uids(&o.object))
+            .unwrap_or_default();
+        self.index_owners(key, &id, old_owners, owners);
+        obj
+    }
+
+    /// Drops an object, keeping the owner index current.
+    fn take(&mut self, key: &TypeKey, id: &(String, String)) -> Option<Arc<Stored>> {
+        let old = self.objects.get_mut(key)?.remove(id)?;
+        self.index_owners(key, id, owner_uids(&old.object), Vec::new());
+        Some(old)
+    }
+
+    fn index_owners(
+        &mut self,
+        key: &TypeKey,
+        id: &(String, String),
+        old: Vec<String>,
+        new: Vec<String>,
+    ) {
+        if old == new {
+            return;
+        }
+        let entry = (key.clone(), id.0.clone(), id.1.clone());
+        for uid in old {
+            if let Some(set) = self.dependents.get_mut(&uid) {
+                set.remove(&entry);
+                if set.is_empty() {
+                    self.dependents.remove(&uid);
+                }
+            }
+        }
+        for uid in new {
+            self.dependents
+                .entry(uid)
+                .or_default()
+                .insert(entry.clone());
+        }
     }
 
     /// Background garbage collection: dependents whose owners are all gone are deleted.
@@ -701,20 +830,11 @@ impl Store {
         if owner_uid.is_empty() {
             return;
         }
-        let mut doomed = Vec::new();
-        for (key, objs) in &self.objects {
-            for ((ns, name), obj) in objs {
-                let owners = obj
-                    .pointer("/metadata/ownerReferences")
-                    .and_then(Value::as_array);
-                if owners.is_some_and(|o| {
-                    o.iter()
-                        .any(|r| r.get("uid").and_then(Value::as_str) == Some(owner_uid))
-                }) {
-                    doomed.push((key.clone(), ns.clone(), name.clone()));
-                }
-            }
-        }
+        let doomed: Vec<(TypeKey, String, String)> = self
+            .dependents
+            .get(owner_uid)
+            .map(|d| d.iter().cloned().collect())
+            .unwrap_or_default();
         for (key, ns, name) in doomed {
             let _ = self.delete(&key, &ns, &name);
         }
@@ -734,6 +854,180 @@ impl Store {
         self.register(rt);
         Ok(())
     }
+}
+
+/// A create that passed admission, to be stored with [`Store::commit_create`].
+pub struct AdmittedCreate {
+    rt: Arc<ResourceType>,
+    ns: String,
+    name: String,
+    obj: Value,
+    now: String,
+}
+
+/// The part of a create that needs no other object: naming, defaults, field ownership and
+/// validation (the schema and its CEL rules, the costly part of a write). It runs outside the
+/// store's lock, so writes are validated in parallel.
+pub fn admit_create(
+    rt: Arc<ResourceType>,
+    ns: &str,
+    mut obj: Value,
+    ownership: Ownership<'_>,
+) -> Result<AdmittedCreate, ApiError> {
+    if !obj.is_object() {
+        return Err(ApiError::bad_request("the body must be an object"));
+    }
+    obj["apiVersion"] = json!(rt.api_version());
+    obj["kind"] = json!(rt.kind);
+    let meta_ok = obj
+        .as_object_mut()
+        .map(|o| o.entry("metadata").or_insert(json!({})).is_object())
+        .unwrap_or(false);
+    if !meta_ok {
+        return Err(ApiError::bad_request("metadata must be an object"));
+    }
+    let mut name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if name.is_empty() {
+        if let Some(prefix) = obj
+            .pointer("/metadata/generateName")
+            .and_then(Value::as_str)
+        {
+            name = format!(
+                "{prefix}{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..5]
+            );
+        } else {
+            return Err(ApiError::new(
+                422,
+                "Invalid",
+                format!(
+                    "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
+                    rt.kind
+                ),
+            ));
+        }
+    }
+    let ns = if rt.namespaced {
+        ns.to_string()
+    } else {
+        String::new()
+    };
+    if rt.namespaced && ns.is_empty() {
+        return Err(ApiError::bad_request("a namespace is required"));
+    }
+    if rt.status_subresource
+        && rt.schema.is_some()
+        && let Some(o) = obj.as_object_mut()
+    {
+        o.remove("status");
+    }
+    if rt.group.is_empty() && rt.plural == "namespaces" {
+        // As the namespace strategy does on create.
+        obj["status"] = json!({"phase": "Active"});
+        if obj.pointer("/spec/finalizers").is_none() {
+            obj["spec"]["finalizers"] = json!(["kubernetes"]);
+        }
+        obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
+    }
+    let now = now();
+    if let Ownership::Update(manager) = ownership {
+        let writer = Writer {
+            manager,
+            subresource: None,
+            api_version: &rt.api_version(),
+            now: &now,
+        };
+        managed_fields::record_update(None, &mut obj, &writer);
+    }
+    admit(&rt, &mut obj, None)?;
+    Ok(AdmittedCreate {
+        rt,
+        ns,
+        name,
+        obj,
+        now,
+    })
+}
+
+fn admit(rt: &ResourceType, obj: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
+    if rt.plural == "customresourcedefinitions" && rt.group == "apiextensions.k8s.io" {
+        return crd_type(obj).map(|_| ());
+    }
+    let Some(schema) = &rt.schema else {
+        return Ok(());
+    };
+    schema.prune_and_default(obj);
+    let errors = schema.validate(obj, old);
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let what = format!("{}.{} \"{name}\"", rt.kind, rt.group);
+    let message = if errors.len() == 1 {
+        format!("{what} is invalid: {}", errors[0].message)
+    } else {
+        format!(
+            "{what} is invalid: [{}]",
+            errors
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    // A cause's message leaves the field out: kubectl prints "field: message".
+    let causes: Vec<Value> = errors
+        .iter()
+        .map(|e| {
+            let detail = e
+                .message
+                .strip_prefix(&format!("{}: ", e.field))
+                .unwrap_or(&e.message);
+            json!({"reason": e.reason, "message": detail, "field": e.field})
+        })
+        .collect();
+    Err(ApiError {
+        details: Some(json!({"name": name, "group": rt.group, "kind": rt.kind, "causes": causes})),
+        ..ApiError::new(422, "Invalid", message)
+    })
+}
+
+/// An events.k8s.io/v1 Event in its core/v1 form.
+fn core_event(event: &Value) -> Value {
+    let mut core =
+        json!({"apiVersion": "v1", "kind": "Event", "metadata": event["metadata"].clone()});
+    for (from, to) in [
+        ("regarding", "involvedObject"),
+        ("related", "related"),
+        ("note", "message"),
+        ("reason", "reason"),
+        ("type", "type"),
+        ("action", "action"),
+        ("reportingController", "reportingComponent"),
+        ("reportingInstance", "reportingInstance"),
+        ("deprecatedSource", "source"),
+        ("deprecatedFirstTimestamp", "firstTimestamp"),
+        ("deprecatedLastTimestamp", "lastTimestamp"),
+        ("deprecatedCount", "count"),
+        ("eventTime", "eventTime"),
+        ("series", "series"),
+    ] {
+        if let Some(v) = event.get(from).filter(|v| !v.is_null()) {
+            core[to] = v.clone();
+        }
+    }
+    if core.get("involvedObject").is_none() {
+        core["involvedObject"] = json!({});
+    }
+    core
 }
 
 /// The resource type a CRD object defines, its schema compiled; 422 for an unusable CRD.

@@ -346,3 +346,162 @@ async fn two_contenders_share_one_lease_and_the_second_takes_over() {
     .await
     .expect("b takes over after a releases");
 }
+
+#[tokio::test]
+async fn list_pages_continue_after_the_last_key_even_when_objects_are_added_between_pages() {
+    let (_e, _c, widgets) = setup(Config::default()).await;
+    for name in ["b", "d", "f", "h"] {
+        widgets
+            .create(&PostParams::default(), &widget(name, 1))
+            .await
+            .expect("created");
+    }
+    let first = widgets
+        .list(&kube::api::ListParams::default().limit(2))
+        .await
+        .expect("first page");
+    let names = |l: &kube::core::ObjectList<DynamicObject>| {
+        l.items
+            .iter()
+            .filter_map(|o| o.metadata.name.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&first), vec!["b", "d"]);
+    assert_eq!(first.metadata.remaining_item_count, Some(2));
+    // One before the cursor (not in the next page), one after it (in it).
+    for name in ["a", "e"] {
+        widgets
+            .create(&PostParams::default(), &widget(name, 1))
+            .await
+            .expect("created");
+    }
+    let token = first.metadata.continue_.expect("a continue token");
+    let rest = widgets
+        .list(
+            &kube::api::ListParams::default()
+                .limit(10)
+                .continue_token(&token),
+        )
+        .await
+        .expect("second page");
+    assert_eq!(names(&rest), vec!["e", "f", "h"]);
+    assert!(rest.metadata.continue_.is_none_or(|c| c.is_empty()));
+    let bad = widgets
+        .list(&kube::api::ListParams::default().continue_token("not-a-token"))
+        .await;
+    assert!(
+        matches!(bad, Err(kube::Error::Api(ref s)) if s.code == 400),
+        "{bad:?}"
+    );
+}
+
+#[tokio::test]
+async fn server_side_apply_records_managers_and_refuses_a_conflicting_apply_unless_forced() {
+    let (_e, _c, widgets) = setup(Config::default()).await;
+    let config = |size: i64| json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "a"}, "spec": {"size": size}});
+    let created = widgets
+        .patch("a", &PatchParams::apply("alice"), &Patch::Apply(config(1)))
+        .await
+        .expect("apply creates");
+    let managed = created.metadata.managed_fields.clone().unwrap_or_default();
+    assert_eq!(managed.len(), 1, "{managed:?}");
+    assert_eq!(managed[0].manager.as_deref(), Some("alice"));
+    assert_eq!(managed[0].operation.as_deref(), Some("Apply"));
+
+    let conflict = widgets
+        .patch("a", &PatchParams::apply("bob"), &Patch::Apply(config(2)))
+        .await;
+    match conflict {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!((s.code, s.reason.as_str()), (409, "Conflict"));
+            assert!(
+                s.message
+                    .contains(r#"conflict with "alice" using example.com/v1: .spec.size"#),
+                "{}",
+                s.message
+            );
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let forced = widgets
+        .patch(
+            "a",
+            &PatchParams::apply("bob").force(),
+            &Patch::Apply(config(2)),
+        )
+        .await
+        .expect("forced apply");
+    assert_eq!(forced.data["spec"]["size"], 2);
+    assert_eq!(forced.metadata.generation, Some(2));
+    // A merge patch is an Update: it never conflicts and takes the field over.
+    let patched = widgets
+        .patch(
+            "a",
+            &PatchParams {
+                field_manager: Some("carol".into()),
+                ..Default::default()
+            },
+            &Patch::Merge(json!({"spec": {"size": 3}})),
+        )
+        .await
+        .expect("merge patch");
+    let owners: Vec<(String, String)> = patched
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            (
+                m.manager.unwrap_or_default(),
+                m.operation.unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        owners.contains(&("carol".into(), "Update".into())),
+        "{owners:?}"
+    );
+    assert!(!owners.iter().any(|(m, _)| m == "bob"), "{owners:?}");
+}
+
+#[tokio::test]
+async fn an_events_k8s_io_event_is_also_a_core_event() {
+    let (_e, client, _widgets) = setup(Config::default()).await;
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), "test");
+    let event = serde_json::from_value(json!({
+        "metadata": {"name": "a.1"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingController": "example.com/controller", "reportingInstance": "c-0",
+        "action": "Reconcile", "reason": "Created", "type": "Normal", "note": "made it",
+        "regarding": {"apiVersion": "example.com/v1", "kind": "Widget", "name": "a", "namespace": "test", "uid": "u-1"},
+    }))
+    .expect("event");
+    events
+        .create(&PostParams::default(), &event)
+        .await
+        .expect("event created");
+    let core: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client, "test");
+    let listed = core
+        .list(&kube::api::ListParams::default().fields("involvedObject.uid=u-1"))
+        .await
+        .expect("core events");
+    assert_eq!(listed.items.len(), 1);
+    let e = &listed.items[0];
+    assert_eq!(e.message.as_deref(), Some("made it"));
+    assert_eq!(e.involved_object.name.as_deref(), Some("a"));
+    assert_eq!(
+        e.reporting_component.as_deref(),
+        Some("example.com/controller")
+    );
+    events
+        .delete("a.1", &DeleteParams::default())
+        .await
+        .expect("deleted");
+    assert!(
+        core.list(&Default::default())
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+}

@@ -106,8 +106,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", args.kubeconfig_out.display()))?;
     let kubeconfig = std::fs::canonicalize(&args.kubeconfig_out)?;
 
+    // The token endpoint verifies ServiceAccount tokens against the kube-emulator's JWKS, so
+    // it trusts the kube-emulator's CA: workload identity works end to end in `azop dev`.
     let mut arm_config = arm_emulator::Config {
         lro_duration: args.lro_duration,
+        trusted_ca_pems: vec![kube.ca_pem().to_string()],
         ..Default::default()
     };
     arm_config.throttling.enabled = !args.no_throttling;
