@@ -2,23 +2,12 @@
 //! CRDs are accepted (client dry-run and for real), every example applies, `kubectl get azop`
 //! shows the printer columns, and a bad object is refused with the CEL rule's message.
 
-use azop_e2e::{Kubectl, repo_root};
-use kube_emulator::{Config, KubeEmulator};
+use azop_e2e::{Kubectl, emulated_cluster, repo_path as path};
+use kube_emulator::KubeEmulator;
 
 async fn cluster() -> (KubeEmulator, Kubectl, tempfile::TempDir) {
-    let emulator = KubeEmulator::start(Config::default())
-        .await
-        .expect("kube-emulator starts");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    emulator
-        .write_kubeconfig(&kubeconfig)
-        .expect("kubeconfig written");
+    let (emulator, kubeconfig, dir) = emulated_cluster().await;
     (emulator, Kubectl::new(&kubeconfig), dir)
-}
-
-fn path(rel: &str) -> String {
-    repo_root().join(rel).to_string_lossy().into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,19 +5,17 @@
 //!
 //! Every test has its own emulator and its own kubectl discovery cache.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use azop_e2e::{Kubectl, kubectl_binary, repo_root};
-use kube_emulator::{Config, KubeEmulator};
+use azop_e2e::{Kubectl, emulated_cluster, repo_path as path};
+use kube_emulator::KubeEmulator;
 use serde_json::Value;
 
 struct Cluster {
     _emulator: KubeEmulator,
     kubectl: Kubectl,
-    kubeconfig: PathBuf,
     dir: tempfile::TempDir,
 }
 
@@ -28,9 +26,8 @@ impl Cluster {
         static SPAWNED: AtomicUsize = AtomicUsize::new(0);
         let n = SPAWNED.fetch_add(1, Ordering::Relaxed);
         let cache = self.dir.path().join(format!("kubectl-cache-{n}"));
-        Command::new(kubectl_binary())
-            .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
+        self.kubectl
+            .command(args)
             .env("KUBECACHEDIR", &cache)
             .env("HOME", &cache)
             .stdin(Stdio::null())
@@ -63,24 +60,12 @@ impl Cluster {
 }
 
 async fn cluster() -> Cluster {
-    let emulator = KubeEmulator::start(Config::default())
-        .await
-        .expect("kube-emulator starts");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    emulator
-        .write_kubeconfig(&kubeconfig)
-        .expect("kubeconfig written");
+    let (emulator, kubeconfig, dir) = emulated_cluster().await;
     Cluster {
         _emulator: emulator,
         kubectl: Kubectl::new(&kubeconfig),
-        kubeconfig,
         dir,
     }
-}
-
-fn path(rel: &str) -> String {
-    repo_root().join(rel).to_string_lossy().into_owned()
 }
 
 /// The CRDs from `crds/`, established.

@@ -9,6 +9,25 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// A path in the repository, as a string for kubectl's arguments (`repo_path("crds")`).
+pub fn repo_path(rel: &str) -> String {
+    repo_root().join(rel).to_string_lossy().into_owned()
+}
+
+/// A kube-emulator on a random loopback port, and the kubeconfig for it, written in a temp
+/// dir that lives as long as the returned `TempDir`.
+pub async fn emulated_cluster() -> (kube_emulator::KubeEmulator, PathBuf, tempfile::TempDir) {
+    let emulator = kube_emulator::KubeEmulator::start(kube_emulator::Config::default())
+        .await
+        .expect("kube-emulator starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    emulator
+        .write_kubeconfig(&kubeconfig)
+        .expect("kubeconfig written");
+    (emulator, kubeconfig, dir)
+}
+
 /// The kubectl binary: `$AZOP_KUBECTL` (set by `tests/run`), else `kubectl` on PATH.
 pub fn kubectl_binary() -> PathBuf {
     std::env::var_os("AZOP_KUBECTL")
@@ -37,15 +56,21 @@ impl Kubectl {
         self.run_with_stdin(args, None)
     }
 
-    /// Runs kubectl with `args`, feeding `stdin` (for `-f -`).
-    pub fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        use std::io::Write;
+    /// kubectl with `args`, this kubeconfig and discovery cache, not started yet.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(kubectl_binary());
         cmd.args(args)
             .env("KUBECONFIG", &self.kubeconfig)
             .env("KUBECACHEDIR", self.cache.path())
-            .env("HOME", self.cache.path())
-            .stdin(std::process::Stdio::piped())
+            .env("HOME", self.cache.path());
+        cmd
+    }
+
+    /// Runs kubectl with `args`, feeding `stdin` (for `-f -`).
+    pub fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write;
+        let mut cmd = self.command(args);
+        cmd.stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
         let mut child = cmd

@@ -229,6 +229,9 @@ pub struct Arm {
     pub deleted_vaults: HashMap<String, (String, String, Value)>,
     /// Principals (identity principalIds and kubelet identities) and when they were created.
     pub principals: HashMap<String, Instant>,
+    /// The vaults' secrets (their data plane). They outlive a soft delete, so a recovered vault
+    /// has them back, and go when the vault is purged or removed with its group.
+    pub secrets: crate::keyvault::Secrets,
 }
 
 /// The object id ARM records as creator of what the emulator's callers create (any bearer token
@@ -405,7 +408,14 @@ impl Arm {
             .cloned()
             .collect();
         for k in doomed {
-            self.resources.remove(&k);
+            // A vault's secrets go with it unless it was soft-deleted (recovery brings them back).
+            if let Some(r) = self.resources.remove(&k)
+                && r.kind == Kind::Vault
+                && let Some(name) = r.body["name"].as_str()
+                && !self.deleted_vaults.contains_key(&name.to_ascii_lowercase())
+            {
+                self.secrets.forget_vault(name);
+            }
         }
     }
 
@@ -747,15 +757,14 @@ impl Arm {
                         )}]})
                 });
                 let network = &mut body["properties"]["networkProfile"];
-                let cidrs = json!({"podCidrs": network.get("podCidr").map(|c| json!([c])),
+                let mut cidrs = json!({"podCidrs": network.get("podCidr").map(|c| json!([c])),
                     "serviceCidrs": network.get("serviceCidr").map(|c| json!([c]))});
+                drop_nulls(&mut cidrs);
                 fill(
                     network,
                     json!({"networkPolicy": "none", "networkDataplane": "azure",
                     "loadBalancerSku": "standard", "loadBalancerProfile": lb, "ipFamilies": ["IPv4"]}),
                 );
-                let mut cidrs = cidrs;
-                drop_nulls(&mut cidrs);
                 fill(network, cidrs);
                 let uid = keep("/properties/resourceUID")
                     .unwrap_or_else(|| json!(&uuid::Uuid::new_v4().simple().to_string()[..24]));
@@ -948,18 +957,12 @@ impl Arm {
                 body["properties"]["createdOn"] = created_on;
                 body["properties"]["updatedOn"] = json!(now_text());
                 // Fields Azure always returns, null when unset (recorded).
-                for (k, v) in [
-                    ("condition", Value::Null),
-                    ("conditionVersion", Value::Null),
-                    ("description", Value::Null),
-                    ("delegatedManagedIdentityResourceId", Value::Null),
-                    ("createdBy", json!(EMULATOR_CALLER)),
-                    ("updatedBy", json!(EMULATOR_CALLER)),
-                ] {
-                    if body["properties"].get(k).is_none() {
-                        body["properties"][k] = v;
-                    }
-                }
+                fill(
+                    &mut body["properties"],
+                    json!({"condition": null, "conditionVersion": null, "description": null,
+                        "delegatedManagedIdentityResourceId": null,
+                        "createdBy": EMULATOR_CALLER, "updatedBy": EMULATOR_CALLER}),
+                );
                 if let Some(o) = body.as_object_mut() {
                     o.remove("etag");
                 }
@@ -1430,6 +1433,7 @@ impl Arm {
                     ));
                 }
                 self.deleted_vaults.remove(&name.to_ascii_lowercase());
+                self.secrets.forget_vault(name);
                 Ok(Answer::empty(202))
             }
             _ => Err(ArmError::new(

@@ -105,8 +105,6 @@ pub(crate) struct State {
     pub log: RequestLog,
     pub faults: Vec<(Fault, regex::Regex)>,
     buckets: HashMap<(String, &'static str), BucketState>,
-    /// Key Vault secrets, per vault.
-    pub secrets: crate::keyvault::Secrets,
     /// Federated issuers' JWKS, by issuer URL.
     pub jwks: HashMap<String, Value>,
 }
@@ -138,7 +136,6 @@ impl Control {
                 log: RequestLog::default(),
                 faults: Vec::new(),
                 buckets: HashMap::new(),
-                secrets: Default::default(),
                 jwks: HashMap::new(),
             })),
             base_url,
@@ -236,7 +233,6 @@ impl Control {
         s.log.clear();
         s.faults.clear();
         s.buckets.clear();
-        s.secrets = Default::default();
         s.jwks.clear();
     }
 

@@ -129,26 +129,6 @@ pub(crate) fn route(
     let tenant = state.config.tenant_id.clone();
     state.arm.settle();
 
-    // Secrets outlive a soft delete (a recovered vault has them back) but not a purge.
-    let known: Vec<String> = state
-        .secrets
-        .vaults
-        .keys()
-        .filter(|v| {
-            !state.arm.deleted_vaults.contains_key(*v)
-                && !state.arm.resources.values().any(|r| {
-                    r.kind == Kind::Vault
-                        && r.body["name"]
-                            .as_str()
-                            .is_some_and(|n| n.eq_ignore_ascii_case(v))
-                })
-        })
-        .cloned()
-        .collect();
-    for v in known {
-        state.secrets.forget_vault(&v);
-    }
-
     let Some(vault) = state
         .arm
         .resources
@@ -326,6 +306,7 @@ pub(crate) fn route(
         )
     };
     let secrets = state
+        .arm
         .secrets
         .vaults
         .entry(vault_name.to_ascii_lowercase())

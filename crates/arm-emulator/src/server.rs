@@ -158,11 +158,10 @@ async fn handle(
 
     // Entra's token endpoint and the Key Vault data plane answer in their own shapes; they
     // stay out of ARM's throttling and request log.
-    if let [tenant, "oauth2", "v2.0", "token"] = path
-        .trim_start_matches('/')
-        .split('/')
-        .collect::<Vec<_>>()
-        .as_slice()
+    if let Some(tenant) = path
+        .strip_prefix('/')
+        .and_then(|p| p.strip_suffix("/oauth2/v2.0/token"))
+        .filter(|t| !t.is_empty() && !t.contains('/'))
         && method == Method::POST
     {
         let a = crate::entra::token(&control, tenant, &body).await;
@@ -320,13 +319,7 @@ fn route(
     {
         return match (method, n) {
             (&Method::GET, 8) => state.arm.deleted_vault(segs[1], segs[5], segs[7]),
-            (&Method::POST, 9) if lower[8] == "purge" => {
-                let purged = state.arm.purge_vault(segs[1], segs[7]);
-                if purged.is_ok() {
-                    state.secrets.forget_vault(segs[7]);
-                }
-                purged
-            }
+            (&Method::POST, 9) if lower[8] == "purge" => state.arm.purge_vault(segs[1], segs[7]),
             _ => Err(ArmError::new(
                 405,
                 "MethodNotAllowed",

@@ -435,12 +435,11 @@ async fn resource(
             (&Method::DELETE, Some(name), None) => {
                 // kubectl sends a delete's dryRun in the DeleteOptions body.
                 let body_dry_run = parsed["dryRun"].as_array().is_some_and(|d| !d.is_empty());
-                let obj = if dry_run || body_dry_run {
-                    shared.store().delete_dry_run(&t.key, &t.namespace, name)?
-                } else if t.key.1 == "namespaces" && t.key.0.is_empty() {
+                let dry_run = dry_run || body_dry_run;
+                let obj = if !dry_run && t.key.1 == "namespaces" && t.key.0.is_empty() {
                     delete_namespace(&shared, name)?
                 } else {
-                    shared.store().delete(&t.key, &t.namespace, name)?
+                    shared.store().delete(&t.key, &t.namespace, name, dry_run)?
                 };
                 Ok(json_response(200, &obj))
             }
@@ -476,10 +475,10 @@ fn delete_namespace(shared: &Shared, name: &str) -> Result<Value, ApiError> {
                 .unwrap_or_default()
                 .to_string();
             // Objects with finalizers stay until their controllers let go, as in Kubernetes.
-            let _ = store.delete(&key, name, &n);
+            let _ = store.delete(&key, name, &n, false);
         }
     }
-    store.delete(&("".into(), "namespaces".into()), "", name)
+    store.delete(&("".into(), "namespaces".into()), "", name, false)
 }
 
 /// The field manager a write is recorded under: `fieldManager`, else the user-agent's
@@ -591,9 +590,7 @@ fn server_side_apply(
         return Err(ApiError::not_found(&t.rt, name));
     }
     let api_version = t.rt.api_version();
-    let now = jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
+    let now = crate::store::now();
     let writer = Writer {
         manager,
         subresource: status.then_some("status"),

@@ -216,7 +216,8 @@ fn owner_uids(obj: &Value) -> Vec<String> {
         .collect()
 }
 
-fn now() -> String {
+/// Now, as Kubernetes writes timestamps (whole seconds, UTC).
+pub(crate) fn now() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
@@ -679,26 +680,15 @@ impl Store {
         Ok(obj)
     }
 
-    /// A dry-run DELETE: the object as a delete would leave it (marked deleting while
-    /// finalizers remain), changing nothing.
-    pub fn delete_dry_run(&self, key: &TypeKey, ns: &str, name: &str) -> Result<Value, ApiError> {
-        let rt = self.rt(key)?;
-        let ns = if rt.namespaced { ns } else { "" };
-        let mut obj = self
-            .get(key, ns, name)
-            .ok_or_else(|| ApiError::not_found(&rt, name))?;
-        let finalizers = obj
-            .pointer("/metadata/finalizers")
-            .and_then(Value::as_array)
-            .is_some_and(|f| !f.is_empty());
-        if finalizers && obj.pointer("/metadata/deletionTimestamp").is_none() {
-            obj["metadata"]["deletionTimestamp"] = json!(now());
-        }
-        Ok(obj)
-    }
-
-    /// DELETE: marks the object deleting while finalizers remain, else removes it.
-    pub fn delete(&mut self, key: &TypeKey, ns: &str, name: &str) -> Result<Value, ApiError> {
+    /// DELETE: marks the object deleting while finalizers remain, else removes it. A dry run
+    /// answers the object as the delete would leave it, and changes nothing.
+    pub fn delete(
+        &mut self,
+        key: &TypeKey,
+        ns: &str,
+        name: &str,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
         let rt = self.rt(key)?;
         let ns = if rt.namespaced {
             ns.to_string()
@@ -721,6 +711,9 @@ impl Store {
                     .and_then(Value::as_i64)
                     .unwrap_or(1);
                 obj["metadata"]["generation"] = json!(generation + 1);
+                if dry_run {
+                    return Ok(obj);
+                }
                 let rv = self.next_rv();
                 obj["metadata"]["resourceVersion"] = json!(rv);
                 let shared = self.put(key, (ns, name.to_string()), obj.clone());
@@ -728,7 +721,9 @@ impl Store {
             }
             return Ok(obj);
         }
-        self.remove(key, &ns, name, obj.clone());
+        if !dry_run {
+            self.remove(key, &ns, name, obj.clone());
+        }
         Ok(obj)
     }
 
@@ -836,7 +831,7 @@ impl Store {
             .map(|d| d.iter().cloned().collect())
             .unwrap_or_default();
         for (key, ns, name) in doomed {
-            let _ = self.delete(&key, &ns, &name);
+            let _ = self.delete(&key, &ns, &name, false);
         }
     }
 
