@@ -483,3 +483,5 @@ pub struct NodePoolStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_orchestrator_version: Option<String>,
 }
+
+crate::azure_backed!(AksCluster, AksClusterStatus, AksCluster, placed);

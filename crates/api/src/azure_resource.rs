@@ -126,12 +126,38 @@ pub struct ResourceGroupPlacement {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingOperation {
-    /// What the operation does: `Create`, `Update` or `Delete`.
-    pub kind: String,
+    /// What the operation does.
+    pub kind: OperationKind,
+    /// The ARM id of the resource it works on, when it is one of the object's child resources
+    /// (a federated credential, a role assignment) rather than its main resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<String>,
     /// When azop started it.
     pub started_at: Time,
     /// The ARM client's serialised operation token (polling URLs and final-state rule).
     pub token: String,
+}
+
+/// What a long-running Azure operation does.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum OperationKind {
+    /// A PUT that creates the resource.
+    Create,
+    /// A PUT that changes an existing resource.
+    Update,
+    /// A DELETE.
+    Delete,
+}
+
+impl OperationKind {
+    /// The name as status and conditions write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationKind::Create => "Create",
+            OperationKind::Update => "Update",
+            OperationKind::Delete => "Delete",
+        }
+    }
 }
 
 /// The status every Azure-backed kind shares.
@@ -155,6 +181,10 @@ pub struct AzureResourceStatus {
     /// The Azure operation in flight, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<PendingOperation>,
+    /// The ARM ids of the child resources azop created for this object (a federated
+    /// credential, role assignments); they are deleted before the main resource.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<String>,
 }
 
 impl Default for AzureResourceStatus {
@@ -165,6 +195,7 @@ impl Default for AzureResourceStatus {
             resource_id: None,
             provisioning_state: None,
             operation: None,
+            children: Vec::new(),
         }
     }
 }
@@ -196,4 +227,99 @@ impl Default for BasicStatus {
 /// nobody has reconciled as healthy.
 pub fn unobserved() -> i64 {
     -1
+}
+
+/// What every Azure-backed kind has, so the engine, the runner and the tests reach it the same
+/// way for each: the shared spec fields, placement and the shared status.
+pub trait AzureBacked:
+    kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + std::fmt::Debug
+    + Serialize
+    + serde::de::DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    /// The kind, as AzureProfiles name it in `allowedKinds`.
+    const KIND: crate::profile::AzopKind;
+    /// The kind's status type.
+    type Status: Default
+        + Clone
+        + PartialEq
+        + std::fmt::Debug
+        + Serialize
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync;
+
+    /// The shared spec fields (`azureName`, `location`, `tags`, policies), where the kind has
+    /// them.
+    fn azure_fields(&self) -> Option<&AzureResourceFields>;
+    /// Where the resource goes, for kinds that live in a resource group.
+    fn placement(&self) -> Option<&ResourceGroupPlacement> {
+        None
+    }
+    /// The object's status, if written.
+    fn status(&self) -> Option<&Self::Status>;
+    /// The shared part of a status.
+    fn azure_status(status: &mut Self::Status) -> &mut AzureResourceStatus;
+
+    /// The Azure name: `spec.azureName`, else `metadata.name`.
+    fn azure_name(&self) -> String {
+        self.azure_fields()
+            .and_then(|f| f.azure_name.clone())
+            .or_else(|| self.meta().name.clone())
+            .unwrap_or_default()
+    }
+    /// `spec.deletionPolicy`.
+    fn deletion_policy(&self) -> DeletionPolicy {
+        self.azure_fields()
+            .map(|f| f.deletion_policy)
+            .unwrap_or_default()
+    }
+    /// `spec.managementPolicy`.
+    fn management_policy(&self) -> ManagementPolicy {
+        self.azure_fields()
+            .map(|f| f.management_policy)
+            .unwrap_or_default()
+    }
+    /// `spec.location`.
+    fn location(&self) -> Option<&str> {
+        self.azure_fields().and_then(|f| f.location.as_deref())
+    }
+    /// The shared status of the object as written (default when none is).
+    fn common_status(&self) -> AzureResourceStatus {
+        let mut status = self.status().cloned().unwrap_or_default();
+        Self::azure_status(&mut status).clone()
+    }
+}
+
+/// Implements [`AzureBacked`] for a kind whose spec flattens [`AzureResourceFields`] as
+/// `azure` (and, with `placed`, [`ResourceGroupPlacement`] as `placement`), and whose status
+/// flattens [`AzureResourceStatus`] as `azure`.
+#[macro_export]
+macro_rules! azure_backed {
+    ($ty:ty, $status:ty, $kind:ident) => {
+        $crate::azure_backed!(@impl $ty, $status, $kind, fn placement(&self) -> Option<&$crate::ResourceGroupPlacement> { None });
+    };
+    ($ty:ty, $status:ty, $kind:ident, placed) => {
+        $crate::azure_backed!(@impl $ty, $status, $kind, fn placement(&self) -> Option<&$crate::ResourceGroupPlacement> { Some(&self.spec.placement) });
+    };
+    (@impl $ty:ty, $status:ty, $kind:ident, $placement:item) => {
+        impl $crate::azure_resource::AzureBacked for $ty {
+            const KIND: $crate::profile::AzopKind = $crate::profile::AzopKind::$kind;
+            type Status = $status;
+            fn azure_fields(&self) -> Option<&$crate::AzureResourceFields> {
+                Some(&self.spec.azure)
+            }
+            $placement
+            fn status(&self) -> Option<&$status> {
+                self.status.as_ref()
+            }
+            fn azure_status(status: &mut $status) -> &mut $crate::AzureResourceStatus {
+                &mut status.azure
+            }
+        }
+    };
 }

@@ -84,6 +84,13 @@ pub enum Reason {
     OwnedByAnotherObject,
     /// Azure answered 409 Conflict for another reason.
     Conflict,
+    /// azop's own set-up is wrong (ARM endpoint, CA bundle, credential): the operator's
+    /// configuration needs fixing, not the object.
+    ConfigurationError,
+    /// Azure did not accept azop's credential or refused it the action (401/403).
+    AuthorizationFailed,
+    /// The object could not be read as its kind (a value of the wrong type, say).
+    InvalidObject,
 }
 
 impl Reason {
@@ -107,6 +114,9 @@ impl Reason {
             Reason::QuotaExceeded => "QuotaExceeded",
             Reason::OwnedByAnotherObject => "OwnedByAnotherObject",
             Reason::Conflict => "Conflict",
+            Reason::ConfigurationError => "ConfigurationError",
+            Reason::AuthorizationFailed => "AuthorizationFailed",
+            Reason::InvalidObject => "InvalidObject",
         }
     }
 }

@@ -128,3 +128,10 @@ pub struct FederatedIdentityStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential_id: Option<String>,
 }
+
+crate::azure_backed!(
+    FederatedIdentity,
+    FederatedIdentityStatus,
+    FederatedIdentity,
+    placed
+);

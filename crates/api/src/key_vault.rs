@@ -206,3 +206,5 @@ pub struct KeyVaultStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vault_uri: Option<String>,
 }
+
+crate::azure_backed!(KeyVault, KeyVaultStatus, KeyVault, placed);

@@ -21,8 +21,8 @@ pub mod role_assignment;
 
 pub use aks_cluster::{AksCluster, AksClusterSpec, AksClusterStatus};
 pub use azure_resource::{
-    AzureResourceFields, AzureResourceStatus, BasicStatus, DeletionPolicy, LocalRef,
-    ManagementPolicy, NamespacedRef, PendingOperation, ResourceGroupPlacement,
+    AzureBacked, AzureResourceFields, AzureResourceStatus, BasicStatus, DeletionPolicy, LocalRef,
+    ManagementPolicy, NamespacedRef, OperationKind, PendingOperation, ResourceGroupPlacement,
 };
 pub use federated_identity::{FederatedIdentity, FederatedIdentitySpec, FederatedIdentityStatus};
 pub use key_vault::{KeyVault, KeyVaultSpec, KeyVaultStatus, VaultRole};

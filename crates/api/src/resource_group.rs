@@ -41,3 +41,5 @@ pub struct ResourceGroupStatus {
     #[serde(flatten)]
     pub azure: AzureResourceStatus,
 }
+
+crate::azure_backed!(ResourceGroup, ResourceGroupStatus, ResourceGroup);

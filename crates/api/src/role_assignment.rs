@@ -108,7 +108,7 @@ impl BuiltInRole {
         match self {
             BuiltInRole::AcrPull => "7f951dda-4ed3-4680-a7ca-43fe172d538d",
             BuiltInRole::Contributor => "b24988ac-6180-42a0-ab88-20f7382dd24c",
-            BuiltInRole::Reader => "acdd72a7-3c48-462a-8b10-bd4ddba0f9ca",
+            BuiltInRole::Reader => "acdd72a7-3385-48ef-bd42-f606fba81ae7",
             BuiltInRole::KeyVaultSecretsUser => "4633458b-17de-408a-b874-0445c86b69e6",
             BuiltInRole::KeyVaultSecretsOfficer => "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
             BuiltInRole::KeyVaultCertificatesUser => "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba",
@@ -151,4 +151,26 @@ pub struct RoleAssignmentStatus {
     /// The principal it was made for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal_id: Option<String>,
+}
+
+/// A role assignment has no name, location or tags of its own: only a deletion policy.
+impl crate::azure_resource::AzureBacked for RoleAssignment {
+    const KIND: crate::profile::AzopKind = crate::profile::AzopKind::RoleAssignment;
+    type Status = RoleAssignmentStatus;
+
+    fn azure_fields(&self) -> Option<&crate::AzureResourceFields> {
+        None
+    }
+
+    fn status(&self) -> Option<&RoleAssignmentStatus> {
+        self.status.as_ref()
+    }
+
+    fn azure_status(status: &mut RoleAssignmentStatus) -> &mut AzureResourceStatus {
+        &mut status.azure
+    }
+
+    fn deletion_policy(&self) -> DeletionPolicy {
+        self.spec.deletion_policy
+    }
 }

@@ -416,7 +416,7 @@ const CASES: &[Case] = &[
         name: "external-dns-reader",
         create: &[(
             "spec.roleDefinitionId",
-            r#""acdd72a7-3c48-462a-8b10-bd4ddba0f9ca""#,
+            r#""acdd72a7-3385-48ef-bd42-f606fba81ae7""#,
         )],
         update: &[],
         expect: "spec: Invalid value: \"object\": set exactly one of role and roleDefinitionId",

@@ -295,7 +295,7 @@ pub const ROLE_DEFINITIONS: &[(&str, &str)] = &[
     ),
     ("7f951dda-4ed3-4680-a7ca-43fe172d538d", "AcrPull"),
     ("b24988ac-6180-42a0-ab88-20f7382dd24c", "Contributor"),
-    ("acdd72a7-3c48-462a-8b10-bd4ddba0f9ca", "Reader"),
+    ("acdd72a7-3385-48ef-bd42-f606fba81ae7", "Reader"),
 ];
 
 /// A role definition body, if the GUID is one the emulator knows.

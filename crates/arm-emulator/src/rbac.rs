@@ -82,7 +82,7 @@ pub(crate) fn permissions(role_guid: &str) -> Value {
                 &[],
             ),
             // Reader
-            "acdd72a7-3c48-462a-8b10-bd4ddba0f9ca" => (&["*/read"], &[], &[]),
+            "acdd72a7-3385-48ef-bd42-f606fba81ae7" => (&["*/read"], &[], &[]),
             _ => (&[], &[], &[]),
         };
     json!({"actions": actions, "notActions": not_actions, "dataActions": data_actions, "notDataActions": []})
@@ -201,7 +201,7 @@ mod tests {
             &user,
             "Microsoft.KeyVault/vaults/secrets/setSecret/action"
         ));
-        let reader = permissions("acdd72a7-3c48-462a-8b10-bd4ddba0f9ca");
+        let reader = permissions("acdd72a7-3385-48ef-bd42-f606fba81ae7");
         assert!(!allows_data_action(
             &reader,
             "Microsoft.KeyVault/vaults/secrets/getSecret/action"

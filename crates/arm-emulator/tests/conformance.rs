@@ -61,7 +61,7 @@ fn operations(all: &[PathBuf]) -> HashMap<String, (String, String)> {
 }
 
 const SUB: &str = "00000000-0000-0000-0000-000000000000";
-const READER: &str = "acdd72a7-3c48-462a-8b10-bd4ddba0f9ca";
+const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
 
 /// Placeholder values in examples, rewritten to ones the emulator serves.
 fn rewrite(name: &str, value: &str) -> String {

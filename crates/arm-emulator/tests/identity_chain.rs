@@ -18,7 +18,7 @@ const EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 const VAULT_SCOPE: &str = "https://vault.azure.net/.default";
 const SECRETS_USER: &str = "4633458b-17de-408a-b874-0445c86b69e6";
 const SECRETS_OFFICER: &str = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
-const READER: &str = "acdd72a7-3c48-462a-8b10-bd4ddba0f9ca";
+const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
 
 struct Env {
     arm: ArmEmulator,

@@ -206,7 +206,7 @@ async fn a_fresh_principal_is_not_found_until_replicated_and_duplicates_are_refu
         .as_str()
         .expect("principal")
         .to_string();
-    let body = json!({"properties": {"roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3c48-462a-8b10-bd4ddba0f9ca"), "principalId": principal, "principalType": "ServicePrincipal"}});
+    let body = json!({"properties": {"roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"), "principalId": principal, "principalType": "ServicePrincipal"}});
     let ra = format!(
         "{rg}/providers/Microsoft.Authorization/roleAssignments/11111111-0000-0000-0000-000000000001"
     );

@@ -17,7 +17,7 @@ use tracing::Instrument;
 
 use crate::credential::CredentialConfig;
 use crate::error::ArmError;
-use crate::limits::{Limiter, RateLimits, class_of};
+use crate::limits::{Limiter, RateLimits, RequestClass};
 use crate::operation::{OperationToken, Polled, is_terminal};
 use crate::resource_id::ResourceId;
 
@@ -109,24 +109,21 @@ fn resource_type_of(path: &str) -> String {
 impl ArmClient {
     /// A client for `config`.
     pub fn new(config: ArmConfig) -> Result<Self, ArmError> {
-        let endpoint = Url::parse(&config.endpoint).map_err(|e| ArmError::Terminal {
-            code: "InvalidEndpoint".into(),
-            message: e.to_string(),
+        let endpoint = Url::parse(&config.endpoint).map_err(|e| ArmError::Configuration {
+            message: format!("the ARM endpoint {} is not a URL: {e}", config.endpoint),
         })?;
         let mut http = reqwest::ClientBuilder::new().redirect(reqwest::redirect::Policy::none());
         if let Some(pem) = &config.ca_bundle_pem {
             for cert in reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
-                ArmError::Terminal {
-                    code: "InvalidCaBundle".into(),
-                    message: e.to_string(),
+                ArmError::Configuration {
+                    message: format!("the CA bundle does not parse: {e}"),
                 }
             })? {
                 http = http.add_root_certificate(cert);
             }
         }
-        let http = http.build().map_err(|e| ArmError::Terminal {
-            code: "HttpClient".into(),
-            message: e.to_string(),
+        let http = http.build().map_err(|e| ArmError::Configuration {
+            message: format!("the HTTP client could not be built: {e}"),
         })?;
         let credential = config.credential.build().map_err(|e| ArmError::Auth {
             message: e.to_string(),
@@ -178,9 +175,8 @@ impl ArmClient {
     }
 
     fn url(&self, path_or_url: &str, api_version: Option<&str>) -> Result<Url, ArmError> {
-        let bad = |e: String| ArmError::Terminal {
-            code: "InvalidUrl".into(),
-            message: e,
+        let bad = |e: String| ArmError::Configuration {
+            message: format!("{path_or_url} does not make a URL: {e}"),
         };
         let mut url = if path_or_url.starts_with("https://") || path_or_url.starts_with("http://") {
             Url::parse(path_or_url).map_err(|e| bad(e.to_string()))?
@@ -233,7 +229,7 @@ impl ArmClient {
         client_request_id: String,
     ) -> Result<Answer, ArmError> {
         let span = tracing::Span::current();
-        let class = class_of(&name);
+        let class = RequestClass::of_method(&name);
         let subscription = subscription_of(url.path());
         // The concurrency slot first, the token second: a token is spent when the request goes
         // out, not while it queues, so a queue never turns into a burst.
@@ -257,9 +253,8 @@ impl ArmClient {
         request.insert_header("x-ms-client-request-id", client_request_id);
         if let Some(b) = body {
             request.insert_header("content-type", "application/json");
-            request.set_body(serde_json::to_vec(b).map_err(|e| ArmError::Terminal {
-                code: "InvalidBody".into(),
-                message: e.to_string(),
+            request.set_body(serde_json::to_vec(b).map_err(|e| ArmError::Configuration {
+                message: format!("the request body cannot be encoded: {e}"),
             })?);
         }
         let options = PipelineSendOptions {
@@ -303,11 +298,7 @@ impl ArmClient {
             request_id = %request_id,
             "ARM answered"
         );
-        let remaining_header = match class {
-            "reads" => "x-ms-ratelimit-remaining-subscription-reads",
-            "deletes" => "x-ms-ratelimit-remaining-subscription-deletes",
-            _ => "x-ms-ratelimit-remaining-subscription-writes",
-        };
+        let remaining_header = class.remaining_header();
         if let Some(r) =
             header(&answer.headers, remaining_header).and_then(|v| v.parse::<f64>().ok())
         {

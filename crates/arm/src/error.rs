@@ -41,6 +41,14 @@ pub enum ArmError {
         /// ARM's message.
         message: String,
     },
+    /// azop's own set-up is wrong (an endpoint that is not a URL, a CA bundle that does not
+    /// parse, a body that cannot be encoded): not the user's spec, not Azure's answer. Retried
+    /// with backoff, since the fix is a restart with corrected flags.
+    #[error("configuration: {message}")]
+    Configuration {
+        /// What is wrong.
+        message: String,
+    },
     /// 401/403 or a credential that cannot get a token.
     #[error("authentication: {message}")]
     Auth {

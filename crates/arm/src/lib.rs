@@ -35,7 +35,7 @@ pub mod resources;
 pub use client::{ArmClient, ArmConfig, Written};
 pub use credential::{CredentialConfig, StaticTokenCredential};
 pub use error::ArmError;
-pub use limits::{BucketLimit, RateLimits};
+pub use limits::{BucketLimit, RateLimits, RequestClass};
 pub use operation::{OperationToken, Polled};
 pub use resource_id::{ResourceId, ResourceIdError};
 pub use resources::ArmResource;

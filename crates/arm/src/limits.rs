@@ -55,15 +55,37 @@ struct Bucket {
 /// The shared buckets.
 pub(crate) struct Limiter {
     limits: RateLimits,
-    buckets: Mutex<HashMap<(String, &'static str), Bucket>>,
+    buckets: Mutex<HashMap<(String, RequestClass), Bucket>>,
 }
 
-/// The class of an HTTP method, as ARM counts it.
-pub(crate) fn class_of(method: &str) -> &'static str {
-    match method {
-        "GET" | "HEAD" => "reads",
-        "DELETE" => "deletes",
-        _ => "writes",
+/// The bucket ARM counts a request in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestClass {
+    /// GET and HEAD.
+    Reads,
+    /// PUT, PATCH and POST.
+    Writes,
+    /// DELETE.
+    Deletes,
+}
+
+impl RequestClass {
+    /// The class of an HTTP method.
+    pub fn of_method(method: &str) -> Self {
+        match method {
+            "GET" | "HEAD" => RequestClass::Reads,
+            "DELETE" => RequestClass::Deletes,
+            _ => RequestClass::Writes,
+        }
+    }
+
+    /// The header in which ARM says how many requests of this class remain.
+    pub fn remaining_header(self) -> &'static str {
+        match self {
+            RequestClass::Reads => "x-ms-ratelimit-remaining-subscription-reads",
+            RequestClass::Writes => "x-ms-ratelimit-remaining-subscription-writes",
+            RequestClass::Deletes => "x-ms-ratelimit-remaining-subscription-deletes",
+        }
     }
 }
 
@@ -75,16 +97,16 @@ impl Limiter {
         }
     }
 
-    fn limit(&self, class: &str) -> BucketLimit {
+    fn limit(&self, class: RequestClass) -> BucketLimit {
         match class {
-            "reads" => self.limits.reads,
-            "deletes" => self.limits.deletes,
-            _ => self.limits.writes,
+            RequestClass::Reads => self.limits.reads,
+            RequestClass::Deletes => self.limits.deletes,
+            RequestClass::Writes => self.limits.writes,
         }
     }
 
     /// Takes a token, or says how long until one is there.
-    fn try_take(&self, subscription: &str, class: &'static str) -> Result<(), Duration> {
+    fn try_take(&self, subscription: &str, class: RequestClass) -> Result<(), Duration> {
         let limit = self.limit(class);
         let mut buckets = self
             .buckets
@@ -111,7 +133,7 @@ impl Limiter {
     }
 
     /// Waits for a token. Returns whether it had to wait.
-    pub(crate) async fn acquire(&self, subscription: &str, class: &'static str) -> bool {
+    pub(crate) async fn acquire(&self, subscription: &str, class: RequestClass) -> bool {
         let mut waited = false;
         while let Err(wait) = self.try_take(subscription, class) {
             waited = true;
@@ -124,7 +146,7 @@ impl Limiter {
     pub(crate) fn observe_remaining(
         &self,
         subscription: &str,
-        class: &'static str,
+        class: RequestClass,
         remaining: f64,
     ) {
         let mut buckets = self
@@ -139,7 +161,7 @@ impl Limiter {
     }
 
     /// ARM answered 429: empty the bucket until `retry_after` has passed.
-    pub(crate) fn pause(&self, subscription: &str, class: &'static str, retry_after: Duration) {
+    pub(crate) fn pause(&self, subscription: &str, class: RequestClass, retry_after: Duration) {
         let limit = self.limit(class);
         let mut buckets = self
             .buckets
@@ -169,13 +191,13 @@ mod tests {
             },
             ..RateLimits::default()
         });
-        assert!(!l.acquire("s", "reads").await);
-        assert!(!l.acquire("s", "reads").await);
+        assert!(!l.acquire("s", RequestClass::Reads).await);
+        assert!(!l.acquire("s", RequestClass::Reads).await);
         let start = Instant::now();
-        assert!(l.acquire("s", "reads").await, "the third waits");
+        assert!(l.acquire("s", RequestClass::Reads).await, "the third waits");
         assert!(start.elapsed() >= Duration::from_millis(40));
         assert!(
-            !l.acquire("other", "reads").await,
+            !l.acquire("other", RequestClass::Reads).await,
             "subscriptions have their own buckets"
         );
     }

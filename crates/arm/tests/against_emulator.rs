@@ -73,7 +73,7 @@ async fn each_resource_type_is_created_read_and_deleted_through_the_poller() {
     let ra = format!(
         "{rg}/providers/Microsoft.Authorization/roleAssignments/6a2c2a9e-2a47-4f6e-9b73-0f1f1b1d9e01"
     );
-    c.put(&ra, "2022-04-01", &json!({"properties": {"roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3c48-462a-8b10-bd4ddba0f9ca"), "principalId": principal, "principalType": "ServicePrincipal"}})).await.expect("role assignment");
+    c.put(&ra, "2022-04-01", &json!({"properties": {"roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"), "principalId": principal, "principalType": "ServicePrincipal"}})).await.expect("role assignment");
     let aks = format!("{rg}/providers/Microsoft.ContainerService/managedClusters/prod");
     let Written::Started { token, .. } = c.put(&aks, "2026-05-01", &json!({"location": "westeurope", "properties": {"dnsPrefix": "prod", "agentPoolProfiles": [{"name": "system", "mode": "System", "count": 1, "vmSize": "Standard_D2s_v5"}]}})).await.expect("cluster") else { panic!("a cluster create is long-running") };
     let Polled::Succeeded(Some(cluster)) = until_done(&c, &token).await else {

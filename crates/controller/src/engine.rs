@@ -1,40 +1,48 @@
 //! The one reconcile engine (ARCHITECTURE.md, steps 1–7), shared by every Azure-backed kind
 //! through [`AzureKind`].
 //!
-//! 1. Resolve references ([`AzureKind::desired`]); not ready yet: `WaitingForDependency`.
-//! 2. Check tenancy policy; refused: `Stalled`/`PolicyDenied`, no ARM call.
-//! 3. An operation recorded in `status.operation`: poll it and stop there.
+//! 1. Resolve references and the Azure lookups a kind needs to decide ([`AzureKind::resolve`],
+//!    reading other objects from memory); not ready yet: `WaitingForDependency`.
+//! 2. Check tenancy policy; refused: `Stalled`/`PolicyDenied`, no ARM call. Then the pure
+//!    [`AzureKind::desired`] turns spec, resolved references and the decision into a typed body.
+//! 3. An operation recorded in `status.operation` (on the main resource or a child): poll it
+//!    and stop there.
 //! 4. GET; 404 → PUT; owned by another object → `Stalled`/`OwnedByAnotherObject`; owned fields
-//!    differ → PUT; equal → no write.
+//!    differ → PUT; equal → no write. Then each child resource the same way.
 //! 5. A PUT/DELETE that starts an operation records it in status before returning.
 //! 6. Status is written only when it changed.
-//! 7. Requeue: operation → Retry-After (bounded); transient → backoff; terminal → Stalled until
-//!    the spec changes; in sync → the sync period, jittered.
+//! 7. Requeue: operation → Retry-After (bounded); failure → exponential backoff with jitter by
+//!    consecutive failures (Retry-After honoured); needs a person → Stalled until the spec
+//!    changes; in sync → the sync period, jittered.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use azop_api::azure_resource::{
-    AzureResourceStatus, DeletionPolicy, ManagementPolicy, PendingOperation,
+    AzureBacked, DeletionPolicy, ManagementPolicy, OperationKind, PendingOperation,
 };
-use azop_api::conditions::{Conditions, Reason};
+use azop_api::conditions::{Conditions, READY, Reason};
 use azop_api::profile::{AzopKind, AzureProfile};
+use azop_arm::ResourceId;
+use azop_arm::resources::ArmResource;
 use futures::future::BoxFuture;
-use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
+use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use crate::azure::{Azure, AzureError, Polled, Written};
 use crate::drift;
+use crate::index::{Dependents, Stores};
+use crate::metrics::Metrics;
 use crate::policy::{self, Decision, Governing, PolicyError, Request};
 
 /// Settings of one operator instance.
@@ -54,6 +62,13 @@ pub struct EngineConfig {
     pub self_issuer_url: Option<String>,
     /// Longest wait between polls of an operation, whatever Retry-After says.
     pub max_poll_interval: Duration,
+    /// The wait after the first failure of an object; it doubles with each consecutive one.
+    pub error_backoff_base: Duration,
+    /// The longest wait between retries of a failing object.
+    pub error_backoff_max: Duration,
+    /// How often an object waiting for a dependency looks again, besides being woken when the
+    /// dependency's readiness changes.
+    pub waiting_requeue: Duration,
 }
 
 impl Default for EngineConfig {
@@ -66,6 +81,9 @@ impl Default for EngineConfig {
             sync_period: Duration::from_secs(3600),
             self_issuer_url: None,
             max_poll_interval: Duration::from_secs(60),
+            error_backoff_base: Duration::from_secs(2),
+            error_backoff_max: Duration::from_secs(300),
+            waiting_requeue: Duration::from_secs(10),
         }
     }
 }
@@ -82,30 +100,84 @@ pub struct Context {
     pub profiles: Store<AzureProfile>,
     /// All Namespaces (for their labels), kept current by a reflector.
     pub namespaces: Store<Namespace>,
+    /// Every Azure-backed kind's objects, kept current by one shared reflector per kind.
+    pub stores: Stores,
+    /// Which objects reference which, so a dependency's change wakes only its dependents.
+    pub dependents: Dependents,
     /// Publishes Kubernetes Events on each condition transition.
-    pub recorder: kube::runtime::events::Recorder,
-    /// One lock per managed identity: Azure refuses concurrent credential writes on one.
-    pub identity_locks:
-        std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub recorder: Recorder,
+    /// Reconcile counts, failures by class, durations.
+    pub metrics: Arc<Metrics>,
+    /// One lock per resource whose children Azure refuses to write concurrently (the
+    /// federated credentials of one identity).
+    write_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Consecutive failures per object, for the backoff.
+    failures: Mutex<HashMap<String, u32>>,
 }
 
 impl Context {
-    /// The lock serialising federated-credential writes on one identity (ids compared
-    /// case-insensitively, as ARM does).
-    pub fn identity_lock(&self, identity_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+    /// A context; the stores and index are the runner's (or a test's).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client: kube::Client,
+        azure: Arc<dyn Azure>,
+        config: EngineConfig,
+        profiles: Store<AzureProfile>,
+        namespaces: Store<Namespace>,
+        stores: Stores,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Context {
+            recorder: Recorder::new(client.clone(), "azop".into()),
+            client,
+            azure,
+            config,
+            profiles,
+            namespaces,
+            stores,
+            dependents: Dependents::default(),
+            metrics,
+            write_locks: Mutex::default(),
+            failures: Mutex::default(),
+        }
+    }
+
+    /// The lock serialising writes under `key` (ids compared case-insensitively, as ARM does).
+    pub fn write_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self
-            .identity_locks
+            .write_locks
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        locks
-            .entry(identity_id.to_ascii_lowercase())
-            .or_default()
-            .clone()
+            .unwrap_or_else(PoisonError::into_inner);
+        locks.entry(key.to_ascii_lowercase()).or_default().clone()
+    }
+
+    /// Counts one more consecutive failure of `key` and returns the count.
+    fn failed(&self, key: &str) -> u32 {
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = failures.entry(key.to_string()).or_default();
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    /// Forgets `key`'s failures after a reconcile that went through.
+    fn succeeded(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
+    }
+
+    /// The labels of a namespace, from memory.
+    pub fn namespace_labels(&self, namespace: &str) -> BTreeMap<String, String> {
+        self.namespaces
+            .get(&ObjectRef::new(namespace))
+            .and_then(|ns| ns.metadata.labels.clone())
+            .unwrap_or_default()
     }
 }
 
 /// A reference from one azop object to another.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Reference {
     /// The referenced kind.
     pub kind: AzopKind,
@@ -126,19 +198,40 @@ impl Reference {
     }
 }
 
-/// The ARM resource a kind wants.
+/// The ARM resource a kind wants: its id and the typed body azop PUTs (whose fields are the
+/// ones azop owns).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Desired {
+pub struct Desired<B> {
     /// Its full ARM id.
-    pub id: String,
-    /// The body azop PUTs; its fields are the ones azop owns.
+    pub id: ResourceId,
+    /// The body.
+    pub body: B,
+}
+
+/// A resource that belongs to an object besides its main one (a federated credential of an
+/// identity, a role assignment of a binding). It goes through the same steps: GET, compare,
+/// PUT, operations recorded and resumed, deletion before the main resource.
+#[derive(Debug, Clone)]
+pub struct Child {
+    /// Its full ARM id.
+    pub id: ResourceId,
+    /// The api-version to read and write it with.
+    pub api_version: &'static str,
+    /// The body azop PUTs.
     pub body: Value,
+    /// What `resolve` already read of it (`Some(None)`: known to be absent), so the engine
+    /// does not GET it again.
+    pub known: Option<Option<Value>>,
+    /// Writes under the same key are serialised (Azure refuses concurrent ones).
+    pub write_lock: Option<String>,
+    /// How a failed PUT is read.
+    pub on_write_error: fn(AzureError) -> Result<(), ReconcileError>,
 }
 
 /// Why a reconcile stopped short.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
-    /// A referenced object is not ready; retried soon.
+    /// A referenced object is not ready; retried soon, and woken when it changes.
     #[error("{message}")]
     Waiting {
         /// WaitingForDependency or WaitingForPrincipal.
@@ -160,12 +253,6 @@ pub enum ReconcileError {
     /// The Kubernetes API answered an error.
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
-    /// The Azure delete is still running; the finalizer stays until it ends.
-    #[error("delete operation running in Azure")]
-    DeletionInProgress {
-        /// When to look again.
-        retry_after: Duration,
-    },
     /// A body could not be (de)serialised.
     #[error("serialisation: {0}")]
     Json(#[from] serde_json::Error),
@@ -187,44 +274,106 @@ impl From<PolicyError> for ReconcileError {
     }
 }
 
-/// One kind's mapping to Azure. A reader finds the whole mapping of a kind in its adapter file.
-pub trait AzureKind:
-    Resource<DynamicType = (), Scope = NamespaceResourceScope>
-    + Clone
-    + Debug
-    + Serialize
-    + DeserializeOwned
-    + Send
-    + Sync
-    + 'static
-{
-    /// The kind, for policy.
-    const KIND: AzopKind;
-    /// The ARM api-version the kind reads and writes with.
-    const API_VERSION: &'static str;
-    /// The kind's status type.
-    type Status: Default + Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync;
+/// What kind of failure a reconcile met: the `class` label of `azop_reconcile_failures_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// Needs a person (policy, invalid spec, quota, another owner).
+    Stalled,
+    /// ARM throttled the request.
+    Throttled,
+    /// 5xx, timeouts, connection failures.
+    Transient,
+    /// 409 from ARM.
+    Conflict,
+    /// 404 from ARM where a resource was expected.
+    NotFound,
+    /// 4xx validation from ARM.
+    Terminal,
+    /// 401/403 from ARM or the token endpoint.
+    Auth,
+    /// azop's own configuration (endpoint, CA bundle).
+    Configuration,
+    /// The Kubernetes API failed.
+    Kubernetes,
+    /// A body did not (de)serialise.
+    Serialization,
+    /// An object that does not deserialise as its kind.
+    InvalidObject,
+}
 
-    /// The object's status, if written.
-    fn status(&self) -> Option<&Self::Status>;
-    /// The shared part of the status.
-    fn azure_status(status: &mut Self::Status) -> &mut AzureResourceStatus;
-    /// `spec.deletionPolicy`.
-    fn deletion_policy(&self) -> DeletionPolicy;
-    /// `spec.managementPolicy`.
-    fn management_policy(&self) -> ManagementPolicy {
-        ManagementPolicy::Manage
+impl ErrorClass {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Stalled => "Stalled",
+            ErrorClass::Throttled => "Throttled",
+            ErrorClass::Transient => "Transient",
+            ErrorClass::Conflict => "Conflict",
+            ErrorClass::NotFound => "NotFound",
+            ErrorClass::Terminal => "Terminal",
+            ErrorClass::Auth => "Auth",
+            ErrorClass::Configuration => "Configuration",
+            ErrorClass::Kubernetes => "Kubernetes",
+            ErrorClass::Serialization => "Serialization",
+            ErrorClass::InvalidObject => "InvalidObject",
+        }
     }
+}
+
+impl ReconcileError {
+    /// The failure's class, or `None` when it is no failure (waiting for a dependency).
+    pub fn class(&self) -> Option<ErrorClass> {
+        Some(match self {
+            ReconcileError::Waiting { .. } => return None,
+            ReconcileError::Stalled { .. } => ErrorClass::Stalled,
+            ReconcileError::Azure(e) => match e {
+                AzureError::Throttled { .. } => ErrorClass::Throttled,
+                AzureError::Transient { .. } => ErrorClass::Transient,
+                AzureError::Conflict { .. } => ErrorClass::Conflict,
+                AzureError::NotFound { .. } => ErrorClass::NotFound,
+                AzureError::Terminal { .. } => ErrorClass::Terminal,
+                AzureError::Auth { .. } => ErrorClass::Auth,
+                AzureError::Configuration { .. } => ErrorClass::Configuration,
+            },
+            ReconcileError::Kube(_) => ErrorClass::Kubernetes,
+            ReconcileError::Json(_) => ErrorClass::Serialization,
+        })
+    }
+}
+
+/// One kind's mapping to Azure. A reader finds the whole mapping of a kind in its adapter file:
+/// what it resolves, the body it wants (a pure function, table-tested), what it reads back.
+pub trait AzureKind: AzureBacked {
+    /// The typed ARM body of the main resource (its api-version comes with it).
+    type Body: ArmResource + Clone + Debug + Send + Sync;
+    /// What `resolve` found: ids of referenced resources, issuer URLs, existing children.
+    type Resolved: Send + Sync;
+
     /// What the object asks of the tenancy policy.
     fn policy_request(&self) -> Request<'_>;
-    /// Resolves references and computes the desired ARM resource (step 1).
-    fn desired<'a>(
+
+    /// The azop objects this one waits for, so their readiness wakes it.
+    fn references(&self) -> Vec<Reference> {
+        crate::references::placement_refs(self)
+    }
+
+    /// Step 1: references (from memory) and any Azure lookup needed to decide.
+    fn resolve<'a>(
         &'a self,
         ctx: &'a Context,
         decision: &'a Decision,
-    ) -> BoxFuture<'a, Result<Desired, ReconcileError>>;
+    ) -> BoxFuture<'a, Result<Self::Resolved, ReconcileError>>;
+
+    /// The main resource azop wants: pure, from the spec, what was resolved and the policy
+    /// decision.
+    fn desired(
+        &self,
+        resolved: &Self::Resolved,
+        decision: &Decision,
+    ) -> Result<Desired<Self::Body>, ReconcileError>;
+
     /// Copies the kind's outputs from the ARM body into status.
-    fn outputs(status: &mut Self::Status, actual: &Value);
+    fn outputs(status: &mut Self::Status, actual: &Self::Body);
 
     /// Whether Azure still holds what azop owns. Default: every field of the desired body.
     fn in_sync(desired: &Value, actual: &Value) -> bool {
@@ -251,22 +400,37 @@ pub trait AzureKind:
             .and_then(Value::as_str)
     }
 
-    /// How a failed PUT is read. Default: as the error it is.
+    /// How a failed PUT of the main resource is read. Default: as the error it is.
     fn on_write_error(error: AzureError) -> Result<(), ReconcileError> {
         Err(error.into())
     }
 
-    /// The azop objects this one waits for, so their readiness wakes it.
-    fn references(&self) -> Vec<Reference> {
-        Vec::new()
+    /// Called only when the main resource does not exist, before it is created: a last
+    /// lookup that decides how to create it (a soft-deleted vault is recovered). Default: none.
+    fn before_create<'a>(
+        &'a self,
+        _ctx: &'a Context,
+        _decision: &'a Decision,
+        _desired: &'a mut Desired<Self::Body>,
+    ) -> BoxFuture<'a, Result<(), ReconcileError>> {
+        Box::pin(async { Ok(()) })
     }
 
-    /// Work after the main resource is in sync (a FederatedIdentity's credential and
-    /// ServiceAccount). Default: none.
+    /// The child resources, in the order they are written (deleted in reverse). Pure.
+    fn children(
+        &self,
+        _resolved: &Self::Resolved,
+        _main: &Desired<Self::Body>,
+    ) -> Result<Vec<Child>, ReconcileError> {
+        Ok(Vec::new())
+    }
+
+    /// Kubernetes-side work once Azure is in sync (a FederatedIdentity's ServiceAccount), and
+    /// status fields that come from what was resolved. Default: none.
     fn after_sync<'a>(
         &'a self,
         _ctx: &'a Context,
-        _desired: &'a Desired,
+        _resolved: &'a Self::Resolved,
         _status: &'a mut Self::Status,
     ) -> BoxFuture<'a, Result<(), ReconcileError>> {
         Box::pin(async { Ok(()) })
@@ -295,7 +459,7 @@ fn now() -> Time {
 }
 
 /// A duration near `base`, ±10%, so ten thousand objects do not all wake at once.
-fn jittered(base: Duration) -> Duration {
+pub fn jittered(base: Duration) -> Duration {
     let nanos = jiff::Timestamp::now().subsec_nanosecond().unsigned_abs() as u64;
     let spread = base.as_millis() as u64 / 10;
     if spread == 0 {
@@ -305,19 +469,46 @@ fn jittered(base: Duration) -> Duration {
     Duration::from_millis(base.as_millis() as u64 - spread + offset)
 }
 
+/// The wait before retrying after `consecutive` failures: `base · 2^(n-1)`, capped, jittered,
+/// and never shorter than what Azure asked for.
+pub fn backoff(
+    consecutive: u32,
+    base: Duration,
+    max: Duration,
+    retry_after: Option<Duration>,
+) -> Duration {
+    let exp = consecutive.saturating_sub(1).min(20);
+    let wait = base.saturating_mul(1u32 << exp).min(max);
+    let wait = jittered(wait).min(max);
+    match retry_after {
+        Some(r) => wait.max(r),
+        None => wait,
+    }
+}
+
 /// Where the object stands after one pass; turned into conditions and a requeue.
 enum Outcome {
     InSync {
         observed: bool,
     },
     Operation {
-        kind: &'static str,
+        kind: OperationKind,
         retry_after: Option<Duration>,
     },
 }
 
+/// The key of an object in the failure counts.
+fn object_key<K: Resource<DynamicType = ()>>(obj: &K) -> String {
+    format!(
+        "{}/{}/{}",
+        K::kind(&()),
+        obj.meta().namespace.as_deref().unwrap_or_default(),
+        obj.meta().name.as_deref().unwrap_or_default()
+    )
+}
+
 /// Writes the status when it changed (step 6), as a merge patch of the status subresource.
-async fn write_status<K: AzureKind>(
+async fn write_status<K: AzureBacked>(
     api: &Api<K>,
     obj: &K,
     status: &K::Status,
@@ -337,13 +528,10 @@ async fn write_status<K: AzureKind>(
     Ok(())
 }
 
+/// Step 2: which profile governs the object and what it allows.
 fn decision_for<K: AzureKind>(obj: &K, ctx: &Context) -> Result<Decision, ReconcileError> {
     let namespace = obj.namespace().unwrap_or_default();
-    let labels: BTreeMap<String, String> = ctx
-        .namespaces
-        .get(&ObjectRef::new(&namespace))
-        .and_then(|ns| ns.metadata.labels.clone())
-        .unwrap_or_default();
+    let labels = ctx.namespace_labels(&namespace);
     let profiles: Vec<AzureProfile> = ctx.profiles.state().iter().map(|p| (**p).clone()).collect();
     let governing = policy::governing_profile(
         &profiles,
@@ -353,6 +541,16 @@ fn decision_for<K: AzureKind>(obj: &K, ctx: &Context) -> Result<Decision, Reconc
     )?;
     let mut request = obj.policy_request();
     request.kind = Some(K::KIND);
+    if let Some(why) = request.platform_only
+        && !ctx.config.platform_namespaces.contains(&namespace)
+    {
+        return Err(ReconcileError::Stalled {
+            reason: Reason::PolicyDenied,
+            message: format!(
+                "{why}; it is allowed only in the operator's platform namespaces, not {namespace}"
+            ),
+        });
+    }
     let mut decision = policy::decide(&governing, &request)?;
     if matches!(governing, Governing::OperatorDefault) {
         decision.subscription_id = Some(ctx.config.default_subscription_id.clone());
@@ -361,9 +559,156 @@ fn decision_for<K: AzureKind>(obj: &K, ctx: &Context) -> Result<Decision, Reconc
     Ok(decision)
 }
 
-/// Reconciles one object towards its spec (the finalizer's Apply branch).
-pub async fn apply<K: AzureKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+/// The controller's entry point for one object: the finalizer, then [`apply`] or [`cleanup`].
+/// An object that does not deserialise as its kind gets an Event and is left alone; the
+/// others of its kind go on.
+pub async fn reconcile<K: AzureKind>(
+    guard: Arc<DeserializeGuard<K>>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let obj = match &guard.0 {
+        Ok(obj) => obj,
+        Err(invalid) => {
+            report_invalid::<K>(&ctx, invalid).await;
+            return Ok(Action::await_change());
+        }
+    };
+    let kind = K::kind(&());
+    let span = tracing::info_span!(
+        "reconcile",
+        kind = %kind,
+        namespace = %obj.namespace().unwrap_or_default(),
+        name = %obj.name_any(),
+    );
+    let start = std::time::Instant::now();
+    let result = finalized(obj, ctx.clone()).instrument(span).await;
+    let key = object_key(obj);
+    let failure = match &result {
+        Ok(Pass::Done(_)) => None,
+        Ok(Pass::Stalled(e)) => e.class(),
+        Err(e) => e.class(),
+    };
+    ctx.metrics
+        .reconciled(&kind, failure.map(ErrorClass::as_str), start.elapsed());
+    match result {
+        Ok(Pass::Done(action)) => {
+            ctx.succeeded(&key);
+            Ok(action)
+        }
+        Ok(Pass::Stalled(_)) => {
+            ctx.succeeded(&key);
+            Ok(Action::await_change())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// How one pass ended when it did not fail.
+enum Pass {
+    /// Requeue as the action says.
+    Done(Action),
+    /// Needs a person: conditions say so; wait for a change.
+    Stalled(ReconcileError),
+}
+
+/// Adds the finalizer, or runs cleanup and removes it.
+async fn finalized<K: AzureKind>(obj: &K, ctx: Arc<Context>) -> Result<Pass, ReconcileError> {
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    let finalizers = obj.finalizers();
+    let position = finalizers.iter().position(|f| f == azop_api::FINALIZER);
+    if obj.meta().deletion_timestamp.is_some() {
+        let Some(i) = position else {
+            return Ok(Pass::Done(Action::await_change()));
+        };
+        return match cleanup(obj, &ctx).await? {
+            Some(wait) => Ok(Pass::Done(Action::requeue(wait))),
+            None => {
+                // `test` first, so a finalizer list changed meanwhile is not corrupted.
+                let patch: json_patch::Patch = serde_json::from_value(json!([
+                    {"op": "test", "path": format!("/metadata/finalizers/{i}"), "value": azop_api::FINALIZER},
+                    {"op": "remove", "path": format!("/metadata/finalizers/{i}")},
+                ]))?;
+                api.patch(
+                    &obj.name_any(),
+                    &PatchParams::default(),
+                    &Patch::<()>::Json(patch),
+                )
+                .await?;
+                ctx.dependents.forget(K::KIND, obj);
+                Ok(Pass::Done(Action::await_change()))
+            }
+        };
+    }
+    if position.is_none() {
+        let patch = if obj.meta().finalizers.is_none() {
+            json!([
+                {"op": "test", "path": "/metadata/finalizers", "value": null},
+                {"op": "add", "path": "/metadata/finalizers", "value": [azop_api::FINALIZER]},
+            ])
+        } else {
+            json!([
+                {"op": "test", "path": "/metadata/finalizers", "value": finalizers},
+                {"op": "add", "path": "/metadata/finalizers/-", "value": azop_api::FINALIZER},
+            ])
+        };
+        let patch: json_patch::Patch = serde_json::from_value(patch)?;
+        api.patch(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::<()>::Json(patch),
+        )
+        .await?;
+    }
+    apply(obj, &ctx, &api).await
+}
+
+/// Publishes an Event for an object that does not deserialise as its kind.
+async fn report_invalid<K: AzureKind>(
+    ctx: &Context,
+    invalid: &kube::core::error_boundary::InvalidObject,
+) {
+    let meta = &invalid.metadata;
+    tracing::warn!(
+        kind = %K::kind(&()),
+        namespace = meta.namespace.as_deref().unwrap_or_default(),
+        name = meta.name.as_deref().unwrap_or_default(),
+        error = %invalid.error,
+        "object does not deserialise; skipped"
+    );
+    ctx.metrics.reconciled(
+        &K::kind(&()),
+        Some(ErrorClass::InvalidObject.as_str()),
+        Duration::ZERO,
+    );
+    let reference = ObjectReference {
+        api_version: Some(K::api_version(&()).to_string()),
+        kind: Some(K::kind(&()).to_string()),
+        name: meta.name.clone(),
+        namespace: meta.namespace.clone(),
+        uid: meta.uid.clone(),
+        resource_version: meta.resource_version.clone(),
+        field_path: None,
+    };
+    let event = Event {
+        type_: EventType::Warning,
+        reason: Reason::InvalidObject.as_str().to_string(),
+        note: Some(
+            format!("azop cannot read this object: {}", invalid.error)
+                .chars()
+                .take(1000)
+                .collect(),
+        ),
+        action: "Reconcile".to_string(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+        tracing::debug!(error = %e, "could not publish an event");
+    }
+}
+
+/// Reconciles one object towards its spec.
+async fn apply<K: AzureKind>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Pass, ReconcileError> {
+    ctx.dependents.record(K::KIND, obj, obj.references());
     let generation = obj.meta().generation.unwrap_or(0);
     let mut status = obj.status().cloned().unwrap_or_default();
 
@@ -373,15 +718,16 @@ pub async fn apply<K: AzureKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Actio
         common.observed_generation = generation;
         Conditions::new(&mut common.conditions, generation, now())
             .progressing(format!("generation {generation} seen; reconciling"));
-        write_status(&api, &obj, &status).await?;
+        write_status(api, obj, &status).await?;
     }
 
-    let result = sync::<K>(&obj, &ctx, &mut status).await;
+    let result = sync::<K>(obj, ctx, &mut status).await;
     let common = K::azure_status(&mut status);
+    let resource_id = common.resource_id.clone().unwrap_or_default();
     let mut conditions = Conditions::new(&mut common.conditions, generation, now());
-    let action = match &result {
+    let pass = match result {
         Ok(Outcome::InSync { observed }) => {
-            if *observed {
+            if observed {
                 conditions.ready_because(
                     Reason::Observed,
                     "observed in Azure (managementPolicy: Observe)",
@@ -389,36 +735,56 @@ pub async fn apply<K: AzureKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Actio
             } else {
                 conditions.ready("in sync with Azure");
             }
-            Action::requeue(jittered(ctx.config.sync_period))
+            Ok(Pass::Done(Action::requeue(jittered(
+                ctx.config.sync_period,
+            ))))
         }
         Ok(Outcome::Operation { kind, retry_after }) => {
-            let reason = match *kind {
-                "Create" => Reason::Creating,
-                "Delete" => Reason::Deleting,
-                _ => Reason::Updating,
+            let reason = match kind {
+                OperationKind::Create => Reason::Creating,
+                OperationKind::Delete => Reason::Deleting,
+                OperationKind::Update => Reason::Updating,
             };
-            conditions.working(reason, format!("{kind} operation running in Azure"));
-            Action::requeue(
+            conditions.working(
+                reason,
+                format!("{} operation running in Azure", kind.as_str()),
+            );
+            Ok(Pass::Done(Action::requeue(
                 retry_after
                     .unwrap_or(Duration::from_secs(5))
                     .min(ctx.config.max_poll_interval),
-            )
+            )))
         }
-        Err(e) => condition_for_error(&mut conditions, e),
+        Err(e) => {
+            let needs_person = set_error_conditions(&mut conditions, &e);
+            if let Some(class) = e.class() {
+                tracing::warn!(
+                    kind = %K::kind(&()),
+                    namespace = %obj.namespace().unwrap_or_default(),
+                    name = %obj.name_any(),
+                    resource_id = %resource_id,
+                    class = class.as_str(),
+                    error = %e,
+                    "reconcile failed"
+                );
+            }
+            match e {
+                ReconcileError::Waiting { .. } => Ok(Pass::Done(Action::requeue(jittered(
+                    ctx.config.waiting_requeue,
+                )))),
+                e if needs_person => Ok(Pass::Stalled(e)),
+                e => Err(e),
+            }
+        }
     };
-    write_status(&api, &obj, &status).await?;
-    publish_transition::<K>(&ctx, &obj, &status).await;
-    match result {
-        Err(ReconcileError::Kube(e)) => Err(ReconcileError::Kube(e)),
-        _ => Ok(action),
-    }
+    write_status(api, obj, &status).await?;
+    publish_transition::<K>(ctx, obj, &status).await;
+    pass
 }
 
 /// Publishes an Event when Ready's status or reason changed. Best effort: an Event that cannot
 /// be written never fails a reconcile.
 async fn publish_transition<K: AzureKind>(ctx: &Context, obj: &K, status: &K::Status) {
-    use azop_api::conditions::READY;
-    use kube::runtime::events::{Event, EventType};
     let mut before = obj.status().cloned().unwrap_or_default();
     let mut after = status.clone();
     let old = azop_api::conditions::find(&K::azure_status(&mut before).conditions, READY).cloned();
@@ -456,48 +822,88 @@ async fn publish_transition<K: AzureKind>(ctx: &Context, obj: &K, status: &K::St
     }
 }
 
-/// Sets the conditions for an error and says when to look again (step 7).
-fn condition_for_error(conditions: &mut Conditions<'_>, e: &ReconcileError) -> Action {
+/// Sets the conditions for an error; true when it needs a person (Stalled).
+fn set_error_conditions(conditions: &mut Conditions<'_>, e: &ReconcileError) -> bool {
     match e {
         ReconcileError::Waiting { reason, message } => {
             conditions.working(*reason, message.clone());
-            Action::requeue(Duration::from_secs(10))
+            false
         }
         ReconcileError::Stalled { reason, message } => {
             conditions.stalled(*reason, message.clone());
-            Action::await_change()
+            true
         }
-        ReconcileError::Azure(AzureError::Throttled { retry_after }) => {
+        ReconcileError::Azure(AzureError::Throttled { .. }) => {
             conditions.working(Reason::Throttled, e.to_string());
-            Action::requeue(*retry_after)
+            false
         }
         ReconcileError::Azure(AzureError::Terminal { code, message }) => {
             conditions.stalled(
                 Reason::InvalidSpec,
-                format!("AzureError: {code}: {message}"),
+                format!("Azure refused the request: {code}: {message}"),
             );
-            Action::await_change()
+            true
         }
         ReconcileError::Azure(AzureError::Conflict { code, message }) => {
-            let reason = if code == "VaultAlreadyExists" || code.contains("AlreadyExists") {
+            let reason = if code.contains("AlreadyExists") {
                 Reason::NameConflict
             } else {
                 Reason::Conflict
             };
-            conditions.working(reason, format!("AzureError: {code}: {message}"));
-            Action::requeue(Duration::from_secs(30))
+            conditions.working(
+                reason,
+                format!("Azure answered a conflict: {code}: {message}"),
+            );
+            false
+        }
+        ReconcileError::Azure(AzureError::Configuration { message }) => {
+            conditions.working(
+                Reason::ConfigurationError,
+                format!("the operator's Azure configuration is wrong: {message}"),
+            );
+            false
+        }
+        ReconcileError::Azure(AzureError::Auth { message }) => {
+            conditions.working(
+                Reason::AuthorizationFailed,
+                format!("Azure refused azop's credential: {message}"),
+            );
+            false
         }
         ReconcileError::Azure(err) => {
-            conditions.working(Reason::AzureError, format!("AzureError: {err}"));
-            Action::requeue(Duration::from_secs(15))
-        }
-        ReconcileError::DeletionInProgress { retry_after } => {
-            conditions.working(Reason::Deleting, e.to_string());
-            Action::requeue(*retry_after)
+            conditions.working(
+                Reason::AzureError,
+                format!("Azure answered an error: {err}"),
+            );
+            false
         }
         ReconcileError::Kube(_) | ReconcileError::Json(_) => {
             conditions.working(Reason::AzureError, e.to_string());
-            Action::requeue(Duration::from_secs(15))
+            false
+        }
+    }
+}
+
+/// Polls the operation recorded in status, if any. `Some(outcome)` while it runs.
+async fn poll_recorded(
+    ctx: &Context,
+    common: &mut azop_api::AzureResourceStatus,
+) -> Result<Option<Outcome>, ReconcileError> {
+    let Some(op) = common.operation.clone() else {
+        return Ok(None);
+    };
+    match ctx.azure.poll(&op.token).await? {
+        Polled::InProgress { retry_after } => Ok(Some(Outcome::Operation {
+            kind: op.kind,
+            retry_after,
+        })),
+        Polled::Failed(err) => {
+            common.operation = None;
+            Err(err.into())
+        }
+        Polled::Succeeded(_) => {
+            common.operation = None;
+            Ok(None)
         }
     }
 }
@@ -509,36 +915,20 @@ async fn sync<K: AzureKind>(
     status: &mut K::Status,
 ) -> Result<Outcome, ReconcileError> {
     let decision = decision_for(obj, ctx)?;
-    let desired = obj.desired(ctx, &decision).await?;
+    let resolved = obj.resolve(ctx, &decision).await?;
+    let mut desired = obj.desired(&resolved, &decision)?;
+    let id = desired.id.as_str().to_string();
+    let api_version = K::Body::API_VERSION;
     let owner = owner_tag_value(&ctx.config.cluster_id, obj);
-    let common = K::azure_status(status);
-    common.resource_id = Some(desired.id.clone());
+    K::azure_status(status).resource_id = Some(id.clone());
 
     // Step 3: an operation in flight is polled, never repeated.
-    if let Some(op) = common.operation.clone() {
-        match ctx.azure.poll(&op.token).await? {
-            Polled::InProgress { retry_after } => {
-                let kind = if op.kind == "Create" {
-                    "Create"
-                } else {
-                    "Update"
-                };
-                return Ok(Outcome::Operation { kind, retry_after });
-            }
-            Polled::Failed(err) => {
-                common.operation = None;
-                return Err(err.into());
-            }
-            Polled::Succeeded(_) => {
-                common.operation = None;
-            }
-        }
+    if let Some(running) = poll_recorded(ctx, K::azure_status(status)).await? {
+        return Ok(running);
     }
 
     // Step 4: read, compare on owned fields, write only on difference.
-    let mut body = desired.body.clone();
-    K::mark_owner(&mut body, &owner);
-    let actual = ctx.azure.get(&desired.id, K::API_VERSION).await?;
+    let actual = ctx.azure.get(&id, api_version).await?;
     let observe = obj.management_policy() == ManagementPolicy::Observe;
     match &actual {
         Some(actual) => {
@@ -549,15 +939,15 @@ async fn sync<K: AzureKind>(
                 return Err(ReconcileError::Stalled {
                     reason: Reason::OwnedByAnotherObject,
                     message: format!(
-                        "{} carries {}={other}: another object owns it; azop will not change or delete it",
-                        desired.id,
+                        "{id} carries {}={other}: another object owns it; azop will not change or delete it",
                         azop_api::OWNER_TAG
                     ),
                 });
             }
-            K::outputs(status, actual);
-            let common = K::azure_status(status);
-            common.provisioning_state = provisioning_state(actual).map(str::to_string);
+            let typed: K::Body = serde_json::from_value(actual.clone())?;
+            K::outputs(status, &typed);
+            K::azure_status(status).provisioning_state =
+                provisioning_state(actual).map(str::to_string);
             if observe {
                 return Ok(Outcome::InSync { observed: true });
             }
@@ -566,31 +956,35 @@ async fn sync<K: AzureKind>(
                 // Someone else's operation runs (AKS allows one at a time): wait for it.
                 Some(_) => {
                     return Ok(Outcome::Operation {
-                        kind: "Update",
+                        kind: OperationKind::Update,
                         retry_after: None,
                     });
                 }
             }
+            let mut body = serde_json::to_value(&desired.body)?;
+            K::mark_owner(&mut body, &owner);
             if K::in_sync(&body, actual) {
-                obj.after_sync(ctx, &desired, status).await?;
-                return Ok(Outcome::InSync { observed: false });
+                return sync_children(obj, ctx, &resolved, &desired, status).await;
             }
         }
         None if observe => {
             return Err(ReconcileError::Waiting {
                 reason: Reason::WaitingForDependency,
-                message: format!(
-                    "{} does not exist; managementPolicy Observe never creates it",
-                    desired.id
-                ),
+                message: format!("{id} does not exist; managementPolicy Observe never creates it"),
             });
         }
-        None => {}
+        None => obj.before_create(ctx, &decision, &mut desired).await?,
     }
 
     // Step 5: write; an operation is recorded before returning.
-    let kind = if actual.is_some() { "Update" } else { "Create" };
-    let written = match ctx.azure.put(&desired.id, K::API_VERSION, &body).await {
+    let mut body = serde_json::to_value(&desired.body)?;
+    K::mark_owner(&mut body, &owner);
+    let kind = if actual.is_some() {
+        OperationKind::Update
+    } else {
+        OperationKind::Create
+    };
+    let written = match ctx.azure.put(&id, api_version, &body).await {
         Ok(w) => w,
         Err(e) => {
             K::on_write_error(e)?;
@@ -600,11 +994,12 @@ async fn sync<K: AzureKind>(
     match written {
         Written::Done(answer) => {
             if let Some(answer) = &answer {
-                K::outputs(status, answer);
-                let common = K::azure_status(status);
-                common.provisioning_state = provisioning_state(answer).map(str::to_string);
+                let typed: K::Body = serde_json::from_value(answer.clone())?;
+                K::outputs(status, &typed);
+                K::azure_status(status).provisioning_state =
+                    provisioning_state(answer).map(str::to_string);
                 if let Some(state) = provisioning_state(answer)
-                    && !matches!(state, "Succeeded")
+                    && state != "Succeeded"
                 {
                     return Ok(Outcome::Operation {
                         kind,
@@ -612,12 +1007,12 @@ async fn sync<K: AzureKind>(
                     });
                 }
             }
-            obj.after_sync(ctx, &desired, status).await?;
-            Ok(Outcome::InSync { observed: false })
+            sync_children(obj, ctx, &resolved, &desired, status).await
         }
         Written::Started { token, retry_after } => {
             K::azure_status(status).operation = Some(PendingOperation {
-                kind: kind.to_string(),
+                kind,
+                resource_id: None,
                 started_at: now(),
                 token,
             });
@@ -626,45 +1021,145 @@ async fn sync<K: AzureKind>(
     }
 }
 
-/// Deletes the Azure resource when policy says so (the finalizer's Cleanup branch). `Ok(None)`
-/// lets the object go; `Ok(Some(wait))` keeps the finalizer while the delete runs.
-pub async fn cleanup<K: AzureKind>(
-    obj: Arc<K>,
-    ctx: Arc<Context>,
-) -> Result<Option<Duration>, ReconcileError> {
+/// Step 4 for each child resource once the main one is in sync, then the kind's Kubernetes
+/// work.
+async fn sync_children<K: AzureKind>(
+    obj: &K,
+    ctx: &Context,
+    resolved: &K::Resolved,
+    main: &Desired<K::Body>,
+    status: &mut K::Status,
+) -> Result<Outcome, ReconcileError> {
+    for child in obj.children(resolved, main)? {
+        let id = child.id.as_str();
+        let actual = match child.known {
+            Some(known) => known,
+            None => ctx.azure.get(id, child.api_version).await?,
+        };
+        if actual
+            .as_ref()
+            .is_some_and(|a| drift::in_sync(&child.body, a))
+        {
+            continue;
+        }
+        let lock = child.write_lock.as_deref().map(|k| ctx.write_lock(k));
+        let _guard = match &lock {
+            Some(l) => Some(l.lock().await),
+            None => None,
+        };
+        let kind = if actual.is_some() {
+            OperationKind::Update
+        } else {
+            OperationKind::Create
+        };
+        let written = match ctx.azure.put(id, child.api_version, &child.body).await {
+            Ok(w) => w,
+            Err(e) => {
+                (child.on_write_error)(e)?;
+                Written::Done(None)
+            }
+        };
+        let common = K::azure_status(status);
+        if actual.is_none() && !common.children.iter().any(|c| c.eq_ignore_ascii_case(id)) {
+            common.children.push(id.to_string());
+        }
+        if let Written::Started { token, retry_after } = written {
+            common.operation = Some(PendingOperation {
+                kind,
+                resource_id: Some(id.to_string()),
+                started_at: now(),
+                token,
+            });
+            return Ok(Outcome::Operation { kind, retry_after });
+        }
+    }
+    obj.after_sync(ctx, resolved, status).await?;
+    Ok(Outcome::InSync { observed: false })
+}
+
+/// Deletes the Azure resources when policy says so: children first, then the main resource,
+/// and only what this object owns. `Ok(None)` lets the object go; `Ok(Some(wait))` keeps the
+/// finalizer while a delete runs.
+async fn cleanup<K: AzureKind>(obj: &K, ctx: &Context) -> Result<Option<Duration>, ReconcileError> {
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     let mut status = obj.status().cloned().unwrap_or_default();
-    let common = K::azure_status(&mut status);
     if obj.deletion_policy() == DeletionPolicy::Orphan
         || obj.management_policy() == ManagementPolicy::Observe
     {
         return Ok(None);
     }
-    let Some(id) = common.resource_id.clone() else {
-        return Ok(None);
-    };
-    if let Some(op) = common.operation.clone()
-        && op.kind == "Delete"
-    {
-        match ctx.azure.poll(&op.token).await? {
-            Polled::InProgress { retry_after } => {
-                return Ok(Some(
-                    retry_after
-                        .unwrap_or(Duration::from_secs(5))
-                        .min(ctx.config.max_poll_interval),
-                ));
+    let result = delete_owned(obj, ctx, &mut status).await;
+    if let Ok(Some(_)) | Err(_) = &result {
+        let generation = obj.meta().generation.unwrap_or(0);
+        let common = K::azure_status(&mut status);
+        let mut conditions = Conditions::new(&mut common.conditions, generation, now());
+        match &result {
+            Err(e) => {
+                set_error_conditions(&mut conditions, e);
             }
-            Polled::Succeeded(_) => return Ok(None),
-            Polled::Failed(err) => {
+            _ => conditions.working(Reason::Deleting, "delete operation running in Azure"),
+        }
+    }
+    write_status(&api, obj, &status).await?;
+    result
+}
+
+async fn delete_owned<K: AzureKind>(
+    obj: &K,
+    ctx: &Context,
+    status: &mut K::Status,
+) -> Result<Option<Duration>, ReconcileError> {
+    let common = K::azure_status(status);
+    let poll_wait = |retry_after: Option<Duration>| {
+        retry_after
+            .unwrap_or(Duration::from_secs(5))
+            .min(ctx.config.max_poll_interval)
+    };
+    if let Some(op) = common.operation.clone() {
+        match ctx.azure.poll(&op.token).await? {
+            Polled::InProgress { retry_after } if op.kind == OperationKind::Delete => {
+                return Ok(Some(poll_wait(retry_after)));
+            }
+            // A create or update still running is left to finish; its resource is deleted next.
+            Polled::InProgress { retry_after } => return Ok(Some(poll_wait(retry_after))),
+            Polled::Failed(err) if op.kind == OperationKind::Delete => {
                 common.operation = None;
-                let api: Api<K> =
-                    Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
-                write_status(&api, &obj, &status).await?;
                 return Err(err.into());
+            }
+            Polled::Failed(_) | Polled::Succeeded(_) => {
+                common.operation = None;
+                if op.kind == OperationKind::Delete {
+                    match &op.resource_id {
+                        Some(child) => common.children.retain(|c| !c.eq_ignore_ascii_case(child)),
+                        None => return Ok(None),
+                    }
+                }
             }
         }
     }
-    let api_version = K::API_VERSION;
-    let owner = owner_tag_value(&ctx.config.cluster_id, &*obj);
+    // Children first, newest first.
+    while let Some(child) = common.children.last().cloned() {
+        let api_version = child_api_version(&child);
+        match ctx.azure.delete(&child, api_version).await? {
+            Written::Done(_) => {
+                common.children.pop();
+            }
+            Written::Started { token, retry_after } => {
+                common.operation = Some(PendingOperation {
+                    kind: OperationKind::Delete,
+                    resource_id: Some(child),
+                    started_at: now(),
+                    token,
+                });
+                return Ok(Some(poll_wait(retry_after)));
+            }
+        }
+    }
+    let Some(id) = common.resource_id.clone() else {
+        return Ok(None);
+    };
+    let api_version = K::Body::API_VERSION;
+    let owner = owner_tag_value(&ctx.config.cluster_id, obj);
     match ctx.azure.get(&id, api_version).await? {
         None => Ok(None),
         Some(actual) if K::owner_of(&actual) != Some(owner.as_str()) => Ok(None),
@@ -672,60 +1167,91 @@ pub async fn cleanup<K: AzureKind>(
             Written::Done(_) => Ok(None),
             Written::Started { token, retry_after } => {
                 common.operation = Some(PendingOperation {
-                    kind: "Delete".to_string(),
+                    kind: OperationKind::Delete,
+                    resource_id: None,
                     started_at: now(),
                     token,
                 });
-                let generation = obj.meta().generation.unwrap_or(0);
-                Conditions::new(&mut common.conditions, generation, now())
-                    .working(Reason::Deleting, "delete operation running in Azure");
-                let api: Api<K> =
-                    Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
-                write_status(&api, &obj, &status).await?;
-                Ok(Some(
-                    retry_after
-                        .unwrap_or(Duration::from_secs(5))
-                        .min(ctx.config.max_poll_interval),
-                ))
+                Ok(Some(poll_wait(retry_after)))
             }
         },
     }
 }
 
-/// The controller's entry point for one object: the finalizer wraps [`apply`] and [`cleanup`].
-pub async fn reconcile<K: AzureKind>(
-    obj: Arc<K>,
-    ctx: Arc<Context>,
-) -> Result<Action, kube::runtime::finalizer::Error<ReconcileError>> {
-    use kube::runtime::finalizer::{Event, finalizer};
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
-    finalizer(&api, azop_api::FINALIZER, obj, |event| async {
-        match event {
-            Event::Apply(o) => apply(o, ctx.clone()).await,
-            Event::Cleanup(o) => match cleanup(o, ctx.clone()).await? {
-                None => Ok(Action::await_change()),
-                Some(retry_after) => Err(ReconcileError::DeletionInProgress { retry_after }),
-            },
-        }
-    })
-    .await
+/// The api-version for a child resource, by its type.
+fn child_api_version(id: &str) -> &'static str {
+    let lower = id.to_ascii_lowercase();
+    if lower.contains("/providers/microsoft.authorization/roleassignments/") {
+        azop_arm::resources::role_assignment::API_VERSION
+    } else {
+        azop_arm::resources::identity::API_VERSION
+    }
 }
 
-/// What the controller does after a failed reconcile: the error's own wait, else a backoff.
+/// What the controller does after a failed reconcile: back off exponentially by the object's
+/// consecutive failures (Retry-After honoured).
 pub fn error_policy<K: AzureKind>(
-    _obj: Arc<K>,
-    error: &kube::runtime::finalizer::Error<ReconcileError>,
-    _ctx: Arc<Context>,
+    guard: Arc<DeserializeGuard<K>>,
+    error: &ReconcileError,
+    ctx: Arc<Context>,
 ) -> Action {
-    use kube::runtime::finalizer::Error as F;
-    match error {
-        F::ApplyFailed(ReconcileError::DeletionInProgress { retry_after })
-        | F::CleanupFailed(ReconcileError::DeletionInProgress { retry_after }) => {
-            Action::requeue(*retry_after)
+    let key = match &guard.0 {
+        Ok(obj) => object_key(obj),
+        Err(invalid) => format!(
+            "{}/{}/{}",
+            K::kind(&()),
+            invalid.metadata.namespace.as_deref().unwrap_or_default(),
+            invalid.metadata.name.as_deref().unwrap_or_default()
+        ),
+    };
+    let consecutive = ctx.failed(&key);
+    let retry_after = match error {
+        ReconcileError::Azure(AzureError::Throttled { retry_after }) => Some(*retry_after),
+        _ => None,
+    };
+    let wait = backoff(
+        consecutive,
+        ctx.config.error_backoff_base,
+        ctx.config.error_backoff_max,
+        retry_after,
+    );
+    tracing::debug!(
+        key,
+        consecutive,
+        wait_ms = wait.as_millis() as u64,
+        "backing off"
+    );
+    Action::requeue(wait)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_per_consecutive_failure_up_to_the_cap() {
+        let base = Duration::from_secs(2);
+        let max = Duration::from_secs(300);
+        let waits: Vec<Duration> = (1..=10).map(|n| backoff(n, base, max, None)).collect();
+        for (n, w) in waits.iter().enumerate() {
+            let nominal = base.saturating_mul(1 << n).min(max);
+            assert!(
+                *w >= nominal.mul_f64(0.9) && *w <= nominal.mul_f64(1.1),
+                "{n}: {w:?} vs {nominal:?}"
+            );
         }
-        F::CleanupFailed(ReconcileError::Azure(AzureError::Throttled { retry_after })) => {
-            Action::requeue(*retry_after)
-        }
-        _ => Action::requeue(jittered(Duration::from_secs(15))),
+        assert!(waits[9] <= max);
+        assert!(backoff(u32::MAX, base, max, None) <= max);
+    }
+
+    #[test]
+    fn backoff_is_never_shorter_than_retry_after() {
+        let wait = backoff(
+            1,
+            Duration::from_secs(1),
+            Duration::from_secs(10),
+            Some(Duration::from_secs(30)),
+        );
+        assert_eq!(wait, Duration::from_secs(30));
     }
 }

@@ -7,6 +7,7 @@
 pub mod azure;
 pub mod drift;
 pub mod engine;
+pub mod index;
 pub mod kinds;
 pub mod metrics;
 pub mod policy;

@@ -29,6 +29,15 @@ pub struct ResultLabels {
 }
 
 /// `kind` + `ready` labels.
+/// Labels of a failure: the kind and the error class.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailureLabels {
+    /// The azop kind.
+    pub kind: String,
+    /// The error class.
+    pub class: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReadinessLabels {
     /// The azop kind.
@@ -51,6 +60,8 @@ pub struct Metrics {
     registry: Registry,
     /// Reconciles by kind and result.
     pub reconciles: Family<ResultLabels, Counter>,
+    /// Failed reconciles by kind and error class (`Transient`, `Throttled`, `Stalled`, …).
+    pub reconcile_failures: Family<FailureLabels, Counter>,
     /// Reconcile duration by kind.
     pub reconcile_duration: Family<KindLabel, Histogram>,
     /// ARM requests by method and status.
@@ -76,6 +87,12 @@ impl Default for Metrics {
             Histogram::new(exponential_buckets(0.005, 2.0, 14))
         });
         let arm_requests = Family::<ArmLabels, Counter>::default();
+        let reconcile_failures = Family::<FailureLabels, Counter>::default();
+        registry.register(
+            "reconcile_failures",
+            "Failed reconciles by kind and error class",
+            reconcile_failures.clone(),
+        );
         let throttled_waits = Counter::default();
         let operations_in_flight = Family::<KindLabel, Gauge>::default();
         let objects = Family::<ReadinessLabels, Gauge>::default();
@@ -108,6 +125,7 @@ impl Default for Metrics {
         Metrics {
             registry,
             reconciles,
+            reconcile_failures,
             reconcile_duration,
             arm_requests,
             throttled_waits,
@@ -121,13 +139,21 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Records one reconcile.
-    pub fn reconciled(&self, kind: &str, ok: bool, took: Duration) {
+    pub fn reconciled(&self, kind: &str, failure: Option<&str>, took: Duration) {
         self.reconciles
             .get_or_create(&ResultLabels {
                 kind: kind.to_string(),
-                result: if ok { "ok" } else { "error" }.to_string(),
+                result: if failure.is_none() { "ok" } else { "error" }.to_string(),
             })
             .inc();
+        if let Some(class) = failure {
+            self.reconcile_failures
+                .get_or_create(&FailureLabels {
+                    kind: kind.to_string(),
+                    class: class.to_string(),
+                })
+                .inc();
+        }
         self.reconcile_duration
             .get_or_create(&KindLabel {
                 kind: kind.to_string(),

@@ -183,6 +183,9 @@ pub struct Request<'a> {
     pub issuer_url: Option<&'a str>,
     /// The resource group's own Azure name, for ResourceGroup objects.
     pub own_group_name: Option<&'a str>,
+    /// Set when the request is allowed only from the operator's platform namespaces; says why
+    /// (granting a kubelet identity a role reaches every pod on the cluster's nodes).
+    pub platform_only: Option<&'static str>,
 }
 
 /// The request with the profile's defaults filled in.

@@ -1,67 +1,104 @@
-//! Step 1 of the engine: resolving references to other azop objects. A reference that does
-//! not exist yet, or is not Ready for its current generation, is `WaitingForDependency`; the
-//! controller also watches referenced kinds, so their readiness wakes the dependents.
+//! Step 1 of the engine: resolving references to other azop objects, from the shared stores
+//! in memory (never a GET to the API server). A reference that does not exist yet, or is not
+//! Ready for its current generation, is `WaitingForDependency`; the runner wakes dependents
+//! when a dependency's readiness changes.
+
+use std::sync::Arc;
 
 use azop_api::ResourceGroup;
-use azop_api::azure_resource::{AzureResourceStatus, ResourceGroupPlacement};
+use azop_api::azure_resource::AzureBacked;
 use azop_api::conditions::Reason;
 use azop_api::conditions::{self, READY};
 use azop_api::profile::AzopKind;
-use kube::{Api, ResourceExt};
+use azop_arm::ResourceId;
+use kube::ResourceExt;
 
-use crate::engine::{AzureKind, Context, ReconcileError, Reference};
+use crate::engine::{Context, ReconcileError, Reference};
 use crate::policy::Decision;
 
-/// A referenced object that is Ready for its current generation, with its shared status.
-pub async fn ready<T: AzureKind>(
+/// A referenced object as last seen, whether or not it is ready.
+pub fn existing<T: AzureBacked>(
     ctx: &Context,
     namespace: &str,
     name: &str,
-) -> Result<(T, AzureResourceStatus), ReconcileError> {
-    let api: Api<T> = Api::namespaced(ctx.client.clone(), namespace);
-    let kind = T::kind(&());
-    let Some(obj) = api.get_opt(name).await? else {
-        return Err(ReconcileError::Waiting {
+) -> Result<Arc<T>, ReconcileError> {
+    ctx.stores
+        .get::<T>(namespace, name)
+        .ok_or_else(|| ReconcileError::Waiting {
             reason: Reason::WaitingForDependency,
-            message: format!("{kind} {namespace}/{name} does not exist yet"),
-        });
-    };
-    let mut status = obj.status().cloned().unwrap_or_default();
-    let common = T::azure_status(&mut status).clone();
+            message: format!("{} {namespace}/{name} does not exist yet", T::kind(&())),
+        })
+}
+
+/// A referenced object that is Ready for its current generation.
+pub fn ready<T: AzureBacked>(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<Arc<T>, ReconcileError> {
+    let obj = existing::<T>(ctx, namespace, name)?;
+    let common = obj.common_status();
     if !conditions::is_ready(&common.conditions, obj.meta().generation) {
         let why = conditions::find(&common.conditions, READY)
             .map(|c| format!(" ({}: {})", c.reason, c.message))
             .unwrap_or_default();
         return Err(ReconcileError::Waiting {
             reason: Reason::WaitingForDependency,
-            message: format!("{kind} {namespace}/{name} is not Ready yet{why}"),
+            message: format!("{} {namespace}/{name} is not Ready yet{why}", T::kind(&())),
         });
     }
-    Ok((obj, common))
+    Ok(obj)
 }
 
-/// The ARM id of the resource group a placed object lives in.
-pub async fn resource_group_id(
+/// The ARM id a Ready referenced object reports.
+pub fn ready_resource_id<T: AzureBacked>(
     ctx: &Context,
     namespace: &str,
-    placement: &ResourceGroupPlacement,
-    decision: &Decision,
-) -> Result<String, ReconcileError> {
-    if let Some(r) = &placement.resource_group_ref {
-        let (rg, common) = ready::<ResourceGroup>(ctx, namespace, &r.name).await?;
-        return common.resource_id.ok_or_else(|| ReconcileError::Waiting {
+    name: &str,
+) -> Result<ResourceId, ReconcileError> {
+    let obj = ready::<T>(ctx, namespace, name)?;
+    let id = obj
+        .common_status()
+        .resource_id
+        .ok_or_else(|| ReconcileError::Waiting {
             reason: Reason::WaitingForDependency,
-            message: format!(
-                "ResourceGroup {namespace}/{} has no resourceId yet",
-                rg.name_any()
-            ),
-        });
+            message: format!("{} {namespace}/{name} has no resourceId yet", T::kind(&())),
+        })?;
+    parse_id(&id)
+}
+
+/// Parses an id azop or Azure wrote; a malformed one is the spec's fault.
+pub fn parse_id(id: &str) -> Result<ResourceId, ReconcileError> {
+    ResourceId::parse(id).map_err(|e| ReconcileError::Stalled {
+        reason: Reason::InvalidSpec,
+        message: format!("{id} is not an ARM resource id: {e}"),
+    })
+}
+
+/// The ARM id of the resource group a placed object lives in: its `resourceGroupRef`'s (Ready)
+/// id, else the group the policy decision names.
+pub fn resource_group_id<K: AzureBacked>(
+    ctx: &Context,
+    obj: &K,
+    decision: &Decision,
+) -> Result<ResourceId, ReconcileError> {
+    let namespace = obj.namespace().unwrap_or_default();
+    if let Some(r) = obj.placement().and_then(|p| p.resource_group_ref.as_ref()) {
+        return ready_resource_id::<ResourceGroup>(ctx, &namespace, &r.name);
     }
-    let subscription = subscription(ctx, decision);
+    group_by_name(decision)
+}
+
+/// The group the decision names, in the decision's subscription.
+pub fn group_by_name(decision: &Decision) -> Result<ResourceId, ReconcileError> {
+    let subscription = decision.subscription_id.as_deref().unwrap_or_default();
     match &decision.resource_group_name {
-        Some(name) => Ok(format!(
-            "/subscriptions/{subscription}/resourceGroups/{name}"
-        )),
+        Some(name) => ResourceId::for_resource_group(subscription, name).map_err(|e| {
+            ReconcileError::Stalled {
+                reason: Reason::InvalidSpec,
+                message: format!("resource group {name}: {e}"),
+            }
+        }),
         None => Err(ReconcileError::Stalled {
             reason: Reason::InvalidSpec,
             message: "set spec.resourceGroupRef or spec.resourceGroupName".to_string(),
@@ -69,23 +106,12 @@ pub async fn resource_group_id(
     }
 }
 
-/// The subscription an object's resources go to.
-pub fn subscription<'a>(ctx: &'a Context, decision: &'a Decision) -> &'a str {
-    decision
-        .subscription_id
-        .as_deref()
-        .unwrap_or(&ctx.config.default_subscription_id)
-}
-
 /// The ResourceGroup a placed object references, if any.
-pub fn placement_refs<K: kube::Resource>(
-    obj: &K,
-    placement: &ResourceGroupPlacement,
-) -> Vec<Reference> {
+pub fn placement_refs<K: AzureBacked>(obj: &K) -> Vec<Reference> {
     let own = obj.meta().namespace.clone().unwrap_or_default();
-    placement
-        .resource_group_ref
-        .iter()
+    obj.placement()
+        .and_then(|p| p.resource_group_ref.as_ref())
         .map(|r| Reference::new(AzopKind::ResourceGroup, None, &own, &r.name))
+        .into_iter()
         .collect()
 }

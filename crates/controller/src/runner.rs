@@ -1,24 +1,46 @@
-//! Runs one kube-runtime Controller per kind on the shared engine, with the reflectors policy
-//! needs, metrics, and a Lease so only one replica reconciles at a time.
+//! Runs one kube-runtime Controller per kind on the shared engine: one shared watch per kind
+//! (every controller subscribes to it rather than opening its own), objects read through
+//! `DeserializeGuard` so a malformed one cannot stop its kind, dependents woken through an index,
+//! AzureProfile and Namespace changes requeue the objects they govern, metrics, and a Lease so
+//! only one replica reconciles at a time.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
+use azop_api::azure_resource::AzureBacked;
+use azop_api::conditions::{self, READY, STALLED};
 use azop_api::{
     AksCluster, AzureProfile, FederatedIdentity, KeyVault, ResourceGroup, RoleAssignment,
 };
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::core::{DeserializeGuard, Selector, SelectorExt};
+use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 
 use crate::azure::Azure;
 use crate::engine::{self, AzureKind, Context, EngineConfig, Reference};
+use crate::index::Stores;
 use crate::metrics::Metrics;
-use azop_api::profile::AzopKind;
+
+/// Every Azure-backed kind, once: the runner starts a watch and a controller for each, and
+/// anything else that must visit every kind (`azop dev`'s table, the tests) calls it with its
+/// own macro. A new kind adds one line here.
+#[macro_export]
+macro_rules! for_each_azure_kind {
+    ($m:ident) => {
+        $m!(azop_api::ResourceGroup);
+        $m!(azop_api::KeyVault);
+        $m!(azop_api::AksCluster);
+        $m!(azop_api::FederatedIdentity);
+        $m!(azop_api::RoleAssignment);
+    };
+}
 
 /// How the operator runs.
 #[derive(Debug, Clone)]
@@ -60,7 +82,19 @@ pub enum RunError {
     LostLease,
 }
 
-fn reflect<K>(api: Api<K>) -> (Store<K>, impl Future<Output = ()>)
+type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// How many events a shared watch buffers per subscriber before it waits for the slowest.
+const SHARED_BUFFER: usize = 1024;
+
+/// One shared watch: its store, the task that drives it, and the writer handing out
+/// subscriptions until every controller has taken its own.
+struct Shared<K: Resource<DynamicType = ()> + Clone + 'static> {
+    store: Store<K>,
+    writer: Option<reflector::store::Writer<K>>,
+}
+
+impl<K> Shared<K>
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -70,178 +104,346 @@ where
         + Sync
         + 'static,
 {
-    let (reader, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .for_each(|_| async {});
-    (reader, stream)
+    fn new() -> Self {
+        let (store, writer) = reflector::store_shared(SHARED_BUFFER);
+        Shared {
+            store,
+            writer: Some(writer),
+        }
+    }
+
+    fn subscribe(&self) -> ReflectHandle<K> {
+        self.writer
+            .as_ref()
+            .and_then(|w| w.subscribe())
+            // A shared writer always subscribes; the writer is only taken by `start` after
+            // every controller has subscribed.
+            .expect("subscriptions are taken before the watch starts")
+    }
+
+    /// The task driving the watch into the store and every subscriber.
+    fn start(&mut self, api: Api<K>) -> Task {
+        let Some(writer) = self.writer.take() else {
+            return Box::pin(async {});
+        };
+        Box::pin(
+            watcher(api, watcher::Config::default())
+                .default_backoff()
+                .reflect_shared(writer)
+                .for_each(|event| async move {
+                    if let Err(e) = event {
+                        tracing::warn!(error = %e, "watch failed; retrying");
+                    }
+                }),
+        )
+    }
 }
 
-/// Wakes on spec changes and deletion, not on our own status writes.
-fn spec_or_deletion<K: Resource>(obj: &K) -> Option<u64> {
+/// A hash of what dependents care about: generation, resource id and conditions.
+fn readiness<K: AzureBacked>(obj: &K) -> u64 {
+    let common = obj.common_status();
     let mut h = std::collections::hash_map::DefaultHasher::new();
     obj.meta().generation.hash(&mut h);
-    obj.meta().deletion_timestamp.is_some().hash(&mut h);
-    obj.meta().finalizers.hash(&mut h);
-    Some(h.finish())
-}
-
-/// What of a dependency its dependents care about: generation, resource id and conditions.
-fn readiness(
-    generation: Option<i64>,
-    resource_id: &Option<String>,
-    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
-) -> Option<u64> {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    generation.hash(&mut h);
-    resource_id.hash(&mut h);
-    for c in conditions {
+    common.resource_id.hash(&mut h);
+    for c in &common.conditions {
         (&c.type_, &c.status, c.observed_generation).hash(&mut h);
     }
-    Some(h.finish())
+    h.finish()
 }
 
-fn kind_readiness<D: AzureKind>(obj: &D) -> Option<u64> {
-    let mut status = obj.status().cloned().unwrap_or_default();
-    let common = D::azure_status(&mut status);
-    readiness(
-        obj.meta().generation,
-        &common.resource_id,
-        &common.conditions,
-    )
+/// Readiness, plus the outputs dependents read from a cluster (issuer, kubelet identity).
+fn cluster_readiness(obj: &AksCluster) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    readiness(obj).hash(&mut h);
+    if let Some(s) = &obj.status {
+        s.oidc_issuer_url.hash(&mut h);
+        s.kubelet_identity
+            .as_ref()
+            .and_then(|k| k.object_id.as_ref())
+            .hash(&mut h);
+    }
+    obj.spec.issuer_access.is_some().hash(&mut h);
+    h.finish()
 }
 
-fn cluster_readiness(obj: &AksCluster) -> Option<u64> {
-    let status = obj.status.clone().unwrap_or_default();
-    readiness(
-        obj.meta().generation,
-        &status.oidc_issuer_url,
-        &status.azure.conditions,
-    )
+/// Yields a value only when `hash` of an object differs from the last one seen for it, so a
+/// dependency's status writes that change nothing its dependents read wake nobody.
+struct Changed<T> {
+    last: Mutex<HashMap<String, u64>>,
+    hash: fn(&T) -> u64,
 }
 
-/// Wakes the objects of `K` that reference a dependency of kind `kind`.
-fn dependents<K, D>(
-    store: Store<K>,
-    kind: AzopKind,
-) -> impl Fn(D) -> Vec<ObjectRef<K>> + Send + Sync + 'static
+impl<T: Resource> Changed<T> {
+    fn new(hash: fn(&T) -> u64) -> Self {
+        Changed {
+            last: Mutex::default(),
+            hash,
+        }
+    }
+
+    fn changed(&self, obj: &T) -> bool {
+        let key = format!(
+            "{}/{}",
+            obj.meta().namespace.as_deref().unwrap_or_default(),
+            obj.meta().name.as_deref().unwrap_or_default()
+        );
+        let h = (self.hash)(obj);
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        last.insert(key, h) != Some(h)
+    }
+}
+
+/// The dependents of kind `K` of each changed object of kind `D`, from the index.
+fn dependents_of<K, D>(
+    ctx: Arc<Context>,
+    hash: fn(&D) -> u64,
+) -> impl Fn(Arc<DeserializeGuard<D>>) -> Vec<ObjectRef<DeserializeGuard<K>>> + Send + Sync + 'static
 where
     K: AzureKind,
-    D: Resource,
+    D: AzureBacked,
 {
-    move |dep: D| {
+    let changed = Changed::new(hash);
+    move |dep| {
+        let Ok(dep) = &dep.0 else { return Vec::new() };
+        if !changed.changed(dep) {
+            return Vec::new();
+        }
         let target = Reference {
-            kind,
+            kind: D::KIND,
             namespace: dep.namespace().unwrap_or_default(),
             name: dep.name_any(),
         };
-        store
-            .state()
-            .iter()
-            .filter(|o| o.references().contains(&target))
-            .map(|o| ObjectRef::from_obj(&**o))
+        ctx.dependents
+            .of::<K>(K::KIND, &target)
+            .into_iter()
+            .map(|r| ObjectRef::new(&r.name).within(r.namespace.as_deref().unwrap_or_default()))
             .collect()
     }
 }
 
-/// A watch of dependency kind `D` that yields only readiness changes.
-fn dependency_stream<D>(
-    client: &Client,
-    hash: fn(&D) -> Option<u64>,
-) -> impl futures::Stream<Item = Result<D, watcher::Error>> + Send + 'static
-where
-    D: Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-{
-    watcher(Api::<D>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .touched_objects()
-        .predicate_filter(hash, Default::default())
+/// Whether an object's Ready condition is refused by policy (or by a missing profile).
+fn denied_by_policy<K: AzureBacked>(obj: &K) -> bool {
+    let common = obj.common_status();
+    conditions::find(&common.conditions, STALLED).is_some_and(|c| c.status == "True")
+        && conditions::find(&common.conditions, READY)
+            .is_some_and(|c| c.reason == azop_api::conditions::Reason::PolicyDenied.as_str())
 }
 
-async fn run_kind<K>(client: Client, ctx: Arc<Context>, metrics: Arc<Metrics>, concurrency: u16)
-where
-    K: AzureKind,
-{
-    let api: Api<K> = Api::all(client.clone());
-    let (reader, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(spec_or_deletion::<K>, Default::default());
-    let store = reader.clone();
-    let wc = watcher::Config::default();
-    let controller = Controller::for_stream(stream, reader)
+/// On a profile change: the objects of `K` in the namespaces the profile selects now, and every
+/// object of `K` refused by policy (the profile may have stopped selecting or started
+/// allowing it).
+fn governed_by_profile<K: AzureKind>(
+    ctx: Arc<Context>,
+    store: Store<DeserializeGuard<K>>,
+) -> impl Fn(Arc<AzureProfile>) -> Vec<ObjectRef<DeserializeGuard<K>>> + Send + Sync + 'static {
+    let changed = Changed::new(|p: &AzureProfile| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        p.meta().generation.hash(&mut h);
+        p.meta().deletion_timestamp.is_some().hash(&mut h);
+        h.finish()
+    });
+    move |profile| {
+        if !changed.changed(&profile) {
+            return Vec::new();
+        }
+        let selector = Selector::try_from(profile.spec.namespace_selector.clone()).ok();
+        store
+            .state()
+            .iter()
+            .filter_map(|g| g.0.as_ref().ok())
+            .filter(|obj| {
+                let labels = ctx.namespace_labels(&obj.namespace().unwrap_or_default());
+                denied_by_policy(*obj) || selector.as_ref().is_some_and(|s| s.matches(&labels))
+            })
+            .map(|obj| ObjectRef::new(&obj.name_any()).within(&obj.namespace().unwrap_or_default()))
+            .collect()
+    }
+}
+
+/// On a namespace's label change: the objects of `K` in it.
+fn in_namespace<K: AzureKind>(
+    store: Store<DeserializeGuard<K>>,
+) -> impl Fn(Arc<Namespace>) -> Vec<ObjectRef<DeserializeGuard<K>>> + Send + Sync + 'static {
+    let changed = Changed::new(|ns: &Namespace| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        ns.metadata.labels.hash(&mut h);
+        h.finish()
+    });
+    move |ns| {
+        if !changed.changed(&ns) {
+            return Vec::new();
+        }
+        let name = ns.name_any();
+        store
+            .state()
+            .iter()
+            .filter_map(|g| g.0.as_ref().ok())
+            .filter(|obj| obj.namespace().as_deref() == Some(name.as_str()))
+            .map(|obj| ObjectRef::new(&obj.name_any()).within(&obj.namespace().unwrap_or_default()))
+            .collect()
+    }
+}
+
+/// Wakes on spec changes, deletion and finalizers, not on our own status writes.
+fn spec_or_deletion<K: Resource>(obj: &K) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    obj.meta().generation.hash(&mut h);
+    obj.meta().deletion_timestamp.is_some().hash(&mut h);
+    obj.meta().finalizers.hash(&mut h);
+    // A malformed object has no generation we can trust to change: key on its version.
+    h.finish()
+}
+
+/// Everything a kind's controller subscribes to.
+struct Subscriptions {
+    resource_groups: ReflectHandle<DeserializeGuard<ResourceGroup>>,
+    key_vaults: ReflectHandle<DeserializeGuard<KeyVault>>,
+    aks_clusters: ReflectHandle<DeserializeGuard<AksCluster>>,
+    federated_identities: ReflectHandle<DeserializeGuard<FederatedIdentity>>,
+    profiles: ReflectHandle<AzureProfile>,
+    namespaces: ReflectHandle<Namespace>,
+}
+
+/// The shared watches of every kind the controllers read or wake on.
+struct Watches {
+    resource_groups: Shared<DeserializeGuard<ResourceGroup>>,
+    key_vaults: Shared<DeserializeGuard<KeyVault>>,
+    aks_clusters: Shared<DeserializeGuard<AksCluster>>,
+    federated_identities: Shared<DeserializeGuard<FederatedIdentity>>,
+    role_assignments: Shared<DeserializeGuard<RoleAssignment>>,
+    profiles: Shared<AzureProfile>,
+    namespaces: Shared<Namespace>,
+}
+
+impl Watches {
+    fn new() -> Self {
+        Watches {
+            resource_groups: Shared::new(),
+            key_vaults: Shared::new(),
+            aks_clusters: Shared::new(),
+            federated_identities: Shared::new(),
+            role_assignments: Shared::new(),
+            profiles: Shared::new(),
+            namespaces: Shared::new(),
+        }
+    }
+
+    fn subscriptions(&self) -> Subscriptions {
+        Subscriptions {
+            resource_groups: self.resource_groups.subscribe(),
+            key_vaults: self.key_vaults.subscribe(),
+            aks_clusters: self.aks_clusters.subscribe(),
+            federated_identities: self.federated_identities.subscribe(),
+            profiles: self.profiles.subscribe(),
+            namespaces: self.namespaces.subscribe(),
+        }
+    }
+
+    fn stores(&self) -> Stores {
+        let stores = Stores::default();
+        stores.insert(self.resource_groups.store.clone());
+        stores.insert(self.key_vaults.store.clone());
+        stores.insert(self.aks_clusters.store.clone());
+        stores.insert(self.federated_identities.store.clone());
+        stores.insert(self.role_assignments.store.clone());
+        stores
+    }
+
+    fn start(&mut self, client: &Client) -> Vec<Task> {
+        vec![
+            self.resource_groups.start(Api::all(client.clone())),
+            self.key_vaults.start(Api::all(client.clone())),
+            self.aks_clusters.start(Api::all(client.clone())),
+            self.federated_identities.start(Api::all(client.clone())),
+            self.role_assignments.start(Api::all(client.clone())),
+            self.profiles.start(Api::all(client.clone())),
+            self.namespaces.start(Api::all(client.clone())),
+        ]
+    }
+}
+
+/// A kind's own objects, filtered to the changes that matter.
+fn own_changes<K: AzureKind>(
+    handle: ReflectHandle<DeserializeGuard<K>>,
+) -> impl Stream<Item = Arc<DeserializeGuard<K>>> + Send + 'static {
+    let changed = Changed::new(|g: &DeserializeGuard<K>| match &g.0 {
+        Ok(obj) => spec_or_deletion(obj),
+        Err(invalid) => {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            invalid.metadata.resource_version.hash(&mut h);
+            h.finish()
+        }
+    });
+    handle.filter(move |g| futures::future::ready(changed.changed(&**g)))
+}
+
+fn controller_for<K: AzureKind>(
+    ctx: Arc<Context>,
+    own: ReflectHandle<DeserializeGuard<K>>,
+    store: Store<DeserializeGuard<K>>,
+    subs: Subscriptions,
+    concurrency: u16,
+) -> Task {
+    let mut controller = Controller::for_shared_stream(own_changes(own), store.clone())
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
-        .watches_stream(
-            dependency_stream::<ResourceGroup>(&client, kind_readiness::<ResourceGroup>),
-            dependents::<K, ResourceGroup>(store.clone(), AzopKind::ResourceGroup),
+        .watches_shared_stream(
+            subs.resource_groups,
+            dependents_of::<K, ResourceGroup>(ctx.clone(), readiness::<ResourceGroup>),
         )
-        .watches_stream(
-            dependency_stream::<KeyVault>(&client, kind_readiness::<KeyVault>),
-            dependents::<K, KeyVault>(store.clone(), AzopKind::KeyVault),
+        .watches_shared_stream(
+            subs.key_vaults,
+            dependents_of::<K, KeyVault>(ctx.clone(), readiness::<KeyVault>),
         )
-        .watches_stream(
-            dependency_stream::<FederatedIdentity>(&client, kind_readiness::<FederatedIdentity>),
-            dependents::<K, FederatedIdentity>(store.clone(), AzopKind::FederatedIdentity),
+        .watches_shared_stream(
+            subs.aks_clusters,
+            dependents_of::<K, AksCluster>(ctx.clone(), cluster_readiness),
         )
-        .watches_stream(
-            dependency_stream::<AksCluster>(&client, cluster_readiness),
-            dependents::<K, AksCluster>(store.clone(), AzopKind::AksCluster),
+        .watches_shared_stream(
+            subs.federated_identities,
+            dependents_of::<K, FederatedIdentity>(ctx.clone(), readiness::<FederatedIdentity>),
         )
-        .owns(Api::<ServiceAccount>::all(client.clone()), wc);
-    let kind = K::kind(&()).to_string();
-    let gauges = tokio::spawn(export_gauges::<K>(store.clone(), metrics.clone()));
-    controller
-        .run(
-            move |obj, ctx| {
-                let metrics = metrics.clone();
-                let kind = kind.clone();
-                async move {
-                    let start = Instant::now();
-                    let result = engine::reconcile::<K>(obj, ctx).await;
-                    metrics.reconciled(&kind, result.is_ok(), start.elapsed());
-                    result
+        .watches_shared_stream(
+            subs.profiles,
+            governed_by_profile(ctx.clone(), store.clone()),
+        )
+        .watches_shared_stream(subs.namespaces, in_namespace(store.clone()));
+    if K::KIND == azop_api::profile::AzopKind::FederatedIdentity {
+        // A FederatedIdentity owns the ServiceAccount it creates: recreate it if removed.
+        controller = controller.owns(
+            Api::<ServiceAccount>::all(ctx.client.clone()),
+            watcher::Config::default(),
+        );
+    }
+    let gauges = tokio::spawn(export_gauges::<K>(store, ctx.metrics.clone()));
+    Box::pin(async move {
+        controller
+            .run(engine::reconcile::<K>, engine::error_policy::<K>, ctx)
+            .for_each(|result| async move {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "controller event");
                 }
-            },
-            engine::error_policy::<K>,
-            ctx,
-        )
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "reconcile failed");
-            }
-        })
-        .await;
-    gauges.abort();
+            })
+            .await;
+        gauges.abort();
+    })
 }
 
 /// Keeps the `objects` and `operations_in_flight` gauges of one kind current, from the
 /// controller's own cache (no extra API calls).
-async fn export_gauges<K: AzureKind>(store: Store<K>, metrics: Arc<Metrics>) {
+async fn export_gauges<K: AzureKind>(store: Store<DeserializeGuard<K>>, metrics: Arc<Metrics>) {
     use crate::metrics::{KindLabel, ReadinessLabels};
     let kind = K::kind(&()).to_string();
     loop {
         let mut by_ready: std::collections::BTreeMap<&str, i64> =
             [("True", 0), ("False", 0), ("Unknown", 0)].into();
         let mut in_flight = 0;
-        for obj in store.state() {
-            let mut status = obj.status().cloned().unwrap_or_default();
-            let azure = K::azure_status(&mut status);
-            let ready = azop_api::conditions::find(&azure.conditions, azop_api::conditions::READY)
-                .map(|c| c.status.as_str())
-                .unwrap_or("Unknown");
-            let ready = match ready {
-                "True" => "True",
-                "False" => "False",
+        for guard in store.state() {
+            let Ok(obj) = &guard.0 else { continue };
+            let azure = obj.common_status();
+            let ready = match conditions::find(&azure.conditions, READY).map(|c| c.status.as_str())
+            {
+                Some("True") => "True",
+                Some("False") => "False",
                 _ => "Unknown",
             };
             *by_ready.entry(ready).or_default() += 1;
@@ -291,32 +493,51 @@ pub async fn run(
         leading = Some((rx, task));
     }
 
-    let (profiles, profiles_task) = reflect(Api::<AzureProfile>::all(client.clone()));
-    let (namespaces, namespaces_task) = reflect(Api::<Namespace>::all(client.clone()));
-    let ctx = Arc::new(Context {
-        client: client.clone(),
+    let mut watches = Watches::new();
+    let ctx = Arc::new(Context::new(
+        client.clone(),
         azure,
         config,
-        profiles: profiles.clone(),
-        namespaces: namespaces.clone(),
-        recorder: kube::runtime::events::Recorder::new(client.clone(), "azop".into()),
-        identity_locks: Default::default(),
-    });
+        watches.profiles.store.clone(),
+        watches.namespaces.store.clone(),
+        watches.stores(),
+        metrics.clone(),
+    ));
     let c = options.concurrency;
-    let controllers = async {
-        let _ = tokio::time::timeout(Duration::from_secs(30), async {
-            let _ = profiles.wait_until_ready().await;
-            let _ = namespaces.wait_until_ready().await;
-        })
-        .await;
-        metrics.set_ready(true);
-        tokio::join!(
-            run_kind::<ResourceGroup>(client.clone(), ctx.clone(), metrics.clone(), c),
-            run_kind::<KeyVault>(client.clone(), ctx.clone(), metrics.clone(), c),
-            run_kind::<AksCluster>(client.clone(), ctx.clone(), metrics.clone(), c),
-            run_kind::<FederatedIdentity>(client.clone(), ctx.clone(), metrics.clone(), c),
-            run_kind::<RoleAssignment>(client.clone(), ctx.clone(), metrics.clone(), c),
-        );
+    let mut controllers: Vec<Task> = Vec::new();
+    macro_rules! add_controller {
+        ($kind:ty) => {{
+            let shared = &watches;
+            let own = own_handle::<$kind>(shared);
+            let store = ctx
+                .stores
+                .of::<$kind>()
+                .expect("every kind's store is registered by Watches::stores");
+            controllers.push(controller_for::<$kind>(
+                ctx.clone(),
+                own,
+                store,
+                shared.subscriptions(),
+                c,
+            ));
+        }};
+    }
+    for_each_azure_kind!(add_controller);
+    let watch_tasks = watches.start(&client);
+    let profiles = watches.profiles.store.clone();
+    let namespaces = watches.namespaces.store.clone();
+    let all = async move {
+        let watch_tasks = futures::future::join_all(watch_tasks);
+        let controllers = async {
+            let _ = tokio::time::timeout(Duration::from_secs(30), async {
+                let _ = profiles.wait_until_ready().await;
+                let _ = namespaces.wait_until_ready().await;
+            })
+            .await;
+            metrics.set_ready(true);
+            futures::future::join_all(controllers).await;
+        };
+        tokio::join!(watch_tasks, controllers);
     };
     let lost = async {
         match &mut leading {
@@ -329,17 +550,32 @@ pub async fn run(
         }
     };
     let result = tokio::select! {
-        _ = controllers => Ok(()),
-        _ = profiles_task => Ok(()),
-        _ = namespaces_task => Ok(()),
+        _ = all => Ok(()),
         _ = shutdown => Ok(()),
         _ = lost => Err(RunError::LostLease),
     };
-    metrics.set_ready(false);
+    ctx.metrics.set_ready(false);
     if let Some((rx, task)) = leading {
         // Dropping the receiver makes the manager release the Lease.
         drop(rx);
         let _ = task.await;
     }
     result
+}
+
+/// A subscription to kind `K`'s own shared watch.
+fn own_handle<K: AzureKind>(watches: &Watches) -> ReflectHandle<DeserializeGuard<K>> {
+    use std::any::Any;
+    let handles: [Box<dyn Any>; 5] = [
+        Box::new(watches.resource_groups.subscribe()),
+        Box::new(watches.key_vaults.subscribe()),
+        Box::new(watches.aks_clusters.subscribe()),
+        Box::new(watches.federated_identities.subscribe()),
+        Box::new(watches.role_assignments.subscribe()),
+    ];
+    handles
+        .into_iter()
+        .find_map(|h| h.downcast::<ReflectHandle<DeserializeGuard<K>>>().ok())
+        .map(|h| *h)
+        .expect("every Azure-backed kind has a shared watch")
 }

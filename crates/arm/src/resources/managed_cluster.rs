@@ -156,6 +156,99 @@ pub struct ManagedClusterProperties {
     /// Add-ons by name (`azureKeyvaultSecretsProvider`, `azurepolicy`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addon_profiles: Option<BTreeMap<String, AddonProfile>>,
+    /// Who may reach the API server: private cluster, authorized IP ranges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_server_access_profile: Option<ApiServerAccessProfile>,
+    /// Microsoft Entra ID integration (AKS-managed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aad_profile: Option<AadProfile>,
+    /// Whether local accounts (the static admin kubeconfig) are disabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_local_accounts: Option<bool>,
+    /// The automatic upgrade channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_upgrade_profile: Option<AutoUpgradeProfile>,
+    /// Fields not named above.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `apiServerAccessProfile`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiServerAccessProfile {
+    /// Whether the API server has only a private endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_private_cluster: Option<bool>,
+    /// CIDRs allowed to reach a public API server; empty or absent means everyone.
+    #[serde(
+        default,
+        rename = "authorizedIPRanges",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub authorized_ip_ranges: Option<Vec<String>>,
+    /// Fields not named above.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `aadProfile`: AKS-managed Microsoft Entra ID.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AadProfile {
+    /// AKS-managed Entra integration (the only kind still offered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<bool>,
+    /// Azure RBAC for Kubernetes authorization.
+    #[serde(
+        default,
+        rename = "enableAzureRBAC",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub enable_azure_rbac: Option<bool>,
+    /// Entra groups that are cluster admins.
+    #[serde(
+        default,
+        rename = "adminGroupObjectIDs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub admin_group_object_ids: Option<Vec<String>>,
+    /// Fields not named above.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `autoUpgradeProfile`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoUpgradeProfile {
+    /// `rapid`, `stable`, `patch`, `node-image` or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_channel: Option<String>,
+    /// Fields not named above.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `securityProfile.defender`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DefenderProfile {
+    /// Defender's threat detection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_monitoring: Option<DefenderSecurityMonitoring>,
+    /// Fields not named above (the Log Analytics workspace, …).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `securityProfile.defender.securityMonitoring`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DefenderSecurityMonitoring {
+    /// Whether Defender watches the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
     /// Fields not named above.
     #[serde(flatten)]
     pub extra: Extra,
@@ -274,7 +367,10 @@ pub struct SecurityProfile {
     /// Microsoft Entra Workload ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_identity: Option<WorkloadIdentityProfile>,
-    /// Fields not named above (Defender, KMS, image cleaner, …).
+    /// Microsoft Defender for Containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defender: Option<DefenderProfile>,
+    /// Fields not named above (KMS, image cleaner, …).
     #[serde(flatten)]
     pub extra: Extra,
 }

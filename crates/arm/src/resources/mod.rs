@@ -38,9 +38,10 @@ pub use identity::{
     UserAssignedIdentityProperties,
 };
 pub use managed_cluster::{
-    AddonProfile, AgentPool, AgentPoolProfile, AgentPoolProperties, ManagedCluster,
-    ManagedClusterIdentity, ManagedClusterProperties, ManagedClusterSku, NetworkProfile,
-    OidcIssuerProfile, PowerState, SecurityProfile, UserAssignedIdentityDetails,
+    AadProfile, AddonProfile, AgentPool, AgentPoolProfile, AgentPoolProperties,
+    ApiServerAccessProfile, AutoUpgradeProfile, DefenderProfile, DefenderSecurityMonitoring,
+    ManagedCluster, ManagedClusterIdentity, ManagedClusterProperties, ManagedClusterSku,
+    NetworkProfile, OidcIssuerProfile, PowerState, SecurityProfile, UserAssignedIdentityDetails,
     UserAssignedIdentityReference, WorkloadIdentityProfile,
 };
 pub use resource_group::{ResourceGroup, ResourceGroupProperties};

@@ -9,39 +9,34 @@
 
 use std::collections::BTreeMap;
 
-use azop_api::azure_resource::{AzureResourceStatus, DeletionPolicy, ManagementPolicy};
+use azop_api::azure_resource::AzureBacked;
 use azop_api::conditions::{self, Reason};
 use azop_api::profile::AzopKind;
 use azop_api::{AksCluster, FederatedIdentity, FederatedIdentityStatus};
+use azop_arm::ResourceId;
+use azop_arm::resources::{ArmList, FederatedIdentityCredential, UserAssignedIdentity};
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
 use kube::core::{Selector, SelectorExt};
-use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::{Value, json};
 
 use crate::azure::AzureError;
-use crate::engine::{AzureKind, Context, Desired, ReconcileError, Reference};
+use crate::engine::{AzureKind, Child, Context, Desired, ReconcileError, Reference};
+use crate::kinds::tags;
 use crate::policy::{Decision, Request};
 use crate::references;
 
 /// The api-version of ../shared/arm-specs for identities and their credentials.
-pub const API_VERSION: &str = "2024-11-30";
+pub const API_VERSION: &str = azop_arm::resources::identity::API_VERSION;
 /// Azure's limit of federated credentials per identity.
 pub const MAX_CREDENTIALS: usize = 20;
 /// The annotation the workload identity webhook reads the client id from.
 pub const CLIENT_ID_ANNOTATION: &str = "azure.workload.identity/client-id";
 /// The annotation the workload identity webhook reads the tenant id from.
 pub const TENANT_ID_ANNOTATION: &str = "azure.workload.identity/tenant-id";
-
-fn azure_name(fi: &FederatedIdentity) -> String {
-    fi.spec
-        .azure
-        .azure_name
-        .clone()
-        .unwrap_or_else(|| fi.name_any())
-}
+const CREDENTIALS: &str = "federatedIdentityCredentials";
 
 /// The credential's name: `spec.credentialName`, else `<namespace>-<name>` cut to Azure's 120.
 fn credential_name(fi: &FederatedIdentity) -> String {
@@ -62,7 +57,21 @@ pub fn subject(fi: &FederatedIdentity) -> String {
     )
 }
 
-async fn issuer_url(fi: &FederatedIdentity, ctx: &Context) -> Result<String, ReconcileError> {
+/// What an identity needs resolved before anything is written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// The group the identity lives in.
+    pub group: ResourceId,
+    /// The OIDC issuer the credential trusts (checked against `issuerAccess` already).
+    pub issuer: String,
+    /// The identity's federated credentials as Azure lists them now (empty when the identity
+    /// does not exist yet).
+    pub credentials: Vec<Value>,
+}
+
+/// The issuer URL; a cross-namespace cluster must select this namespace in `issuerAccess`.
+/// Reads the cluster from memory, so a refusal comes before any Azure request.
+fn issuer_url(fi: &FederatedIdentity, ctx: &Context) -> Result<String, ReconcileError> {
     let issuer = &fi.spec.issuer;
     if let Some(url) = &issuer.url {
         return Ok(url.clone());
@@ -81,19 +90,9 @@ async fn issuer_url(fi: &FederatedIdentity, ctx: &Context) -> Result<String, Rec
     };
     let own_ns = fi.namespace().unwrap_or_default();
     let ns = r.namespace.clone().unwrap_or_else(|| own_ns.clone());
-    let api: Api<AksCluster> = Api::namespaced(ctx.client.clone(), &ns);
-    let Some(cluster) = api.get_opt(&r.name).await? else {
-        return Err(ReconcileError::Waiting {
-            reason: Reason::WaitingForDependency,
-            message: format!("AksCluster {ns}/{} does not exist yet", r.name),
-        });
-    };
+    let cluster = references::existing::<AksCluster>(ctx, &ns, &r.name)?;
     if ns != own_ns {
-        let labels: BTreeMap<String, String> = ctx
-            .namespaces
-            .get(&ObjectRef::new(&own_ns))
-            .and_then(|n| n.metadata.labels.clone())
-            .unwrap_or_default();
+        let labels = ctx.namespace_labels(&own_ns);
         let allowed = cluster.spec.issuer_access.as_ref().is_some_and(|a| {
             Selector::try_from(a.namespace_selector.clone()).is_ok_and(|s| s.matches(&labels))
         });
@@ -123,26 +122,90 @@ async fn issuer_url(fi: &FederatedIdentity, ctx: &Context) -> Result<String, Rec
     }
 }
 
+fn identity_id(fi: &FederatedIdentity, group: &ResourceId) -> Result<ResourceId, ReconcileError> {
+    group
+        .child(
+            "Microsoft.ManagedIdentity/userAssignedIdentities",
+            &fi.azure_name(),
+        )
+        .map_err(|e| ReconcileError::Stalled {
+            reason: Reason::InvalidSpec,
+            message: format!("identity name {}: {e}", fi.azure_name()),
+        })
+}
+
+/// Whether Azure's refusal is the per-identity credential limit.
+fn is_credential_quota(code: &str, message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    code.contains("Quota")
+        || (m.contains("too many federated identity credentials") && !m.contains("concurrent"))
+}
+
+fn on_credential_write_error(error: AzureError) -> Result<(), ReconcileError> {
+    match error {
+        AzureError::Terminal { code, message } if is_credential_quota(&code, &message) => {
+            Err(ReconcileError::Stalled {
+                reason: Reason::QuotaExceeded,
+                message: format!("Azure refused the federated credential: {code}: {message}"),
+            })
+        }
+        e => Err(e.into()),
+    }
+}
+
+/// Which credential is this object's: an existing one with the same issuer and subject is
+/// adopted, not duplicated; else the derived name. A 21st is refused before Azure is asked.
+/// Returns its id and what Azure holds under it now.
+fn credential_choice(
+    fi: &FederatedIdentity,
+    resolved: &Resolved,
+    identity: &ResourceId,
+) -> Result<(ResourceId, Option<Value>), ReconcileError> {
+    let subject = subject(fi);
+    let field = |c: &Value, f: &str| {
+        c.pointer(&format!("/properties/{f}"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let name_of = |c: &Value| c.get("name").and_then(Value::as_str).map(str::to_string);
+    let matching = resolved.credentials.iter().find(|c| {
+        field(c, "issuer").as_deref() == Some(resolved.issuer.as_str())
+            && field(c, "subject").as_deref() == Some(subject.as_str())
+    });
+    let (name, known) = match matching {
+        Some(c) => (
+            name_of(c).unwrap_or_else(|| credential_name(fi)),
+            Some(c.clone()),
+        ),
+        None => {
+            let name = credential_name(fi);
+            let taken = resolved
+                .credentials
+                .iter()
+                .find(|c| name_of(c).as_deref() == Some(name.as_str()));
+            if taken.is_none() && resolved.credentials.len() >= MAX_CREDENTIALS {
+                return Err(ReconcileError::Stalled {
+                    reason: Reason::QuotaExceeded,
+                    message: format!(
+                        "identity {identity} already has {MAX_CREDENTIALS} federated credentials, Azure's limit"
+                    ),
+                });
+            }
+            (name, taken.cloned())
+        }
+    };
+    let id = identity
+        .child(CREDENTIALS, &name)
+        .map_err(|e| ReconcileError::Stalled {
+            reason: Reason::InvalidSpec,
+            message: format!("credential name {name}: {e}"),
+        })?;
+    Ok((id, known))
+}
+
 impl AzureKind for FederatedIdentity {
-    const KIND: AzopKind = AzopKind::FederatedIdentity;
-    const API_VERSION: &'static str = API_VERSION;
-    type Status = FederatedIdentityStatus;
-
-    fn status(&self) -> Option<&FederatedIdentityStatus> {
-        self.status.as_ref()
-    }
-
-    fn azure_status(status: &mut FederatedIdentityStatus) -> &mut AzureResourceStatus {
-        &mut status.azure
-    }
-
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.azure.deletion_policy
-    }
-
-    fn management_policy(&self) -> ManagementPolicy {
-        self.spec.azure.management_policy
-    }
+    type Body = UserAssignedIdentity;
+    type Resolved = Resolved;
 
     fn policy_request(&self) -> Request<'_> {
         Request {
@@ -156,30 +219,77 @@ impl AzureKind for FederatedIdentity {
         }
     }
 
-    fn desired<'a>(
+    fn resolve<'a>(
         &'a self,
         ctx: &'a Context,
         decision: &'a Decision,
-    ) -> BoxFuture<'a, Result<Desired, ReconcileError>> {
+    ) -> BoxFuture<'a, Result<Resolved, ReconcileError>> {
         Box::pin(async move {
-            let ns = self.namespace().unwrap_or_default();
-            let group =
-                references::resource_group_id(ctx, &ns, &self.spec.placement, decision).await?;
-            let mut tags = decision.default_tags.clone();
-            tags.extend(self.spec.azure.tags.clone());
-            Ok(Desired {
-                id: format!(
-                    "{group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{}",
-                    azure_name(self)
-                ),
-                body: json!({"location": decision.location, "tags": tags}),
+            // Policy first (issuerAccess), then references, then the one Azure read.
+            let issuer = issuer_url(self, ctx)?;
+            let group = references::resource_group_id(ctx, self, decision)?;
+            let list_id = format!("{}/{CREDENTIALS}", identity_id(self, &group)?);
+            let credentials = match ctx.azure.get(&list_id, API_VERSION).await? {
+                Some(list) => {
+                    let list: ArmList<Value> = serde_json::from_value(list)?;
+                    list.value
+                }
+                None => Vec::new(),
+            };
+            Ok(Resolved {
+                group,
+                issuer,
+                credentials,
             })
         })
     }
 
+    fn desired(
+        &self,
+        resolved: &Resolved,
+        decision: &Decision,
+    ) -> Result<Desired<UserAssignedIdentity>, ReconcileError> {
+        Ok(Desired {
+            id: identity_id(self, &resolved.group)?,
+            body: UserAssignedIdentity {
+                location: decision.location.clone(),
+                tags: Some(tags(decision, &self.spec.azure)),
+                ..UserAssignedIdentity::default()
+            },
+        })
+    }
+
+    /// The credential for this namespace's ServiceAccount.
+    fn children(
+        &self,
+        resolved: &Resolved,
+        main: &Desired<UserAssignedIdentity>,
+    ) -> Result<Vec<Child>, ReconcileError> {
+        let (id, known) = credential_choice(self, resolved, &main.id)?;
+        let subject = subject(self);
+        let body = FederatedIdentityCredential {
+            properties: Some(azop_arm::resources::FederatedIdentityCredentialProperties {
+                issuer: Some(resolved.issuer.clone()),
+                subject: Some(subject),
+                audiences: Some(self.spec.audiences.clone()),
+                ..Default::default()
+            }),
+            ..FederatedIdentityCredential::default()
+        };
+        Ok(vec![Child {
+            id,
+            api_version: API_VERSION,
+            body: serde_json::to_value(body)?,
+            known: Some(known),
+            // Azure refuses concurrent credential writes on one identity.
+            write_lock: Some(main.id.as_str().to_string()),
+            on_write_error: on_credential_write_error,
+        }])
+    }
+
     fn references(&self) -> Vec<Reference> {
         let own = self.namespace().unwrap_or_default();
-        let mut refs = crate::references::placement_refs(self, &self.spec.placement);
+        let mut refs = references::placement_refs(self);
         if let Some(c) = &self.spec.issuer.cluster_ref {
             refs.push(Reference::new(
                 AzopKind::AksCluster,
@@ -191,108 +301,29 @@ impl AzureKind for FederatedIdentity {
         refs
     }
 
-    fn outputs(status: &mut FederatedIdentityStatus, actual: &Value) {
-        let field = |k: &str| {
-            actual
-                .pointer(&format!("/properties/{k}"))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
-        status.client_id = field("clientId").or(status.client_id.take());
-        status.principal_id = field("principalId").or(status.principal_id.take());
-        status.tenant_id = field("tenantId").or(status.tenant_id.take());
+    fn outputs(status: &mut FederatedIdentityStatus, actual: &UserAssignedIdentity) {
+        let p = actual.properties.clone().unwrap_or_default();
+        status.client_id = p.client_id.or(status.client_id.take());
+        status.principal_id = p.principal_id.or(status.principal_id.take());
+        status.tenant_id = p.tenant_id.or(status.tenant_id.take());
     }
 
     fn after_sync<'a>(
         &'a self,
         ctx: &'a Context,
-        desired: &'a Desired,
+        resolved: &'a Resolved,
         status: &'a mut FederatedIdentityStatus,
     ) -> BoxFuture<'a, Result<(), ReconcileError>> {
         Box::pin(async move {
-            let issuer = issuer_url(self, ctx).await?;
-            let subject = subject(self);
-            let credential_id =
-                ensure_credential(self, ctx, &desired.id, &issuer, &subject).await?;
-            status.subject = Some(subject);
-            status.issuer_url = Some(issuer);
-            status.credential_id = Some(credential_id);
+            status.subject = Some(subject(self));
+            status.issuer_url = Some(resolved.issuer.clone());
+            if let Some(identity) = &status.azure.resource_id {
+                let identity = references::parse_id(identity)?;
+                status.credential_id =
+                    Some(credential_choice(self, resolved, &identity)?.0.to_string());
+            }
             ensure_service_account(self, ctx, status).await
         })
-    }
-}
-
-/// Creates or adopts the credential; writes to one identity are serialised.
-async fn ensure_credential(
-    fi: &FederatedIdentity,
-    ctx: &Context,
-    identity_id: &str,
-    issuer: &str,
-    subject: &str,
-) -> Result<String, ReconcileError> {
-    let lock = ctx.identity_lock(identity_id);
-    let _guard = lock.lock().await;
-    let list_id = format!("{identity_id}/federatedIdentityCredentials");
-    let existing = ctx
-        .azure
-        .get(&list_id, API_VERSION)
-        .await?
-        .unwrap_or(Value::Null);
-    let creds: Vec<Value> = existing
-        .get("value")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let audiences = json!(fi.spec.audiences);
-    let matching = creds.iter().find(|c| {
-        c.pointer("/properties/issuer").and_then(Value::as_str) == Some(issuer)
-            && c.pointer("/properties/subject").and_then(Value::as_str) == Some(subject)
-    });
-    let name = match matching {
-        Some(c) => {
-            let id = c
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            if c.pointer("/properties/audiences") == Some(&audiences) {
-                return Ok(id);
-            }
-            c.get("name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .unwrap_or_else(|| credential_name(fi))
-        }
-        None => {
-            let name = credential_name(fi);
-            let taken = creds
-                .iter()
-                .any(|c| c.get("name").and_then(Value::as_str) == Some(name.as_str()));
-            if !taken && creds.len() >= MAX_CREDENTIALS {
-                return Err(ReconcileError::Stalled {
-                    reason: Reason::QuotaExceeded,
-                    message: format!(
-                        "identity {identity_id} already has {MAX_CREDENTIALS} federated credentials, Azure's limit"
-                    ),
-                });
-            }
-            name
-        }
-    };
-    let id = format!("{list_id}/{name}");
-    let body =
-        json!({"properties": {"issuer": issuer, "subject": subject, "audiences": audiences}});
-    match ctx.azure.put(&id, API_VERSION, &body).await {
-        Ok(_) => Ok(id),
-        Err(AzureError::Terminal { code, message })
-            if code.contains("Quota") || message.contains("20") && code == "BadRequest" =>
-        {
-            Err(ReconcileError::Stalled {
-                reason: Reason::QuotaExceeded,
-                message: format!("AzureError: {code}: {message}"),
-            })
-        }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -342,5 +373,140 @@ async fn ensure_service_account(
                 "ServiceAccount {ns}/{name} does not exist; create it or set serviceAccount.create: true"
             ),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kinds::test_support::{GROUP, decision, obj};
+
+    const ISSUER: &str = "https://westeurope.oic.prod-aks.azure.com/t/c/";
+
+    fn fi(spec: Value) -> FederatedIdentity {
+        obj(
+            json!({"kind": "FederatedIdentity", "metadata": {"name": "orders", "namespace": "team-a"}, "spec": spec}),
+        )
+    }
+
+    fn resolved(credentials: Vec<Value>) -> Resolved {
+        Resolved {
+            group: ResourceId::parse(GROUP).expect("group"),
+            issuer: ISSUER.to_string(),
+            credentials,
+        }
+    }
+
+    fn cred(name: &str, issuer: &str, subject: &str) -> Value {
+        json!({"name": name, "properties": {"issuer": issuer, "subject": subject, "audiences": ["api://AzureADTokenExchange"]}})
+    }
+
+    fn spec() -> Value {
+        json!({"resourceGroupName": "rg-team-a", "issuer": {"url": ISSUER}, "serviceAccount": {"name": "orders-sa"}})
+    }
+
+    #[test]
+    fn the_identity_and_its_credential_for_this_namespaces_service_account() {
+        let f = fi(spec());
+        let d = f.desired(&resolved(vec![]), &decision()).expect("desired");
+        let identity =
+            format!("{GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/orders");
+        assert_eq!(d.id.as_str(), identity);
+        assert_eq!(
+            serde_json::to_value(&d.body).expect("serialises"),
+            json!({"location": "westeurope", "tags": {"team": "a", "cost": "42"}})
+        );
+        let children = f.children(&resolved(vec![]), &d).expect("children");
+        assert_eq!(children.len(), 1);
+        let c = &children[0];
+        assert_eq!(
+            c.id.as_str(),
+            format!("{identity}/federatedIdentityCredentials/team-a-orders")
+        );
+        assert_eq!(
+            c.body,
+            json!({"properties": {"issuer": ISSUER, "subject": "system:serviceaccount:team-a:orders-sa",
+                                  "audiences": ["api://AzureADTokenExchange"]}})
+        );
+        assert_eq!(c.known, Some(None));
+        assert_eq!(c.write_lock.as_deref(), Some(identity.as_str()));
+    }
+
+    #[test]
+    fn an_existing_credential_with_the_same_issuer_and_subject_is_adopted() {
+        let f = fi(spec());
+        let existing = cred(
+            "made-by-hand",
+            ISSUER,
+            "system:serviceaccount:team-a:orders-sa",
+        );
+        let r = resolved(vec![existing.clone()]);
+        let d = f.desired(&r, &decision()).expect("desired");
+        let c = &f.children(&r, &d).expect("children")[0];
+        assert!(
+            c.id.as_str()
+                .ends_with("/federatedIdentityCredentials/made-by-hand")
+        );
+        assert_eq!(c.known, Some(Some(existing.clone())));
+        assert!(crate::drift::in_sync(&c.body, &existing));
+    }
+
+    #[test]
+    fn a_twenty_first_credential_is_refused_before_azure_is_asked() {
+        let f = fi(spec());
+        let full: Vec<Value> = (0..MAX_CREDENTIALS)
+            .map(|i| {
+                cred(
+                    &format!("c{i}"),
+                    ISSUER,
+                    &format!("system:serviceaccount:x:{i}"),
+                )
+            })
+            .collect();
+        let r = resolved(full);
+        let d = f.desired(&r, &decision()).expect("desired");
+        match f.children(&r, &d) {
+            Err(ReconcileError::Stalled { reason, .. }) => {
+                assert_eq!(reason, Reason::QuotaExceeded)
+            }
+            other => panic!("expected QuotaExceeded, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn azures_quota_answer_is_quota_exceeded_but_a_concurrency_answer_is_not() {
+        let quota = on_credential_write_error(AzureError::Terminal {
+            code: "BadRequest".into(),
+            message: "Too many Federated Identity Credentials. A managed identity can have at most 20 federated identity credentials.".into(),
+        });
+        assert!(matches!(
+            quota,
+            Err(ReconcileError::Stalled {
+                reason: Reason::QuotaExceeded,
+                ..
+            })
+        ));
+        let concurrent = on_credential_write_error(AzureError::Terminal {
+            code: "BadRequest".into(),
+            message: "Too many Federated Identity Credentials are written concurrently for the managed identity".into(),
+        });
+        assert!(matches!(concurrent, Err(ReconcileError::Azure(_))));
+    }
+
+    #[test]
+    fn outputs_read_client_principal_and_tenant() {
+        let actual: UserAssignedIdentity = serde_json::from_value(json!({"properties": {
+            "clientId": "c", "principalId": "p", "tenantId": "t"}}))
+        .expect("body");
+        let mut status = FederatedIdentityStatus::default();
+        FederatedIdentity::outputs(&mut status, &actual);
+        assert_eq!(
+            (
+                status.client_id.as_deref(),
+                status.principal_id.as_deref(),
+                status.tenant_id.as_deref()
+            ),
+            (Some("c"), Some("p"), Some("t"))
+        );
     }
 }

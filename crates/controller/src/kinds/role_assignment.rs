@@ -6,15 +6,16 @@
 //! replication, waited out as `WaitingForPrincipal`. Role assignments carry no tags, so the
 //! ownership mark lives in the assignment's description.
 
-use azop_api::azure_resource::{AzureResourceStatus, DeletionPolicy};
 use azop_api::conditions::Reason;
 use azop_api::profile::AzopKind;
 use azop_api::role_assignment::PrincipalType;
 use azop_api::{
     AksCluster, FederatedIdentity, KeyVault, ResourceGroup, RoleAssignment, RoleAssignmentStatus,
 };
+use azop_arm::ResourceId;
+use azop_arm::resources::{RoleAssignment as ArmRoleAssignment, RoleAssignmentProperties};
 use futures::future::BoxFuture;
-use kube::{Api, ResourceExt};
+use kube::ResourceExt;
 use serde_json::{Value, json};
 
 use crate::azure::AzureError;
@@ -23,7 +24,7 @@ use crate::policy::{Decision, Request};
 use crate::references;
 
 /// The api-version of ../shared/arm-specs for role assignments.
-pub const API_VERSION: &str = "2022-04-01";
+pub const API_VERSION: &str = azop_arm::resources::role_assignment::API_VERSION;
 
 const OWNER_PREFIX: &str = "azop.dev/owner=";
 
@@ -43,39 +44,40 @@ pub fn assignment_name(scope: &str, principal_id: &str, role_definition_id: &str
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, key.as_bytes()).to_string()
 }
 
-async fn principal_id(ra: &RoleAssignment, ctx: &Context) -> Result<String, ReconcileError> {
+/// What an assignment needs resolved: who gets the role, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// The scope: a resource, a group or a subscription.
+    pub scope: ResourceId,
+    /// The principal's object id.
+    pub principal_id: String,
+}
+
+fn principal_id(ra: &RoleAssignment, ctx: &Context) -> Result<String, ReconcileError> {
     let ns = ra.namespace().unwrap_or_default();
     let p = &ra.spec.principal;
     if let Some(id) = &p.object_id {
         return Ok(id.clone());
     }
     if let Some(r) = &p.federated_identity {
-        let (fi, _) = references::ready::<FederatedIdentity>(ctx, &ns, &r.name).await?;
+        let fi = references::ready::<FederatedIdentity>(ctx, &ns, &r.name)?;
         return fi
             .status
-            .and_then(|s| s.principal_id)
+            .as_ref()
+            .and_then(|s| s.principal_id.clone())
             .ok_or_else(|| ReconcileError::Waiting {
                 reason: Reason::WaitingForDependency,
                 message: format!("FederatedIdentity {ns}/{} has no principalId yet", r.name),
             });
     }
     if let Some(r) = &p.aks_kubelet_of {
-        // Every pod on the cluster's nodes acts as its kubelet identity: platform use only.
-        if !ctx.config.platform_namespaces.contains(&ns) {
-            return Err(ReconcileError::Stalled {
-                reason: Reason::PolicyDenied,
-                message: format!(
-                    "principal.aksKubeletOf grants the role to every pod on the cluster's nodes; it is allowed only in the operator's platform namespaces, not {ns}"
-                ),
-            });
-        }
         let cns = r.namespace.clone().unwrap_or_else(|| ns.clone());
-        let api: Api<AksCluster> = Api::namespaced(ctx.client.clone(), &cns);
-        let cluster = api.get_opt(&r.name).await?;
+        let cluster = references::existing::<AksCluster>(ctx, &cns, &r.name)?;
         return cluster
-            .and_then(|c| c.status)
-            .and_then(|s| s.kubelet_identity)
-            .and_then(|k| k.object_id)
+            .status
+            .as_ref()
+            .and_then(|s| s.kubelet_identity.as_ref())
+            .and_then(|k| k.object_id.clone())
             .ok_or_else(|| ReconcileError::Waiting {
                 reason: Reason::WaitingForDependency,
                 message: format!("AksCluster {cns}/{} has no kubelet identity yet", r.name),
@@ -88,98 +90,118 @@ async fn principal_id(ra: &RoleAssignment, ctx: &Context) -> Result<String, Reco
     })
 }
 
-async fn scope_id(ra: &RoleAssignment, ctx: &Context) -> Result<String, ReconcileError> {
+fn scope_id(ra: &RoleAssignment, ctx: &Context) -> Result<ResourceId, ReconcileError> {
     let ns = ra.namespace().unwrap_or_default();
     let s = &ra.spec.scope;
-    let id = if let Some(id) = &s.resource_id {
-        Some(id.clone())
-    } else if let Some(r) = &s.key_vault_ref {
+    if let Some(id) = &s.resource_id {
+        return references::parse_id(id);
+    }
+    if let Some(r) = &s.key_vault_ref {
         let rns = r.namespace.clone().unwrap_or_else(|| ns.clone());
-        references::ready::<KeyVault>(ctx, &rns, &r.name)
-            .await?
-            .1
-            .resource_id
-    } else if let Some(r) = &s.aks_cluster_ref {
+        return references::ready_resource_id::<KeyVault>(ctx, &rns, &r.name);
+    }
+    if let Some(r) = &s.aks_cluster_ref {
         let rns = r.namespace.clone().unwrap_or_else(|| ns.clone());
-        let api: Api<AksCluster> = Api::namespaced(ctx.client.clone(), &rns);
-        api.get_opt(&r.name)
-            .await?
-            .and_then(|c| c.status)
-            .and_then(|s| s.azure.resource_id)
-    } else if let Some(r) = &s.resource_group_ref {
-        references::ready::<ResourceGroup>(ctx, &ns, &r.name)
-            .await?
-            .1
-            .resource_id
-    } else {
-        None
-    };
-    id.ok_or_else(|| ReconcileError::Waiting {
-        reason: Reason::WaitingForDependency,
-        message: "the scope's resource has no resourceId yet".to_string(),
+        let cluster = references::existing::<AksCluster>(ctx, &rns, &r.name)?;
+        return match cluster
+            .status
+            .as_ref()
+            .and_then(|s| s.azure.resource_id.clone())
+        {
+            Some(id) => references::parse_id(&id),
+            None => Err(ReconcileError::Waiting {
+                reason: Reason::WaitingForDependency,
+                message: format!("AksCluster {rns}/{} has no resourceId yet", r.name),
+            }),
+        };
+    }
+    if let Some(r) = &s.resource_group_ref {
+        return references::ready_resource_id::<ResourceGroup>(ctx, &ns, &r.name);
+    }
+    Err(ReconcileError::Stalled {
+        reason: Reason::InvalidSpec,
+        message:
+            "scope must set one of resourceId, keyVaultRef, aksClusterRef and resourceGroupRef"
+                .to_string(),
     })
 }
 
 impl AzureKind for RoleAssignment {
-    const KIND: AzopKind = AzopKind::RoleAssignment;
-    const API_VERSION: &'static str = API_VERSION;
-    type Status = RoleAssignmentStatus;
-
-    fn status(&self) -> Option<&RoleAssignmentStatus> {
-        self.status.as_ref()
-    }
-
-    fn azure_status(status: &mut RoleAssignmentStatus) -> &mut AzureResourceStatus {
-        &mut status.azure
-    }
-
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy
-    }
+    type Body = ArmRoleAssignment;
+    type Resolved = Resolved;
 
     fn policy_request(&self) -> Request<'_> {
-        Request::default()
+        Request {
+            platform_only: self.spec.principal.aks_kubelet_of.as_ref().map(
+                |_| "principal.aksKubeletOf grants the role to every pod on the cluster's nodes",
+            ),
+            ..Request::default()
+        }
     }
 
-    fn desired<'a>(
+    fn resolve<'a>(
         &'a self,
         ctx: &'a Context,
-        decision: &'a Decision,
-    ) -> BoxFuture<'a, Result<Desired, ReconcileError>> {
+        _decision: &'a Decision,
+    ) -> BoxFuture<'a, Result<Resolved, ReconcileError>> {
         Box::pin(async move {
-            let scope = scope_id(self, ctx).await?;
-            let principal = principal_id(self, ctx).await?;
-            let subscription = references::subscription(ctx, decision);
-            let role_definition_id = match (&self.spec.role, &self.spec.role_definition_id) {
-                (Some(role), _) => format!(
-                    "/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{}",
-                    role.role_definition_guid()
-                ),
-                (None, Some(id)) if id.starts_with('/') => id.clone(),
-                (None, Some(guid)) => format!(
-                    "/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
-                ),
-                (None, None) => {
-                    return Err(ReconcileError::Stalled {
-                        reason: Reason::InvalidSpec,
-                        message: "set one of role and roleDefinitionId".to_string(),
-                    });
-                }
-            };
-            let principal_type = match self.spec.principal.type_.unwrap_or_default() {
-                PrincipalType::ServicePrincipal => "ServicePrincipal",
-                PrincipalType::User => "User",
-                PrincipalType::Group => "Group",
-            };
-            let name = assignment_name(&scope, &principal, &role_definition_id);
-            Ok(Desired {
-                id: format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
-                body: json!({"properties": {
-                    "roleDefinitionId": role_definition_id,
-                    "principalId": principal,
-                    "principalType": principal_type,
-                }}),
+            Ok(Resolved {
+                scope: scope_id(self, ctx)?,
+                principal_id: principal_id(self, ctx)?,
             })
+        })
+    }
+
+    fn desired(
+        &self,
+        resolved: &Resolved,
+        decision: &Decision,
+    ) -> Result<Desired<ArmRoleAssignment>, ReconcileError> {
+        let subscription = decision.subscription_id.as_deref().unwrap_or_default();
+        let role_definition_id = match (&self.spec.role, &self.spec.role_definition_id) {
+            (Some(role), _) => format!(
+                "/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{}",
+                role.role_definition_guid()
+            ),
+            (None, Some(id)) if id.starts_with('/') => id.clone(),
+            (None, Some(guid)) => format!(
+                "/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
+            ),
+            (None, None) => {
+                return Err(ReconcileError::Stalled {
+                    reason: Reason::InvalidSpec,
+                    message: "set one of role and roleDefinitionId".to_string(),
+                });
+            }
+        };
+        let principal_type = match self.spec.principal.type_.unwrap_or_default() {
+            PrincipalType::ServicePrincipal => "ServicePrincipal",
+            PrincipalType::User => "User",
+            PrincipalType::Group => "Group",
+        };
+        let name = assignment_name(
+            resolved.scope.as_str(),
+            &resolved.principal_id,
+            &role_definition_id,
+        );
+        let id = resolved
+            .scope
+            .child("Microsoft.Authorization/roleAssignments", &name)
+            .map_err(|e| ReconcileError::Stalled {
+                reason: Reason::InvalidSpec,
+                message: format!("role assignment at {}: {e}", resolved.scope),
+            })?;
+        Ok(Desired {
+            id,
+            body: ArmRoleAssignment {
+                properties: Some(RoleAssignmentProperties {
+                    role_definition_id: Some(role_definition_id),
+                    principal_id: Some(resolved.principal_id.clone()),
+                    principal_type: Some(principal_type.to_string()),
+                    ..RoleAssignmentProperties::default()
+                }),
+                ..ArmRoleAssignment::default()
+            },
         })
     }
 
@@ -259,21 +281,110 @@ impl AzureKind for RoleAssignment {
         }
     }
 
-    fn outputs(status: &mut RoleAssignmentStatus, actual: &Value) {
-        status.assignment_id = actual
-            .get("name")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+    fn outputs(status: &mut RoleAssignmentStatus, actual: &ArmRoleAssignment) {
+        status.assignment_id = actual.name.clone();
         status.principal_id = actual
-            .pointer("/properties/principalId")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+            .properties
+            .as_ref()
+            .and_then(|p| p.principal_id.clone());
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kinds::test_support::{GROUP, decision, obj};
+
+    fn ra(spec: Value) -> RoleAssignment {
+        obj(
+            json!({"kind": "RoleAssignment", "metadata": {"name": "pull", "namespace": "platform"}, "spec": spec}),
+        )
+    }
+
+    fn resolved() -> Resolved {
+        Resolved {
+            scope: ResourceId::parse(GROUP).expect("scope"),
+            principal_id: "44444444-4444-4444-4444-444444444444".to_string(),
+        }
+    }
+
+    #[test]
+    fn a_built_in_role_becomes_a_deterministic_assignment_at_the_scope() {
+        let r = ra(
+            json!({"principal": {"objectId": "44444444-4444-4444-4444-444444444444"}, "role": "AcrPull",
+                          "scope": {"resourceId": GROUP}}),
+        );
+        let d = r.desired(&resolved(), &decision()).expect("desired");
+        let role = "/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d";
+        let name = assignment_name(GROUP, "44444444-4444-4444-4444-444444444444", role);
+        assert_eq!(
+            d.id.as_str(),
+            format!("{GROUP}/providers/Microsoft.Authorization/roleAssignments/{name}")
+        );
+        assert_eq!(
+            serde_json::to_value(&d.body).expect("serialises"),
+            json!({"properties": {"roleDefinitionId": role,
+                "principalId": "44444444-4444-4444-4444-444444444444", "principalType": "ServicePrincipal"}})
+        );
+    }
+
+    #[test]
+    fn a_definition_id_is_used_as_given_or_completed_from_a_guid() {
+        let full = "/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7";
+        let r = ra(
+            json!({"principal": {"objectId": "44444444-4444-4444-4444-444444444444", "type": "Group"},
+                          "roleDefinitionId": full, "scope": {"resourceId": GROUP}}),
+        );
+        let b = serde_json::to_value(r.desired(&resolved(), &decision()).expect("desired").body)
+            .expect("json");
+        assert_eq!(b["properties"]["roleDefinitionId"], full);
+        assert_eq!(b["properties"]["principalType"], "Group");
+        let r = ra(
+            json!({"principal": {"objectId": "44444444-4444-4444-4444-444444444444"},
+                          "roleDefinitionId": "acdd72a7-3385-48ef-bd42-f606fba81ae7", "scope": {"resourceId": GROUP}}),
+        );
+        let b = serde_json::to_value(r.desired(&resolved(), &decision()).expect("desired").body)
+            .expect("json");
+        assert_eq!(
+            b["properties"]["roleDefinitionId"],
+            "/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"
+        );
+    }
+
+    #[test]
+    fn a_kubelet_principal_is_platform_only_and_ownership_lives_in_the_description() {
+        let r = ra(
+            json!({"principal": {"aksKubeletOf": {"name": "prod"}}, "role": "AcrPull", "scope": {"resourceId": GROUP}}),
+        );
+        assert!(r.policy_request().platform_only.is_some());
+        let mut body = json!({"properties": {}});
+        RoleAssignment::mark_owner(&mut body, "c/platform/RoleAssignment/pull");
+        assert_eq!(
+            RoleAssignment::owner_of(&body),
+            Some("c/platform/RoleAssignment/pull")
+        );
+    }
+
+    #[test]
+    fn an_existing_assignment_is_success_and_an_unknown_principal_is_waited_for() {
+        assert!(
+            RoleAssignment::on_write_error(AzureError::Conflict {
+                code: "RoleAssignmentExists".into(),
+                message: "exists".into()
+            })
+            .is_ok()
+        );
+        assert!(matches!(
+            RoleAssignment::on_write_error(AzureError::Terminal {
+                code: "PrincipalNotFound".into(),
+                message: "no such principal".into()
+            }),
+            Err(ReconcileError::Waiting {
+                reason: Reason::WaitingForPrincipal,
+                ..
+            })
+        ));
+    }
 
     #[test]
     fn assignment_names_are_deterministic_and_case_insensitive() {
