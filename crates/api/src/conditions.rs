@@ -91,6 +91,8 @@ pub enum Reason {
     AuthorizationFailed,
     /// The object could not be read as its kind (a value of the wrong type, say).
     InvalidObject,
+    /// Another AzureProfile selects some of the same namespaces, so neither governs them.
+    ProfileOverlap,
 }
 
 impl Reason {
@@ -117,6 +119,7 @@ impl Reason {
             Reason::ConfigurationError => "ConfigurationError",
             Reason::AuthorizationFailed => "AuthorizationFailed",
             Reason::InvalidObject => "InvalidObject",
+            Reason::ProfileOverlap => "ProfileOverlap",
         }
     }
 }

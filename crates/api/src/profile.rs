@@ -25,6 +25,7 @@ use crate::naming::GUID_PATTERN;
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Subscription","type":"string","jsonPath":".spec.subscriptionId"}"#,
+    printcolumn = r#"{"name":"Namespaces","type":"integer","jsonPath":".status.governedNamespaces"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -114,5 +115,21 @@ pub enum AzopKind {
     RoleAssignment,
 }
 
-/// A profile's status: whether its spec is usable.
-pub type AzureProfileStatus = BasicStatus;
+/// A profile's status: whether it is usable, and how many namespaces it governs.
+///
+/// `Ready=True` when its `namespaceSelector` is valid and no namespace it selects is also
+/// selected by another profile. Otherwise `Ready=False, Stalled=True` with reason `InvalidSpec`
+/// (the selector is not a valid label selector) or `ProfileOverlap` (the message names the
+/// other profile and the namespaces both select), so Flux and `kubectl wait` fail fast.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AzureProfileStatus {
+    /// `observedGeneration` (-1 until azop has seen the profile) and the conditions.
+    #[serde(flatten)]
+    pub basic: BasicStatus,
+    /// How many namespaces the profile governs now: those its selector matches and no other
+    /// profile's does. A namespace two profiles select is governed by neither. Absent while the
+    /// selector is invalid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governed_namespaces: Option<i32>,
+}

@@ -1,7 +1,8 @@
 //! azop's reconcile engine and per-kind adapters.
 //!
 //! [`engine`] is the one reconcile engine every Azure-backed kind shares; [`kinds`] holds one
-//! adapter per kind; [`policy`] is the tenancy policy of AzureProfiles; [`azure`] is the narrow
+//! adapter per kind; [`policy`] is the tenancy policy of AzureProfiles and [`profiles`] keeps their
+//! status; [`azure`] is the narrow
 //! view of ARM the engine needs. Wiring into `azop run`/`azop dev` comes with the operator issue.
 
 pub mod azure;
@@ -11,5 +12,6 @@ pub mod index;
 pub mod kinds;
 pub mod metrics;
 pub mod policy;
+pub mod profiles;
 pub mod references;
 pub mod runner;

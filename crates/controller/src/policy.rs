@@ -126,13 +126,7 @@ pub fn governing_profile<'a>(
 ) -> Result<Governing<'a>, PolicyError> {
     let mut matching = Vec::new();
     for p in profiles {
-        let selector = Selector::try_from(p.spec.namespace_selector.clone()).map_err(|e| {
-            PolicyError::InvalidSelector {
-                profile: name_of(p),
-                reason: e.to_string(),
-            }
-        })?;
-        if selector.matches(namespace_labels) {
+        if namespace_selector(p)?.matches(namespace_labels) {
             matching.push(p);
         }
     }
@@ -149,7 +143,45 @@ pub fn governing_profile<'a>(
     }
 }
 
-fn name_of(p: &AzureProfile) -> String {
+/// A profile's `namespaceSelector` as a [`Selector`], or why it is not a valid label selector.
+///
+/// Besides what [`Selector::try_from`] refuses (an unknown operator, `In`/`NotIn` without
+/// values), the API server's own rules apply: `In`/`NotIn` need at least one value and
+/// `Exists`/`DoesNotExist` take none.
+pub fn namespace_selector(profile: &AzureProfile) -> Result<Selector, PolicyError> {
+    let invalid = |reason: String| PolicyError::InvalidSelector {
+        profile: name_of(profile),
+        reason,
+    };
+    let selector = &profile.spec.namespace_selector;
+    for e in selector.match_expressions.iter().flatten() {
+        let values = e.values.as_deref().unwrap_or_default();
+        match e.operator.as_str() {
+            "In" | "NotIn" if values.is_empty() => {
+                return Err(invalid(format!(
+                    "matchExpressions key {}: operator {} needs at least one value",
+                    e.key, e.operator
+                )));
+            }
+            "Exists" | "DoesNotExist" if !values.is_empty() => {
+                return Err(invalid(format!(
+                    "matchExpressions key {}: operator {} takes no values",
+                    e.key, e.operator
+                )));
+            }
+            "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+            other => {
+                return Err(invalid(format!(
+                    "matchExpressions key {}: unknown operator {other} (use In, NotIn, Exists or DoesNotExist)",
+                    e.key
+                )));
+            }
+        }
+    }
+    Selector::try_from(selector.clone()).map_err(|e| invalid(e.to_string()))
+}
+
+pub(crate) fn name_of(p: &AzureProfile) -> String {
     p.metadata.name.clone().unwrap_or_default()
 }
 

@@ -56,7 +56,9 @@ macro_rules! rows_of {
 /// Every azop object's row, sorted by kind, namespace and name.
 pub async fn rows(client: &Client) -> Result<Vec<Row>, kube::Error> {
     let mut out = Vec::new();
-    rows_of!(client, AzureProfile, "AzureProfile", out, |s| s.conditions);
+    rows_of!(client, AzureProfile, "AzureProfile", out, |s| s
+        .basic
+        .conditions);
     rows_of!(client, ResourceGroup, "ResourceGroup", out, |s| s
         .azure
         .conditions);
