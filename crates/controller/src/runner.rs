@@ -526,6 +526,14 @@ pub async fn run(
     let watch_tasks = watches.start(&client);
     let profiles = watches.profiles.store.clone();
     let namespaces = watches.namespaces.store.clone();
+    // AzureProfiles get conditions of their own (Ready with the namespaces they govern, or
+    // Stalled on an invalid selector or an overlap), from the same stores.
+    let profile_status = crate::profiles::run_profiles(
+        client.clone(),
+        profiles.clone(),
+        namespaces.clone(),
+        crate::profiles::CHECK_INTERVAL,
+    );
     let all = async move {
         let watch_tasks = futures::future::join_all(watch_tasks);
         let controllers = async {
@@ -537,7 +545,7 @@ pub async fn run(
             metrics.set_ready(true);
             futures::future::join_all(controllers).await;
         };
-        tokio::join!(watch_tasks, controllers);
+        tokio::join!(watch_tasks, controllers, profile_status);
     };
     let lost = async {
         match &mut leading {
