@@ -541,7 +541,7 @@ mod tests {
         }
         assert_eq!(
             p.as_object().map(|o| o.len()),
-            Some(12),
+            Some(11),
             "no field beyond the table: {p}"
         );
     }
