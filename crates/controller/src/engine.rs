@@ -497,8 +497,8 @@ enum Outcome {
     },
 }
 
-/// The key of an object in the failure counts.
-fn object_key<K: Resource<DynamicType = ()>>(obj: &K) -> String {
+/// The key of an object in the failure counts (a malformed object has one too).
+fn object_key<K: Resource<DynamicType = ()>>(obj: &DeserializeGuard<K>) -> String {
     format!(
         "{}/{}/{}",
         K::kind(&()),
@@ -582,7 +582,7 @@ pub async fn reconcile<K: AzureKind>(
     );
     let start = std::time::Instant::now();
     let result = finalized(obj, ctx.clone()).instrument(span).await;
-    let key = object_key(obj);
+    let key = object_key(&guard);
     let failure = match &result {
         Ok(Pass::Done(_)) => None,
         Ok(Pass::Stalled(e)) => e.class(),
@@ -928,6 +928,7 @@ async fn sync<K: AzureKind>(
     }
 
     // Step 4: read, compare on owned fields, write only on difference.
+    let mut body = owned_body::<K>(&desired, &owner)?;
     let actual = ctx.azure.get(&id, api_version).await?;
     let observe = obj.management_policy() == ManagementPolicy::Observe;
     match &actual {
@@ -961,8 +962,6 @@ async fn sync<K: AzureKind>(
                     });
                 }
             }
-            let mut body = serde_json::to_value(&desired.body)?;
-            K::mark_owner(&mut body, &owner);
             if K::in_sync(&body, actual) {
                 return sync_children(obj, ctx, &resolved, &desired, status).await;
             }
@@ -973,12 +972,13 @@ async fn sync<K: AzureKind>(
                 message: format!("{id} does not exist; managementPolicy Observe never creates it"),
             });
         }
-        None => obj.before_create(ctx, &decision, &mut desired).await?,
+        None => {
+            obj.before_create(ctx, &decision, &mut desired).await?;
+            body = owned_body::<K>(&desired, &owner)?;
+        }
     }
 
     // Step 5: write; an operation is recorded before returning.
-    let mut body = serde_json::to_value(&desired.body)?;
-    K::mark_owner(&mut body, &owner);
     let kind = if actual.is_some() {
         OperationKind::Update
     } else {
@@ -1019,6 +1019,16 @@ async fn sync<K: AzureKind>(
             Ok(Outcome::Operation { kind, retry_after })
         }
     }
+}
+
+/// The body azop PUTs: the desired one with this object's ownership mark.
+fn owned_body<K: AzureKind>(
+    desired: &Desired<K::Body>,
+    owner: &str,
+) -> Result<Value, ReconcileError> {
+    let mut body = serde_json::to_value(&desired.body)?;
+    K::mark_owner(&mut body, owner);
+    Ok(body)
 }
 
 /// Step 4 for each child resource once the main one is in sync, then the kind's Kubernetes
@@ -1081,29 +1091,34 @@ async fn sync_children<K: AzureKind>(
 /// and only what this object owns. `Ok(None)` lets the object go; `Ok(Some(wait))` keeps the
 /// finalizer while a delete runs.
 async fn cleanup<K: AzureKind>(obj: &K, ctx: &Context) -> Result<Option<Duration>, ReconcileError> {
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
-    let mut status = obj.status().cloned().unwrap_or_default();
     if obj.deletion_policy() == DeletionPolicy::Orphan
         || obj.management_policy() == ManagementPolicy::Observe
     {
         return Ok(None);
     }
+    let mut status = obj.status().cloned().unwrap_or_default();
     let result = delete_owned(obj, ctx, &mut status).await;
-    if let Ok(Some(_)) | Err(_) = &result {
-        let generation = obj.meta().generation.unwrap_or(0);
-        let common = K::azure_status(&mut status);
-        let mut conditions = Conditions::new(&mut common.conditions, generation, now());
-        match &result {
-            Err(e) => {
-                set_error_conditions(&mut conditions, e);
-            }
-            _ => conditions.working(Reason::Deleting, "delete operation running in Azure"),
-        }
+    // Done: the finalizer goes and the object with it; nothing to record.
+    if let Ok(None) = result {
+        return result;
     }
+    let generation = obj.meta().generation.unwrap_or(0);
+    let common = K::azure_status(&mut status);
+    let mut conditions = Conditions::new(&mut common.conditions, generation, now());
+    match &result {
+        Err(e) => {
+            set_error_conditions(&mut conditions, e);
+        }
+        Ok(_) => conditions.working(Reason::Deleting, "delete operation running in Azure"),
+    }
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     write_status(&api, obj, &status).await?;
     result
 }
 
+/// Deletes what this object owns. Status is the object's, not azop's alone, so nothing in it
+/// is trusted to say what to delete: the main resource goes only when its ownership mark names
+/// this object, and a child only when it sits under that resource.
 async fn delete_owned<K: AzureKind>(
     obj: &K,
     ctx: &Context,
@@ -1117,10 +1132,8 @@ async fn delete_owned<K: AzureKind>(
     };
     if let Some(op) = common.operation.clone() {
         match ctx.azure.poll(&op.token).await? {
-            Polled::InProgress { retry_after } if op.kind == OperationKind::Delete => {
-                return Ok(Some(poll_wait(retry_after)));
-            }
-            // A create or update still running is left to finish; its resource is deleted next.
+            // A delete still running is waited for; so is a create or update, whose resource
+            // is deleted once it ends.
             Polled::InProgress { retry_after } => return Ok(Some(poll_wait(retry_after))),
             Polled::Failed(err) if op.kind == OperationKind::Delete => {
                 common.operation = None;
@@ -1137,9 +1150,25 @@ async fn delete_owned<K: AzureKind>(
             }
         }
     }
-    // Children first, newest first.
+    let Some(id) = common.resource_id.clone() else {
+        return Ok(None);
+    };
+    let api_version = K::Body::API_VERSION;
+    let owner = owner_tag_value(&ctx.config.cluster_id, obj);
+    match ctx.azure.get(&id, api_version).await? {
+        None => return Ok(None),
+        Some(actual) if K::owner_of(&actual) != Some(owner.as_str()) => return Ok(None),
+        Some(_) => {}
+    }
+    let main = crate::references::parse_id(&id)?;
+    // Children first, newest first. Each is a child of the main resource, so it shares its
+    // provider's api-version.
     while let Some(child) = common.children.last().cloned() {
-        let api_version = child_api_version(&child);
+        if crate::references::parse_id(&child)?.parent().as_ref() != Some(&main) {
+            tracing::warn!(child, resource_id = %id, "status names a child outside the resource; not deleted");
+            common.children.pop();
+            continue;
+        }
         match ctx.azure.delete(&child, api_version).await? {
             Written::Done(_) => {
                 common.children.pop();
@@ -1155,36 +1184,17 @@ async fn delete_owned<K: AzureKind>(
             }
         }
     }
-    let Some(id) = common.resource_id.clone() else {
-        return Ok(None);
-    };
-    let api_version = K::Body::API_VERSION;
-    let owner = owner_tag_value(&ctx.config.cluster_id, obj);
-    match ctx.azure.get(&id, api_version).await? {
-        None => Ok(None),
-        Some(actual) if K::owner_of(&actual) != Some(owner.as_str()) => Ok(None),
-        Some(_) => match ctx.azure.delete(&id, api_version).await? {
-            Written::Done(_) => Ok(None),
-            Written::Started { token, retry_after } => {
-                common.operation = Some(PendingOperation {
-                    kind: OperationKind::Delete,
-                    resource_id: None,
-                    started_at: now(),
-                    token,
-                });
-                Ok(Some(poll_wait(retry_after)))
-            }
-        },
-    }
-}
-
-/// The api-version for a child resource, by its type.
-fn child_api_version(id: &str) -> &'static str {
-    let lower = id.to_ascii_lowercase();
-    if lower.contains("/providers/microsoft.authorization/roleassignments/") {
-        azop_arm::resources::role_assignment::API_VERSION
-    } else {
-        azop_arm::resources::identity::API_VERSION
+    match ctx.azure.delete(&id, api_version).await? {
+        Written::Done(_) => Ok(None),
+        Written::Started { token, retry_after } => {
+            common.operation = Some(PendingOperation {
+                kind: OperationKind::Delete,
+                resource_id: None,
+                started_at: now(),
+                token,
+            });
+            Ok(Some(poll_wait(retry_after)))
+        }
     }
 }
 
@@ -1195,15 +1205,7 @@ pub fn error_policy<K: AzureKind>(
     error: &ReconcileError,
     ctx: Arc<Context>,
 ) -> Action {
-    let key = match &guard.0 {
-        Ok(obj) => object_key(obj),
-        Err(invalid) => format!(
-            "{}/{}/{}",
-            K::kind(&()),
-            invalid.metadata.namespace.as_deref().unwrap_or_default(),
-            invalid.metadata.name.as_deref().unwrap_or_default()
-        ),
-    };
+    let key = object_key(&guard);
     let consecutive = ctx.failed(&key);
     let retry_after = match error {
         ReconcileError::Azure(AzureError::Throttled { retry_after }) => Some(*retry_after),

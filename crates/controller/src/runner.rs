@@ -13,12 +13,10 @@ use std::time::Duration;
 
 use azop_api::azure_resource::AzureBacked;
 use azop_api::conditions::{self, READY, STALLED};
-use azop_api::{
-    AksCluster, AzureProfile, FederatedIdentity, KeyVault, ResourceGroup, RoleAssignment,
-};
+use azop_api::{AksCluster, AzureProfile, FederatedIdentity, KeyVault, ResourceGroup};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
-use kube::core::{DeserializeGuard, Selector, SelectorExt};
+use kube::core::{DeserializeGuard, SelectorExt};
 use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -28,17 +26,19 @@ use crate::engine::{self, AzureKind, Context, EngineConfig, Reference};
 use crate::index::Stores;
 use crate::metrics::Metrics;
 
-/// Every Azure-backed kind, once: the runner starts a watch and a controller for each, and
-/// anything else that must visit every kind (`azop dev`'s table, the tests) calls it with its
-/// own macro. A new kind adds one line here.
+/// Every Azure-backed kind, once, with the name of its shared watch: the runner declares a
+/// watch and starts a controller for each. A new kind adds one line here (and, if other kinds
+/// reference it, a dependency watch in `controller_for`).
 #[macro_export]
 macro_rules! for_each_azure_kind {
     ($m:ident) => {
-        $m!(azop_api::ResourceGroup);
-        $m!(azop_api::KeyVault);
-        $m!(azop_api::AksCluster);
-        $m!(azop_api::FederatedIdentity);
-        $m!(azop_api::RoleAssignment);
+        $m! {
+            azop_api::ResourceGroup => resource_groups,
+            azop_api::KeyVault => key_vaults,
+            azop_api::AksCluster => aks_clusters,
+            azop_api::FederatedIdentity => federated_identities,
+            azop_api::RoleAssignment => role_assignments,
+        }
     };
 }
 
@@ -229,6 +229,20 @@ fn denied_by_policy<K: AzureBacked>(obj: &K) -> bool {
             .is_some_and(|c| c.reason == azop_api::conditions::Reason::PolicyDenied.as_str())
 }
 
+/// The readable objects of a store that `keep` selects, as references for the controller.
+fn objects_where<K: AzureKind>(
+    store: &Store<DeserializeGuard<K>>,
+    keep: impl Fn(&K) -> bool,
+) -> Vec<ObjectRef<DeserializeGuard<K>>> {
+    store
+        .state()
+        .iter()
+        .filter_map(|g| g.0.as_ref().ok())
+        .filter(|obj| keep(obj))
+        .map(|obj| ObjectRef::new(&obj.name_any()).within(&obj.namespace().unwrap_or_default()))
+        .collect()
+}
+
 /// On a profile change: the objects of `K` in the namespaces the profile selects now, and every
 /// object of `K` refused by policy (the profile may have stopped selecting or started
 /// allowing it).
@@ -246,17 +260,11 @@ fn governed_by_profile<K: AzureKind>(
         if !changed.changed(&profile) {
             return Vec::new();
         }
-        let selector = Selector::try_from(profile.spec.namespace_selector.clone()).ok();
-        store
-            .state()
-            .iter()
-            .filter_map(|g| g.0.as_ref().ok())
-            .filter(|obj| {
-                let labels = ctx.namespace_labels(&obj.namespace().unwrap_or_default());
-                denied_by_policy(*obj) || selector.as_ref().is_some_and(|s| s.matches(&labels))
-            })
-            .map(|obj| ObjectRef::new(&obj.name_any()).within(&obj.namespace().unwrap_or_default()))
-            .collect()
+        let selector = crate::policy::namespace_selector(&profile).ok();
+        objects_where(&store, |obj| {
+            let labels = ctx.namespace_labels(&obj.namespace().unwrap_or_default());
+            denied_by_policy(obj) || selector.as_ref().is_some_and(|s| s.matches(&labels))
+        })
     }
 }
 
@@ -274,13 +282,9 @@ fn in_namespace<K: AzureKind>(
             return Vec::new();
         }
         let name = ns.name_any();
-        store
-            .state()
-            .iter()
-            .filter_map(|g| g.0.as_ref().ok())
-            .filter(|obj| obj.namespace().as_deref() == Some(name.as_str()))
-            .map(|obj| ObjectRef::new(&obj.name_any()).within(&obj.namespace().unwrap_or_default()))
-            .collect()
+        objects_where(&store, |obj| {
+            obj.namespace().as_deref() == Some(name.as_str())
+        })
     }
 }
 
@@ -290,7 +294,6 @@ fn spec_or_deletion<K: Resource>(obj: &K) -> u64 {
     obj.meta().generation.hash(&mut h);
     obj.meta().deletion_timestamp.is_some().hash(&mut h);
     obj.meta().finalizers.hash(&mut h);
-    // A malformed object has no generation we can trust to change: key on its version.
     h.finish()
 }
 
@@ -304,30 +307,58 @@ struct Subscriptions {
     namespaces: ReflectHandle<Namespace>,
 }
 
-/// The shared watches of every kind the controllers read or wake on.
-struct Watches {
-    resource_groups: Shared<DeserializeGuard<ResourceGroup>>,
-    key_vaults: Shared<DeserializeGuard<KeyVault>>,
-    aks_clusters: Shared<DeserializeGuard<AksCluster>>,
-    federated_identities: Shared<DeserializeGuard<FederatedIdentity>>,
-    role_assignments: Shared<DeserializeGuard<RoleAssignment>>,
-    profiles: Shared<AzureProfile>,
-    namespaces: Shared<Namespace>,
+/// Declares `Watches`, the shared watches of every Azure-backed kind plus AzureProfiles and
+/// Namespaces, from the kind registry.
+macro_rules! declare_watches {
+    ($($kind:ty => $field:ident),* $(,)?) => {
+        /// The shared watches of every kind the controllers read or wake on.
+        struct Watches {
+            $($field: Shared<DeserializeGuard<$kind>>,)*
+            profiles: Shared<AzureProfile>,
+            namespaces: Shared<Namespace>,
+        }
+
+        impl Watches {
+            fn new() -> Self {
+                Watches {
+                    $($field: Shared::new(),)*
+                    profiles: Shared::new(),
+                    namespaces: Shared::new(),
+                }
+            }
+
+            fn stores(&self) -> Stores {
+                let stores = Stores::default();
+                $(stores.insert(self.$field.store.clone());)*
+                stores
+            }
+
+            /// One controller per kind, each with its own subscriptions.
+            fn controllers(&self, ctx: &Arc<Context>, concurrency: u16) -> Vec<Task> {
+                vec![$(controller_for::<$kind>(
+                    ctx.clone(),
+                    self.$field.subscribe(),
+                    self.$field.store.clone(),
+                    self.subscriptions(),
+                    concurrency,
+                ),)*]
+            }
+
+            /// The tasks driving every watch; called after every controller subscribed.
+            fn start(&mut self, client: &Client) -> Vec<Task> {
+                vec![
+                    $(self.$field.start(Api::all(client.clone())),)*
+                    self.profiles.start(Api::all(client.clone())),
+                    self.namespaces.start(Api::all(client.clone())),
+                ]
+            }
+        }
+    };
 }
 
-impl Watches {
-    fn new() -> Self {
-        Watches {
-            resource_groups: Shared::new(),
-            key_vaults: Shared::new(),
-            aks_clusters: Shared::new(),
-            federated_identities: Shared::new(),
-            role_assignments: Shared::new(),
-            profiles: Shared::new(),
-            namespaces: Shared::new(),
-        }
-    }
+for_each_azure_kind!(declare_watches);
 
+impl Watches {
     fn subscriptions(&self) -> Subscriptions {
         Subscriptions {
             resource_groups: self.resource_groups.subscribe(),
@@ -337,28 +368,6 @@ impl Watches {
             profiles: self.profiles.subscribe(),
             namespaces: self.namespaces.subscribe(),
         }
-    }
-
-    fn stores(&self) -> Stores {
-        let stores = Stores::default();
-        stores.insert(self.resource_groups.store.clone());
-        stores.insert(self.key_vaults.store.clone());
-        stores.insert(self.aks_clusters.store.clone());
-        stores.insert(self.federated_identities.store.clone());
-        stores.insert(self.role_assignments.store.clone());
-        stores
-    }
-
-    fn start(&mut self, client: &Client) -> Vec<Task> {
-        vec![
-            self.resource_groups.start(Api::all(client.clone())),
-            self.key_vaults.start(Api::all(client.clone())),
-            self.aks_clusters.start(Api::all(client.clone())),
-            self.federated_identities.start(Api::all(client.clone())),
-            self.role_assignments.start(Api::all(client.clone())),
-            self.profiles.start(Api::all(client.clone())),
-            self.namespaces.start(Api::all(client.clone())),
-        ]
     }
 }
 
@@ -503,26 +512,7 @@ pub async fn run(
         watches.stores(),
         metrics.clone(),
     ));
-    let c = options.concurrency;
-    let mut controllers: Vec<Task> = Vec::new();
-    macro_rules! add_controller {
-        ($kind:ty) => {{
-            let shared = &watches;
-            let own = own_handle::<$kind>(shared);
-            let store = ctx
-                .stores
-                .of::<$kind>()
-                .expect("every kind's store is registered by Watches::stores");
-            controllers.push(controller_for::<$kind>(
-                ctx.clone(),
-                own,
-                store,
-                shared.subscriptions(),
-                c,
-            ));
-        }};
-    }
-    for_each_azure_kind!(add_controller);
+    let controllers = watches.controllers(&ctx, options.concurrency);
     let watch_tasks = watches.start(&client);
     let profiles = watches.profiles.store.clone();
     let namespaces = watches.namespaces.store.clone();
@@ -569,21 +559,4 @@ pub async fn run(
         let _ = task.await;
     }
     result
-}
-
-/// A subscription to kind `K`'s own shared watch.
-fn own_handle<K: AzureKind>(watches: &Watches) -> ReflectHandle<DeserializeGuard<K>> {
-    use std::any::Any;
-    let handles: [Box<dyn Any>; 5] = [
-        Box::new(watches.resource_groups.subscribe()),
-        Box::new(watches.key_vaults.subscribe()),
-        Box::new(watches.aks_clusters.subscribe()),
-        Box::new(watches.federated_identities.subscribe()),
-        Box::new(watches.role_assignments.subscribe()),
-    ];
-    handles
-        .into_iter()
-        .find_map(|h| h.downcast::<ReflectHandle<DeserializeGuard<K>>>().ok())
-        .map(|h| *h)
-        .expect("every Azure-backed kind has a shared watch")
 }

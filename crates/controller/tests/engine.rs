@@ -275,3 +275,98 @@ async fn a_resource_owned_by_another_object_is_never_touched() {
     );
     env.stop_operator().await;
 }
+
+/// Status is writable by whoever may write the object's status subresource, so a forged
+/// `status.children` or `status.resourceId` must not make azop delete what it did not create
+/// for this object: another identity's credential, another object's identity, a resource group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_status_cannot_make_a_delete_reach_other_resources() {
+    let mut env = Env::start(Options::default()).await;
+    env.create::<ResourceGroup>(rg("platform", "rg1", "westeurope", "Orphan"))
+        .await;
+    for name in ["mine", "theirs"] {
+        env.create::<FederatedIdentity>(json!({"apiVersion": "azop.dev/v1alpha1", "kind": "FederatedIdentity",
+            "metadata": {"name": name, "namespace": "platform"},
+            "spec": {"location": "westeurope", "resourceGroupRef": {"name": "rg1"}, "issuer": {"self": {}},
+                     "serviceAccount": {"name": name, "create": true}}}))
+            .await;
+    }
+    let theirs = env
+        .wait_ready::<FederatedIdentity>("platform", "theirs")
+        .await
+        .status
+        .expect("status");
+    let mine = env
+        .wait_ready::<FederatedIdentity>("platform", "mine")
+        .await
+        .status
+        .expect("status");
+    let their_identity = theirs.azure.resource_id.clone().expect("identity id");
+    let their_credential = theirs.credential_id.clone().expect("credential id");
+    let my_credential = mine.credential_id.clone().expect("credential id");
+
+    // "mine" claims their credential and the resource group as its children.
+    let api: Api<FederatedIdentity> = Api::namespaced(env.client.clone(), "platform");
+    api.patch_status(
+        "mine",
+        &PatchParams::default(),
+        &Patch::Merge(
+            &json!({"status": {"children": [rg_id("rg1"), their_credential, my_credential]}}),
+        ),
+    )
+    .await
+    .expect("status forged");
+    env.arm.clear_log();
+    delete_and_wait(&api, "mine").await;
+    assert!(
+        env.arm.resource(&their_credential).is_some(),
+        "their credential stays"
+    );
+    assert!(env.arm.resource(&rg_id("rg1")).is_some(), "the group stays");
+    assert!(
+        env.arm.resource(&my_credential).is_none(),
+        "my own credential went"
+    );
+    assert_eq!(env.requests("DELETE", "/resourceGroups/rg1"), 0);
+
+    // "theirs" now points its resourceId at an identity it does not own: nothing is deleted.
+    let mine_identity = mine.azure.resource_id.clone().expect("identity id");
+    assert!(
+        env.arm.resource(&mine_identity).is_none(),
+        "my identity went"
+    );
+    api.patch_status(
+        "theirs",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"status": {"resourceId": rg_id("rg1"), "children": [format!("{}/x", rg_id("rg1"))]}})),
+    )
+    .await
+    .expect("status forged");
+    env.arm.clear_log();
+    delete_and_wait(&api, "theirs").await;
+    assert!(env.arm.resource(&rg_id("rg1")).is_some(), "the group stays");
+    assert_eq!(
+        env.writes(),
+        0,
+        "no DELETE for a resource this object does not own"
+    );
+    assert!(
+        env.arm.resource(&their_identity).is_some(),
+        "left as it is, orphaned"
+    );
+    env.stop_operator().await;
+}
+
+/// Deletes an object and waits (10 s at most) until its finalizer has let it go.
+async fn delete_and_wait(api: &Api<FederatedIdentity>, name: &str) {
+    api.delete(name, &DeleteParams::default())
+        .await
+        .expect("deleted");
+    for _ in 0..100 {
+        if api.get_opt(name).await.expect("read").is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{name} was never let go");
+}
