@@ -46,18 +46,32 @@ pub const OWNER_TAG: &str = "azop.dev/owner";
 
 /// Every CRD, in the order they are best applied (the profile first).
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    [
-        AzureProfile::crd(),
-        ResourceGroup::crd(),
-        AksCluster::crd(),
-        KeyVault::crd(),
-        FederatedIdentity::crd(),
-        KeyVaultBinding::crd(),
-        RoleAssignment::crd(),
-    ]
-    .into_iter()
-    .map(with_status_defaulted)
-    .collect()
+    macro_rules! azure_crds {
+        ($($kind:ty => $watch:ident),* $(,)?) => {
+            vec![$(<$kind>::crd()),*]
+        };
+    }
+    let mut crds = vec![AzureProfile::crd(), KeyVaultBinding::crd()];
+    crds.extend(for_each_azure_kind!(azure_crds));
+    crds.into_iter().map(with_status_defaulted).collect()
+}
+
+/// Every Azure-backed kind ([`AzureBacked`]) once, with a snake-case name for per-kind state
+/// (the operator's shared watch of it): `azop crds`, the operator's runner and `azop dev`'s
+/// table all visit the kinds through this list. A new kind adds one line here.
+///
+/// `$m` is called once with the whole list, `Type => name, ...`.
+#[macro_export]
+macro_rules! for_each_azure_kind {
+    ($m:ident) => {
+        $m! {
+            $crate::ResourceGroup => resource_groups,
+            $crate::KeyVault => key_vaults,
+            $crate::AksCluster => aks_clusters,
+            $crate::FederatedIdentity => federated_identities,
+            $crate::RoleAssignment => role_assignments,
+        }
+    };
 }
 
 /// Gives `status` a schema default of `{}`, so the API server fills in

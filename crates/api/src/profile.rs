@@ -115,6 +115,20 @@ pub enum AzopKind {
     RoleAssignment,
 }
 
+impl AzopKind {
+    /// The kind's name, as Kubernetes and `allowedKinds` write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AzopKind::ResourceGroup => "ResourceGroup",
+            AzopKind::AksCluster => "AksCluster",
+            AzopKind::KeyVault => "KeyVault",
+            AzopKind::FederatedIdentity => "FederatedIdentity",
+            AzopKind::KeyVaultBinding => "KeyVaultBinding",
+            AzopKind::RoleAssignment => "RoleAssignment",
+        }
+    }
+}
+
 /// A profile's status: whether it is usable, and how many namespaces it governs.
 ///
 /// `Ready=True` when its `namespaceSelector` is valid and no namespace it selects is also

@@ -26,22 +26,6 @@ use crate::engine::{self, AzureKind, Context, EngineConfig, Reference};
 use crate::index::Stores;
 use crate::metrics::Metrics;
 
-/// Every Azure-backed kind, once, with the name of its shared watch: the runner declares a
-/// watch and starts a controller for each. A new kind adds one line here (and, if other kinds
-/// reference it, a dependency watch in `controller_for`).
-#[macro_export]
-macro_rules! for_each_azure_kind {
-    ($m:ident) => {
-        $m! {
-            azop_api::ResourceGroup => resource_groups,
-            azop_api::KeyVault => key_vaults,
-            azop_api::AksCluster => aks_clusters,
-            azop_api::FederatedIdentity => federated_identities,
-            azop_api::RoleAssignment => role_assignments,
-        }
-    };
-}
-
 /// How the operator runs.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -308,7 +292,7 @@ struct Subscriptions {
 }
 
 /// Declares `Watches`, the shared watches of every Azure-backed kind plus AzureProfiles and
-/// Namespaces, from the kind registry.
+/// Namespaces, from the kind registry (`azop_api::for_each_azure_kind!`).
 macro_rules! declare_watches {
     ($($kind:ty => $field:ident),* $(,)?) => {
         /// The shared watches of every kind the controllers read or wake on.
@@ -356,7 +340,7 @@ macro_rules! declare_watches {
     };
 }
 
-for_each_azure_kind!(declare_watches);
+azop_api::for_each_azure_kind!(declare_watches);
 
 impl Watches {
     fn subscriptions(&self) -> Subscriptions {

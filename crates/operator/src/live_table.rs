@@ -4,10 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use azop_api::conditions::{self, READY};
-use azop_api::{
-    AksCluster, AzureProfile, FederatedIdentity, KeyVault, KeyVaultBinding, ResourceGroup,
-    RoleAssignment,
-};
+use azop_api::{AzureBacked, AzureProfile, KeyVaultBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::ListParams;
 use kube::{Api, Client, ResourceExt};
@@ -53,27 +50,33 @@ macro_rules! rows_of {
     }};
 }
 
-/// Every azop object's row, sorted by kind, namespace and name.
+/// The rows of every Azure-backed kind, from the kind registry.
+macro_rules! azure_rows {
+    ($($kind:ty => $watch:ident),* $(,)?) => {
+        async fn azure_rows(client: &Client, out: &mut Vec<Row>) -> Result<(), kube::Error> {
+            $(
+                let api: Api<$kind> = Api::all(client.clone());
+                for o in api.list(&ListParams::default()).await?.items {
+                    let kind = <$kind as azop_api::AzureBacked>::KIND.as_str();
+                    out.push(row(kind, o.namespace(), o.name_any(), &o.common_status().conditions));
+                }
+            )*
+            Ok(())
+        }
+    };
+}
+
+azop_api::for_each_azure_kind!(azure_rows);
+
+/// Every azop object's row: profiles, the Azure-backed kinds, bindings.
 pub async fn rows(client: &Client) -> Result<Vec<Row>, kube::Error> {
     let mut out = Vec::new();
     rows_of!(client, AzureProfile, "AzureProfile", out, |s| s
         .basic
         .conditions);
-    rows_of!(client, ResourceGroup, "ResourceGroup", out, |s| s
-        .azure
-        .conditions);
-    rows_of!(client, AksCluster, "AksCluster", out, |s| s
-        .azure
-        .conditions);
-    rows_of!(client, KeyVault, "KeyVault", out, |s| s.azure.conditions);
-    rows_of!(client, FederatedIdentity, "FederatedIdentity", out, |s| s
-        .azure
-        .conditions);
+    azure_rows(client, &mut out).await?;
     rows_of!(client, KeyVaultBinding, "KeyVaultBinding", out, |s| s
         .basic
-        .conditions);
-    rows_of!(client, RoleAssignment, "RoleAssignment", out, |s| s
-        .azure
         .conditions);
     Ok(out)
 }
