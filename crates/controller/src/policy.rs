@@ -220,6 +220,24 @@ pub struct Request<'a> {
     pub platform_only: Option<&'static str>,
 }
 
+impl<'a> Request<'a> {
+    /// What a kind that lives in a resource group asks: its location and its group (by name,
+    /// or a ResourceGroup object whose own policy check covers the group).
+    pub fn placed(
+        fields: &'a azop_api::AzureResourceFields,
+        placement: &'a azop_api::ResourceGroupPlacement,
+    ) -> Self {
+        Request {
+            location: fields.location.as_deref(),
+            needs_location: true,
+            resource_group_name: placement.resource_group_name.as_deref(),
+            resource_group_ref: placement.resource_group_ref.is_some(),
+            needs_resource_group: true,
+            ..Request::default()
+        }
+    }
+}
+
 /// The request with the profile's defaults filled in.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Decision {

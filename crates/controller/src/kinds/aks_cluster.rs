@@ -148,14 +148,7 @@ impl AzureKind for AksCluster {
     type Resolved = Resolved;
 
     fn policy_request(&self) -> Request<'_> {
-        Request {
-            location: self.spec.azure.location.as_deref(),
-            needs_location: true,
-            resource_group_name: self.spec.placement.resource_group_name.as_deref(),
-            resource_group_ref: self.spec.placement.resource_group_ref.is_some(),
-            needs_resource_group: true,
-            ..Request::default()
-        }
+        Request::placed(&self.spec.azure, &self.spec.placement)
     }
 
     fn references(&self) -> Vec<Reference> {

@@ -209,13 +209,8 @@ impl AzureKind for FederatedIdentity {
 
     fn policy_request(&self) -> Request<'_> {
         Request {
-            location: self.spec.azure.location.as_deref(),
-            needs_location: true,
-            resource_group_name: self.spec.placement.resource_group_name.as_deref(),
-            resource_group_ref: self.spec.placement.resource_group_ref.is_some(),
-            needs_resource_group: true,
             issuer_url: self.spec.issuer.url.as_deref(),
-            ..Request::default()
+            ..Request::placed(&self.spec.azure, &self.spec.placement)
         }
     }
 
