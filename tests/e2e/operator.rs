@@ -8,150 +8,15 @@
 //! The file lives in `tests/` but belongs to the `azop` package, so Cargo builds the binary
 //! these tests start (`CARGO_BIN_EXE_azop`).
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use azop_e2e::{Kubectl, eventually, http, repo_root};
+use azop_e2e::{Dev, Kubectl, eventually, http, repo_root, terminate};
 use serde_json::{Value, json};
 
 const AZOP: &str = env!("CARGO_BIN_EXE_azop");
 const OWNER_TAG: &str = "azop.dev/owner";
-
-/// `azop dev` as a child process, with kubectl pointed at it.
-struct Dev {
-    child: Child,
-    kubectl: Kubectl,
-    arm_http: String,
-    _dir: tempfile::TempDir,
-}
-
-/// Reads the child's stdout until `until` shows, returning the lines; fails with its stderr if
-/// it exits or takes longer than a minute. The rest of stdout is drained in the background.
-fn read_until(child: &mut Child, until: &str, stderr_file: &Path) -> Vec<String> {
-    let stdout = child.stdout.take().expect("stdout piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                // Nobody listens any more: keep draining so the child never blocks.
-                continue;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    loop {
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) => {
-                let done = line.starts_with(until);
-                lines.push(line);
-                if done {
-                    return lines;
-                }
-            }
-            Err(_) => panic!(
-                "azop did not print {until:?}; stdout so far:\n{}\nstderr:\n{}",
-                lines.join("\n"),
-                std::fs::read_to_string(stderr_file).unwrap_or_default()
-            ),
-        }
-    }
-}
-
-fn field<'a>(lines: &'a [String], key: &str) -> &'a str {
-    lines
-        .iter()
-        .find_map(|l| l.strip_prefix(key))
-        .map(|v| v.split_whitespace().next().unwrap_or_default())
-        .unwrap_or_else(|| panic!("azop printed no {key:?} line:\n{}", lines.join("\n")))
-}
-
-/// Sends SIGTERM (Ctrl-C's twin) and waits for the exit.
-fn terminate(child: &mut Child) -> ExitStatus {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    for _ in 0..150 {
-        if let Some(status) = child.try_wait().expect("child status") {
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    panic!("azop did not stop within 15s of SIGTERM");
-}
-
-impl Dev {
-    fn start(extra: &[&str]) -> Dev {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let kubeconfig = dir.path().join("kubeconfig");
-        let stderr_path = dir.path().join("azop.stderr");
-        let mut child = Command::new(AZOP)
-            .args([
-                "dev",
-                "--kube-listen",
-                "127.0.0.1:0",
-                "--arm-listen",
-                "127.0.0.1:0",
-            ])
-            .args(["--arm-http-listen", "127.0.0.1:0", "--no-table"])
-            .args(["--lro-duration", "500ms", "--kubeconfig-out"])
-            .arg(&kubeconfig)
-            .args(extra)
-            .current_dir(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
-            .spawn()
-            .expect("azop dev starts");
-        let lines = read_until(&mut child, "operator: running", &stderr_path);
-        let printed = field(&lines, "kubeconfig: ");
-        assert_eq!(
-            Path::new(printed),
-            std::fs::canonicalize(&kubeconfig).expect("kubeconfig written"),
-            "azop dev prints the kubeconfig it wrote"
-        );
-        assert!(field(&lines, "arm-emulator: ").starts_with("https://127.0.0.1:"));
-        let arm_http = field(&lines, "arm-emulator-http: ").to_string();
-        Dev {
-            child,
-            kubectl: Kubectl::new(&kubeconfig),
-            arm_http,
-            _dir: dir,
-        }
-    }
-
-    fn emulator(&self, method: &str, path: &str) -> Value {
-        let (status, body) = http(method, &format!("{}{path}", self.arm_http), &[], None);
-        assert_eq!(status, 200, "{method} {path}: {body}");
-        serde_json::from_str(&body).expect("JSON from /_emulator/")
-    }
-
-    fn resources(&self) -> Vec<Value> {
-        serde_json::from_value(self.emulator("GET", "/_emulator/resources")).expect("a list")
-    }
-
-    fn counts(&self) -> BTreeMap<String, u64> {
-        serde_json::from_value(self.emulator("GET", "/_emulator/requests/counts")).expect("a map")
-    }
-
-    /// Writes YAML into a directory of its own, for `--apply`.
-    fn yaml_dir(name: &str, yaml: &str) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(dir.path().join(format!("{name}.yaml")), yaml).expect("yaml written");
-        dir
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn id_of(r: &Value) -> String {
     r["id"].as_str().unwrap_or_default().to_ascii_lowercase()
@@ -164,7 +29,7 @@ fn find<'a>(resources: &'a [Value], suffix: &str) -> Option<&'a Value> {
 
 #[test]
 fn the_examples_become_ready_with_exactly_the_expected_azure_resources() {
-    let mut dev = Dev::start(&[]);
+    let mut dev = Dev::start(AZOP, &[]);
     dev.kubectl.ok(&[
         "wait",
         "--for=condition=Ready",
@@ -336,7 +201,10 @@ spec:
 #[test]
 fn kubectl_delete_removes_azure_resources_and_orphan_keeps_them() {
     let yaml = Dev::yaml_dir("objects", DELETE_AND_ORPHAN);
-    let dev = Dev::start(&["--no-examples", "--apply", &yaml.path().to_string_lossy()]);
+    let dev = Dev::start(
+        AZOP,
+        &["--no-examples", "--apply", &yaml.path().to_string_lossy()],
+    );
     dev.kubectl.ok(&[
         "wait",
         "--for=condition=Ready",
@@ -395,13 +263,16 @@ spec:
 #[test]
 fn drift_is_corrected_at_the_next_sync_and_a_steady_state_makes_no_writes() {
     let yaml = Dev::yaml_dir("drift", DRIFT);
-    let dev = Dev::start(&[
-        "--no-examples",
-        "--apply",
-        &yaml.path().to_string_lossy(),
-        "--sync-period",
-        "1s",
-    ]);
+    let dev = Dev::start(
+        AZOP,
+        &[
+            "--no-examples",
+            "--apply",
+            &yaml.path().to_string_lossy(),
+            "--sync-period",
+            "1s",
+        ],
+    );
     dev.kubectl.ok(&[
         "wait",
         "--for=condition=Ready",

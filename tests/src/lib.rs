@@ -1,8 +1,14 @@
 //! Helpers shared by azop's end-to-end tests: where the repository is, and the real kubectl
 //! pointed at an emulator with its own kubeconfig and discovery cache.
 
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
 
 /// The repository's root directory.
 pub fn repo_root() -> PathBuf {
@@ -159,5 +165,145 @@ pub fn eventually<T>(
             "timed out after {timeout:?} waiting for {what}"
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// `azop dev` as a child process, with kubectl pointed at it.
+pub struct Dev {
+    /// The `azop dev` process.
+    pub child: Child,
+    /// kubectl pointed at its kube-emulator.
+    pub kubectl: Kubectl,
+    /// The arm-emulator's plain-HTTP URL.
+    pub arm_http: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Reads the child's stdout until `until` shows, returning the lines; fails with its stderr if
+/// it exits or takes longer than a minute. The rest of stdout is drained in the background.
+pub fn read_until(child: &mut Child, until: &str, stderr_file: &Path) -> Vec<String> {
+    let stdout = child.stdout.take().expect("stdout piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                // Nobody listens any more: keep draining so the child never blocks.
+                continue;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => {
+                let done = line.starts_with(until);
+                lines.push(line);
+                if done {
+                    return lines;
+                }
+            }
+            Err(_) => panic!(
+                "azop did not print {until:?}; stdout so far:\n{}\nstderr:\n{}",
+                lines.join("\n"),
+                std::fs::read_to_string(stderr_file).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+pub fn field<'a>(lines: &'a [String], key: &str) -> &'a str {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix(key))
+        .map(|v| v.split_whitespace().next().unwrap_or_default())
+        .unwrap_or_else(|| panic!("azop printed no {key:?} line:\n{}", lines.join("\n")))
+}
+
+/// Sends SIGTERM (Ctrl-C's twin) and waits for the exit.
+pub fn terminate(child: &mut Child) -> ExitStatus {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    for _ in 0..150 {
+        if let Some(status) = child.try_wait().expect("child status") {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("azop did not stop within 15s of SIGTERM");
+}
+
+impl Dev {
+    /// Starts `azop dev` (the binary at `azop`) with these extra flags; returns once the
+    /// operator runs.
+    pub fn start(azop: &str, extra: &[&str]) -> Dev {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let kubeconfig = dir.path().join("kubeconfig");
+        let stderr_path = dir.path().join("azop.stderr");
+        let mut child = Command::new(azop)
+            .args([
+                "dev",
+                "--kube-listen",
+                "127.0.0.1:0",
+                "--arm-listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--arm-http-listen", "127.0.0.1:0", "--no-table"])
+            .args(["--lro-duration", "500ms", "--kubeconfig-out"])
+            .arg(&kubeconfig)
+            .args(extra)
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+            .spawn()
+            .expect("azop dev starts");
+        let lines = read_until(&mut child, "operator: running", &stderr_path);
+        let printed = field(&lines, "kubeconfig: ");
+        assert_eq!(
+            Path::new(printed),
+            std::fs::canonicalize(&kubeconfig).expect("kubeconfig written"),
+            "azop dev prints the kubeconfig it wrote"
+        );
+        assert!(field(&lines, "arm-emulator: ").starts_with("https://127.0.0.1:"));
+        let arm_http = field(&lines, "arm-emulator-http: ").to_string();
+        Dev {
+            child,
+            kubectl: Kubectl::new(&kubeconfig),
+            arm_http,
+            _dir: dir,
+        }
+    }
+
+    /// A call to the arm-emulator's control API (`/_emulator/...`), which must answer 200.
+    pub fn emulator(&self, method: &str, path: &str) -> Value {
+        let (status, body) = http(method, &format!("{}{path}", self.arm_http), &[], None);
+        assert_eq!(status, 200, "{method} {path}: {body}");
+        serde_json::from_str(&body).expect("JSON from /_emulator/")
+    }
+
+    /// Every resource the arm-emulator holds.
+    pub fn resources(&self) -> Vec<Value> {
+        serde_json::from_value(self.emulator("GET", "/_emulator/resources")).expect("a list")
+    }
+
+    /// The arm-emulator's request counts.
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        serde_json::from_value(self.emulator("GET", "/_emulator/requests/counts")).expect("a map")
+    }
+
+    /// Writes YAML into a directory of its own, for `--apply`.
+    pub fn yaml_dir(name: &str, yaml: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join(format!("{name}.yaml")), yaml).expect("yaml written");
+        dir
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

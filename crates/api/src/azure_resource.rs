@@ -8,7 +8,8 @@ use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// What happens in Azure when the object is deleted from Kubernetes.
+/// What happens in Azure when the object is deleted from Kubernetes. When the spec leaves it
+/// out: `Delete` for a resource azop created, `Orphan` for one it adopted.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum DeletionPolicy {
     /// Delete the Azure resource (only if its ownership tag names this object).
@@ -71,12 +72,21 @@ pub struct AzureResourceFields {
     #[x_kube(validation = Rule::new("self.all(k, !k.startsWith('azop.dev/'))").message("tags with the azop.dev/ prefix are reserved for azop"))]
     #[x_kube(validation = Rule::new("self.all(k, size(k) <= 512 && size(self[k]) <= 256)").message("Azure allows tag names of at most 512 characters and values of at most 256"))]
     pub tags: BTreeMap<String, String>,
-    /// `Delete` (default) deletes the Azure resource with the object; `Orphan` leaves it.
-    #[serde(default)]
-    pub deletion_policy: DeletionPolicy,
+    /// `Delete` deletes the Azure resource with the object; `Orphan` leaves it. When omitted:
+    /// `Delete` for a resource azop created, `Orphan` for one it adopted (an adopted resource
+    /// is deleted only when the spec says `Delete` itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
     /// `Manage` (default) or `Observe` (read-only adoption).
     #[serde(default)]
     pub management_policy: ManagementPolicy,
+    /// Take over an Azure resource of this name that exists without azop's ownership tag (one
+    /// azop did not create). Without it such a resource is left untouched and the object is
+    /// `Stalled` with reason `AlreadyExists`. The namespace's AzureProfile must set
+    /// `allowAdoption`; a resource another azop object owns is never taken. Adoption is
+    /// recorded in `status.ownership`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopt: bool,
 }
 
 /// Spec-level rules for the shared fields. Rules on a flattened struct itself would be lost when
@@ -160,6 +170,15 @@ impl OperationKind {
     }
 }
 
+/// How azop came to own the Azure resource.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum Ownership {
+    /// azop created it for this object.
+    Created,
+    /// It existed without azop's ownership tag and this object adopted it (`spec.adopt`).
+    Adopted,
+}
+
 /// The status every Azure-backed kind shares.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -185,6 +204,14 @@ pub struct AzureResourceStatus {
     /// credential, role assignments); they are deleted before the main resource.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<String>,
+    /// Whether azop created the resource or adopted it; absent until it owns one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ownership: Option<Ownership>,
+    /// The tag names azop last applied (the object's tags and its profile's defaults). A tag is
+    /// removed from Azure only when it is listed here and the spec no longer sets it; tags
+    /// azop never applied are left as they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applied_tags: Vec<String>,
 }
 
 impl Default for AzureResourceStatus {
@@ -196,6 +223,8 @@ impl Default for AzureResourceStatus {
             provisioning_state: None,
             operation: None,
             children: Vec::new(),
+            ownership: None,
+            applied_tags: Vec::new(),
         }
     }
 }
@@ -272,11 +301,13 @@ pub trait AzureBacked:
             .or_else(|| self.meta().name.clone())
             .unwrap_or_default()
     }
-    /// `spec.deletionPolicy`.
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.azure_fields()
-            .map(|f| f.deletion_policy)
-            .unwrap_or_default()
+    /// `spec.deletionPolicy` as written (`None` when omitted: see [`DeletionPolicy`]).
+    fn deletion_policy(&self) -> Option<DeletionPolicy> {
+        self.azure_fields().and_then(|f| f.deletion_policy)
+    }
+    /// `spec.adopt`.
+    fn adopt(&self) -> bool {
+        self.azure_fields().is_some_and(|f| f.adopt)
     }
     /// `spec.managementPolicy`.
     fn management_policy(&self) -> ManagementPolicy {

@@ -93,6 +93,9 @@ pub enum Reason {
     InvalidObject,
     /// Another AzureProfile selects some of the same namespaces, so neither governs them.
     ProfileOverlap,
+    /// The Azure resource exists and azop did not create it (no ownership mark): left
+    /// untouched unless the object asks to adopt it.
+    AlreadyExists,
 }
 
 impl Reason {
@@ -120,6 +123,7 @@ impl Reason {
             Reason::AuthorizationFailed => "AuthorizationFailed",
             Reason::InvalidObject => "InvalidObject",
             Reason::ProfileOverlap => "ProfileOverlap",
+            Reason::AlreadyExists => "AlreadyExists",
         }
     }
 }

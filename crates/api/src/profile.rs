@@ -13,6 +13,11 @@ use crate::naming::GUID_PATTERN;
 /// The Azure subscription, credential and limits for the namespaces it selects. A namespaced
 /// object uses the one profile whose selector matches its namespace; none or several is a
 /// Stalled condition that says so.
+///
+/// Every allow-list follows one rule: it allows only what it lists, so an omitted or empty list
+/// allows nothing, and `*` allows everything. `allowAdoption` is false when omitted. A request
+/// the profile does not allow is refused before any Azure request, `Stalled` with reason
+/// `PolicyDenied` and a message naming the field.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "azop.dev",
@@ -29,7 +34,7 @@ use crate::naming::GUID_PATTERN;
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("!has(self.defaults) || !has(self.defaults.location) || size(self.allowedLocations) == 0 || self.defaults.location in self.allowedLocations").message("defaults.location must be one of allowedLocations"))]
+#[x_kube(validation = Rule::new("!has(self.defaults) || !has(self.defaults.location) || (has(self.allowedLocations) && ('*' in self.allowedLocations || self.defaults.location in self.allowedLocations))").message("defaults.location must be one of allowedLocations"))]
 pub struct AzureProfileSpec {
     /// The namespaces this profile governs.
     pub namespace_selector: LabelSelector,
@@ -43,22 +48,39 @@ pub struct AzureProfileSpec {
     /// The identity azop uses for these namespaces. Default: the operator's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<ProfileCredential>,
-    /// Regions objects may use. Empty allows all.
+    /// Regions objects may use (`westeurope`), or `*` for any. Omitted or empty allows none.
     #[serde(default)]
     #[schemars(length(max = 100))]
     pub allowed_locations: Vec<String>,
-    /// Resource group names objects may use, as globs (`rg-team-a-*`). Empty allows all.
+    /// Resource group names objects may create or place resources in, as globs
+    /// (`rg-team-a-*`; `*` for any). Omitted or empty allows none.
     #[serde(default)]
     #[schemars(length(max = 100))]
     pub allowed_resource_groups: Vec<String>,
-    /// Kinds the namespaces may create. Empty allows all.
+    /// Kinds the namespaces may create (`ResourceGroup`, `FederatedIdentity`, ...), or `*` for
+    /// every kind. Omitted or empty allows none.
     #[serde(default)]
-    pub allowed_kinds: Vec<AzopKind>,
-    /// OIDC issuers a FederatedIdentity's `issuer.url` may name, as globs. Empty allows none
-    /// (cluster references and `self` are governed separately).
+    #[schemars(length(max = 10))]
+    #[x_kube(validation = Rule::new("self.all(k, k in ['*', 'ResourceGroup', 'AksCluster', 'KeyVault', 'FederatedIdentity', 'KeyVaultBinding', 'RoleAssignment'])").message("allowedKinds lists kinds (ResourceGroup, AksCluster, KeyVault, FederatedIdentity, KeyVaultBinding, RoleAssignment) or *"))]
+    pub allowed_kinds: Vec<String>,
+    /// OIDC issuers a FederatedIdentity's `issuer.url` may name, as globs (`*` for any).
+    /// Omitted or empty allows none. Cluster references are governed by the cluster's
+    /// `issuerAccess`, and `self` by the operator.
     #[serde(default)]
     #[schemars(length(max = 100))]
     pub allowed_issuers: Vec<String>,
+    /// Roles a RoleAssignment from these namespaces may grant: built-in role names as
+    /// RoleAssignment's `role` writes them (`AcrPull`, `KeyVaultSecretsUser`), role definition
+    /// GUIDs, or `*` for any. Omitted or empty allows none. Outside the operator's platform
+    /// namespaces a role is granted only to the namespace's own FederatedIdentities, at
+    /// scopes inside its allowed resource groups or the vaults it may bind.
+    #[serde(default)]
+    #[schemars(length(max = 100))]
+    pub allowed_roles: Vec<String>,
+    /// Whether objects may take over Azure resources azop did not create (`spec.adopt`).
+    /// Omitted: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_adoption: bool,
     /// Values filled in where an object leaves them out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<ProfileDefaults>,
@@ -116,6 +138,16 @@ pub enum AzopKind {
 }
 
 impl AzopKind {
+    /// Every kind.
+    pub const ALL: [AzopKind; 6] = [
+        AzopKind::ResourceGroup,
+        AzopKind::AksCluster,
+        AzopKind::KeyVault,
+        AzopKind::FederatedIdentity,
+        AzopKind::KeyVaultBinding,
+        AzopKind::RoleAssignment,
+    ];
+
     /// The kind's name, as Kubernetes and `allowedKinds` write it.
     pub fn as_str(self) -> &'static str {
         match self {

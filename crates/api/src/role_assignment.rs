@@ -42,9 +42,16 @@ pub struct RoleAssignmentSpec {
     /// Where the role applies.
     #[x_kube(validation = Rule::new("self == oldSelf").message("scope is immutable: Azure cannot change an assignment's scope"))]
     pub scope: Scope,
-    /// `Delete` (default) removes the assignment with the object; `Orphan` keeps it.
-    #[serde(default)]
-    pub deletion_policy: DeletionPolicy,
+    /// `Delete` removes the assignment with the object; `Orphan` keeps it. When omitted:
+    /// `Delete` for an assignment azop made, `Orphan` for one it adopted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
+    /// Take over an assignment of the same scope, principal and role that exists without
+    /// azop's mark in its description (one azop did not make). Without it such an assignment
+    /// is left untouched and the object is `Stalled` with reason `AlreadyExists`; the
+    /// AzureProfile must set `allowAdoption`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopt: bool,
 }
 
 /// The principal: exactly one of `aksKubeletOf`, `federatedIdentity`, `objectId`.
@@ -170,7 +177,11 @@ impl crate::azure_resource::AzureBacked for RoleAssignment {
         &mut status.azure
     }
 
-    fn deletion_policy(&self) -> DeletionPolicy {
+    fn deletion_policy(&self) -> Option<DeletionPolicy> {
         self.spec.deletion_policy
+    }
+
+    fn adopt(&self) -> bool {
+        self.spec.adopt
     }
 }

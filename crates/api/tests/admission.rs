@@ -129,7 +129,8 @@ fn defaults_fill_in_what_a_user_leaves_out() {
     assert_eq!(kv["spec"]["sku"], "standard");
     assert_eq!(kv["spec"]["rbacAuthorization"], true);
     assert_eq!(kv["spec"]["softDeleteRetentionDays"], 90);
-    assert_eq!(kv["spec"]["deletionPolicy"], "Delete");
+    // No default: left out, it means Delete for what azop creates and Orphan for what it adopts.
+    assert_eq!(kv["spec"]["deletionPolicy"], serde_json::Value::Null);
     assert_eq!(kv["spec"]["managementPolicy"], "Manage");
     assert_eq!(kv["status"]["observedGeneration"], -1);
 

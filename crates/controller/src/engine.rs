@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use azop_api::azure_resource::{
-    AzureBacked, DeletionPolicy, ManagementPolicy, OperationKind, PendingOperation,
+    AzureBacked, DeletionPolicy, ManagementPolicy, OperationKind, Ownership, PendingOperation,
 };
 use azop_api::conditions::{Conditions, READY, Reason};
 use azop_api::profile::{AzopKind, AzureProfile};
@@ -541,8 +541,10 @@ fn decision_for<K: AzureKind>(obj: &K, ctx: &Context) -> Result<Decision, Reconc
     )?;
     let mut request = obj.policy_request();
     request.kind = Some(K::KIND);
+    request.adopt = obj.adopt();
+    let platform = ctx.config.platform_namespaces.contains(&namespace);
     if let Some(why) = request.platform_only
-        && !ctx.config.platform_namespaces.contains(&namespace)
+        && !platform
     {
         return Err(ReconcileError::Stalled {
             reason: Reason::PolicyDenied,
@@ -552,8 +554,23 @@ fn decision_for<K: AzureKind>(obj: &K, ctx: &Context) -> Result<Decision, Reconc
         });
     }
     let mut decision = policy::decide(&governing, &request)?;
-    if matches!(governing, Governing::OperatorDefault) {
-        decision.subscription_id = Some(ctx.config.default_subscription_id.clone());
+    match governing {
+        Governing::OperatorDefault => {
+            decision.subscription_id = Some(ctx.config.default_subscription_id.clone());
+            decision.tenant_id = Some(ctx.config.default_tenant_id.clone());
+        }
+        Governing::Profile(profile) if !platform => {
+            decision.tenant = Some(policy::Tenant {
+                profile: profile.name_any(),
+                namespace,
+                allowed_resource_groups: profile.spec.allowed_resource_groups.clone(),
+                subscription_id: profile.spec.subscription_id.clone(),
+            });
+        }
+        Governing::Profile(_) => {}
+    }
+    // A profile that names no tenant uses the operator's (AzureProfile.spec.tenantId).
+    if decision.tenant_id.is_none() {
         decision.tenant_id = Some(ctx.config.default_tenant_id.clone());
     }
     Ok(decision)
@@ -931,19 +948,11 @@ async fn sync<K: AzureKind>(
     let mut body = owned_body::<K>(&desired, &owner)?;
     let actual = ctx.azure.get(&id, api_version).await?;
     let observe = obj.management_policy() == ManagementPolicy::Observe;
+    let mut adopting = false;
     match &actual {
         Some(actual) => {
-            if !observe
-                && let Some(other) = K::owner_of(actual)
-                && other != owner
-            {
-                return Err(ReconcileError::Stalled {
-                    reason: Reason::OwnedByAnotherObject,
-                    message: format!(
-                        "{id} carries {}={other}: another object owns it; azop will not change or delete it",
-                        azop_api::OWNER_TAG
-                    ),
-                });
+            if !observe {
+                adopting = check_ownership::<K>(obj, &id, actual, &owner)?;
             }
             let typed: K::Body = serde_json::from_value(actual.clone())?;
             K::outputs(status, &typed);
@@ -962,9 +971,12 @@ async fn sync<K: AzureKind>(
                     });
                 }
             }
-            if K::in_sync(&body, actual) {
+            let dropped = dropped_tags(&K::azure_status(status).applied_tags, &body, actual);
+            if !adopting && dropped.is_empty() && K::in_sync(&body, actual) {
+                record_owned::<K>(status, &body, None);
                 return sync_children(obj, ctx, &resolved, &desired, status).await;
             }
+            body = update_body(&body, actual, &dropped);
         }
         None if observe => {
             return Err(ReconcileError::Waiting {
@@ -991,6 +1003,13 @@ async fn sync<K: AzureKind>(
             Written::Done(None)
         }
     };
+    // Azure took the body: from here on the resource carries this object's mark.
+    let ownership = match (&actual, adopting) {
+        (None, _) => Some(Ownership::Created),
+        (Some(_), true) => Some(Ownership::Adopted),
+        (Some(_), false) => None,
+    };
+    record_owned::<K>(status, &body, ownership);
     match written {
         Written::Done(answer) => {
             if let Some(answer) = &answer {
@@ -1018,6 +1037,108 @@ async fn sync<K: AzureKind>(
             });
             Ok(Outcome::Operation { kind, retry_after })
         }
+    }
+}
+
+/// Whether this object may write to an existing resource: its own mark → yes; another
+/// object's → `OwnedByAnotherObject`; none → `AlreadyExists` unless the object adopts it (its
+/// profile allowed that before any Azure request). `Ok(true)`: being adopted now.
+fn check_ownership<K: AzureKind>(
+    obj: &K,
+    id: &str,
+    actual: &Value,
+    owner: &str,
+) -> Result<bool, ReconcileError> {
+    match K::owner_of(actual) {
+        Some(mark) if mark == owner => Ok(false),
+        Some(other) => Err(ReconcileError::Stalled {
+            reason: Reason::OwnedByAnotherObject,
+            message: format!(
+                "{id} is owned by {other}, not by this object; azop will not change, adopt or delete it"
+            ),
+        }),
+        None if obj.adopt() => Ok(true),
+        None => Err(ReconcileError::Stalled {
+            reason: Reason::AlreadyExists,
+            message: format!(
+                "{id} already exists and azop did not create it (it has no {} mark); azop leaves it untouched. To manage it from this object, set spec.adopt: true (the namespace's AzureProfile must set allowAdoption: true); an adopted resource is deleted with the object only if spec.deletionPolicy is Delete",
+                azop_api::OWNER_TAG
+            ),
+        }),
+    }
+}
+
+/// Records what azop now owns: how it came to (when it just did) and the tags it applied.
+fn record_owned<K: AzureKind>(status: &mut K::Status, body: &Value, ownership: Option<Ownership>) {
+    let common = K::azure_status(status);
+    if let Some(o) = ownership {
+        common.ownership = Some(o);
+    }
+    common.applied_tags = applied_tag_names(body);
+}
+
+/// The tags azop applies in `body`, its ownership tag aside.
+fn applied_tag_names(body: &Value) -> Vec<String> {
+    body.get("tags")
+        .and_then(Value::as_object)
+        .map(|t| {
+            t.keys()
+                .filter(|k| k.as_str() != azop_api::OWNER_TAG)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Tags azop applied before that the body no longer sets and Azure still carries: azop
+/// removes those, and only those.
+fn dropped_tags(applied: &[String], body: &Value, actual: &Value) -> Vec<String> {
+    let wanted = body.get("tags").and_then(Value::as_object);
+    let present = actual.get("tags").and_then(Value::as_object);
+    applied
+        .iter()
+        .filter(|k| !wanted.is_some_and(|w| w.contains_key(k.as_str())))
+        .filter(|k| present.is_some_and(|p| p.contains_key(k.as_str())))
+        .cloned()
+        .collect()
+}
+
+/// The body of an update: what Azure holds, with what azop sets written over it, so fields and
+/// tags azop never set stay as they are; tags in `dropped` go. Azure's own read-only envelope
+/// fields are left out (ARM ignores read-only properties in a PUT either way).
+fn update_body(desired: &Value, actual: &Value, dropped: &[String]) -> Value {
+    let mut body = actual.clone();
+    if let Some(b) = body.as_object_mut() {
+        for key in ["id", "name", "type", "etag", "systemData"] {
+            b.remove(key);
+        }
+        if let Some(p) = b.get_mut("properties").and_then(Value::as_object_mut) {
+            p.remove("provisioningState");
+        }
+    }
+    overlay(&mut body, desired);
+    if let Some(tags) = body.get_mut("tags").and_then(Value::as_object_mut) {
+        for k in dropped {
+            tags.remove(k);
+        }
+    }
+    body
+}
+
+/// Writes `top` over `base`: objects key by key, anything else (lists included) whole.
+fn overlay(base: &mut Value, top: &Value) {
+    match (base, top) {
+        (Value::Object(b), Value::Object(t)) => {
+            for (k, tv) in t {
+                match b.get_mut(k) {
+                    Some(bv) if bv.is_object() && tv.is_object() => overlay(bv, tv),
+                    _ => {
+                        b.insert(k.clone(), tv.clone());
+                    }
+                }
+            }
+        }
+        (b, t) => *b = t.clone(),
     }
 }
 
@@ -1091,7 +1212,7 @@ async fn sync_children<K: AzureKind>(
 /// and only what this object owns. `Ok(None)` lets the object go; `Ok(Some(wait))` keeps the
 /// finalizer while a delete runs.
 async fn cleanup<K: AzureKind>(obj: &K, ctx: &Context) -> Result<Option<Duration>, ReconcileError> {
-    if obj.deletion_policy() == DeletionPolicy::Orphan
+    if effective_deletion_policy(obj) == DeletionPolicy::Orphan
         || obj.management_policy() == ManagementPolicy::Observe
     {
         return Ok(None);
@@ -1114,6 +1235,18 @@ async fn cleanup<K: AzureKind>(obj: &K, ctx: &Context) -> Result<Option<Duration
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     write_status(&api, obj, &status).await?;
     result
+}
+
+/// `spec.deletionPolicy`, or when omitted: `Delete` for what azop created, `Orphan` for what
+/// the object adopted.
+pub fn effective_deletion_policy<K: AzureBacked>(obj: &K) -> DeletionPolicy {
+    obj.deletion_policy().unwrap_or_else(|| {
+        if obj.common_status().ownership == Some(Ownership::Adopted) {
+            DeletionPolicy::Orphan
+        } else {
+            DeletionPolicy::Delete
+        }
+    })
 }
 
 /// Deletes what this object owns. Status is the object's, not azop's alone, so nothing in it

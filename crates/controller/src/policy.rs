@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use azop_api::profile::{AzopKind, AzureProfile};
+use azop_api::role_assignment::BuiltInRole;
 use kube::core::{Selector, SelectorExt};
 
 /// Why an object is refused.
@@ -43,7 +44,7 @@ pub enum PolicyError {
     },
     /// The kind is not in `allowedKinds`.
     #[error(
-        "AzureProfile {profile} does not allow {kind:?} objects in this namespace (allowedKinds: {allowed:?})"
+        "AzureProfile {profile} does not allow {kind:?} objects in this namespace (allowedKinds: {allowed:?}; an omitted or empty list allows none)"
     )]
     KindNotAllowed {
         /// The profile.
@@ -51,11 +52,31 @@ pub enum PolicyError {
         /// The kind.
         kind: AzopKind,
         /// What it allows.
-        allowed: Vec<AzopKind>,
+        allowed: Vec<String>,
+    },
+    /// The role is not in `allowedRoles`.
+    #[error(
+        "AzureProfile {profile} does not allow granting role {role} (allowedRoles: {allowed:?}; an omitted or empty list allows none)"
+    )]
+    RoleNotAllowed {
+        /// The profile.
+        profile: String,
+        /// The role asked for, by name or definition id.
+        role: String,
+        /// What it allows.
+        allowed: Vec<String>,
+    },
+    /// `spec.adopt` without `allowAdoption`.
+    #[error(
+        "spec.adopt is set but AzureProfile {profile} does not allow adopting Azure resources azop did not create (allowAdoption is false)"
+    )]
+    AdoptionNotAllowed {
+        /// The profile.
+        profile: String,
     },
     /// The location is not in `allowedLocations`.
     #[error(
-        "location {location} is not allowed by AzureProfile {profile} (allowedLocations: {allowed:?})"
+        "location {location} is not allowed by AzureProfile {profile} (allowedLocations: {allowed:?}; an omitted or empty list allows none)"
     )]
     LocationNotAllowed {
         /// The profile.
@@ -76,7 +97,7 @@ pub enum PolicyError {
     },
     /// The resource group is not in `allowedResourceGroups`.
     #[error(
-        "resource group {group} is not allowed by AzureProfile {profile} (allowedResourceGroups: {allowed:?})"
+        "resource group {group} is not allowed by AzureProfile {profile} (allowedResourceGroups: {allowed:?}; an omitted or empty list allows none)"
     )]
     ResourceGroupNotAllowed {
         /// The profile.
@@ -96,7 +117,7 @@ pub enum PolicyError {
     },
     /// The issuer URL is not in `allowedIssuers`.
     #[error(
-        "issuer {issuer} is not allowed by AzureProfile {profile} (allowedIssuers: {allowed:?})"
+        "issuer {issuer} is not allowed by AzureProfile {profile} (allowedIssuers: {allowed:?}; an omitted or empty list allows none)"
     )]
     IssuerNotAllowed {
         /// The profile.
@@ -185,9 +206,15 @@ pub(crate) fn name_of(p: &AzureProfile) -> String {
     p.metadata.name.clone().unwrap_or_default()
 }
 
+/// Whether an allow-list allows `value`: one rule for every list of a profile — only what it
+/// lists, so an empty list allows nothing; `*` allows everything.
+fn allows(list: &[String], matches: impl Fn(&str) -> bool) -> bool {
+    list.iter().any(|entry| entry == "*" || matches(entry))
+}
+
 /// `*`-globs as profiles write them (`rg-team-a-*`, `https://westeurope.oic.prod-aks.azure.com/*`).
 /// Matching is case-insensitive, as Azure compares names and hosts.
-fn glob_matches(pattern: &str, value: &str) -> bool {
+pub(crate) fn glob_matches(pattern: &str, value: &str) -> bool {
     let options = glob::MatchOptions {
         case_sensitive: false,
         require_literal_separator: false,
@@ -218,6 +245,40 @@ pub struct Request<'a> {
     /// Set when the request is allowed only from the operator's platform namespaces; says why
     /// (granting a kubelet identity a role reaches every pod on the cluster's nodes).
     pub platform_only: Option<&'static str>,
+    /// The role a RoleAssignment grants: its definition GUID, and the name it was given by.
+    pub role: Option<RoleAsked>,
+    /// `spec.adopt`.
+    pub adopt: bool,
+}
+
+/// A role asked for, checked against `allowedRoles`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleAsked {
+    /// How the spec names it (`AcrPull`, or the definition id as written).
+    pub named: String,
+    /// The role definition's GUID.
+    pub guid: String,
+}
+
+/// What a namespace that is not one of the operator's platform namespaces is limited to,
+/// beyond the kinds and names its profile allows: the kinds' own tenancy rules read it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tenant {
+    /// The governing profile.
+    pub profile: String,
+    /// The namespace.
+    pub namespace: String,
+    /// The profile's `allowedResourceGroups`.
+    pub allowed_resource_groups: Vec<String>,
+    /// The subscription the profile names.
+    pub subscription_id: String,
+}
+
+impl Tenant {
+    /// Whether the profile allows resource group `group`.
+    pub fn group_allowed(&self, group: &str) -> bool {
+        allows(&self.allowed_resource_groups, |p| glob_matches(p, group))
+    }
 }
 
 impl<'a> Request<'a> {
@@ -251,6 +312,11 @@ pub struct Decision {
     pub subscription_id: Option<String>,
     /// The tenant, when a profile names one.
     pub tenant_id: Option<String>,
+    /// Set for a namespace that is not one of the operator's platform namespaces.
+    pub tenant: Option<Tenant>,
+    /// The governing profile's credential (a workload identity's client id); `None`: the
+    /// operator's own.
+    pub credential_client_id: Option<String>,
 }
 
 /// Checks a request against the governing profile and fills in its defaults.
@@ -271,8 +337,7 @@ pub fn decide(governing: &Governing<'_>, req: &Request<'_>) -> Result<Decision, 
     let spec = &profile.spec;
     let pname = name_of(profile);
     if let Some(kind) = req.kind
-        && !spec.allowed_kinds.is_empty()
-        && !spec.allowed_kinds.contains(&kind)
+        && !allows(&spec.allowed_kinds, |k| k == kind.as_str())
     {
         return Err(PolicyError::KindNotAllowed {
             profile: pname,
@@ -280,18 +345,24 @@ pub fn decide(governing: &Governing<'_>, req: &Request<'_>) -> Result<Decision, 
             allowed: spec.allowed_kinds.clone(),
         });
     }
+    if req.adopt && !spec.allow_adoption {
+        return Err(PolicyError::AdoptionNotAllowed { profile: pname });
+    }
+    if let Some(role) = &req.role
+        && !allows(&spec.allowed_roles, |entry| role_matches(entry, role))
+    {
+        return Err(PolicyError::RoleNotAllowed {
+            profile: pname,
+            role: role.named.clone(),
+            allowed: spec.allowed_roles.clone(),
+        });
+    }
     let defaults = spec.defaults.clone().unwrap_or_default();
     let location = req.location.map(str::to_string).or(defaults.location);
     if req.needs_location {
         match &location {
             None => return Err(PolicyError::LocationRequired { profile: pname }),
-            Some(l)
-                if !spec.allowed_locations.is_empty()
-                    && !spec
-                        .allowed_locations
-                        .iter()
-                        .any(|a| a.eq_ignore_ascii_case(l)) =>
-            {
+            Some(l) if !allows(&spec.allowed_locations, |a| a.eq_ignore_ascii_case(l)) => {
                 return Err(PolicyError::LocationNotAllowed {
                     profile: pname,
                     location: l.clone(),
@@ -301,13 +372,7 @@ pub fn decide(governing: &Governing<'_>, req: &Request<'_>) -> Result<Decision, 
             Some(_) => {}
         }
     }
-    let group_allowed = |g: &str| {
-        spec.allowed_resource_groups.is_empty()
-            || spec
-                .allowed_resource_groups
-                .iter()
-                .any(|p| glob_matches(p, g))
-    };
+    let group_allowed = |g: &str| allows(&spec.allowed_resource_groups, |p| glob_matches(p, g));
     if let Some(own) = req.own_group_name
         && !group_allowed(own)
     {
@@ -336,7 +401,7 @@ pub fn decide(governing: &Governing<'_>, req: &Request<'_>) -> Result<Decision, 
         }
     }
     if let Some(issuer) = req.issuer_url
-        && !spec.allowed_issuers.iter().any(|p| glob_matches(p, issuer))
+        && !allows(&spec.allowed_issuers, |p| glob_matches(p, issuer))
     {
         return Err(PolicyError::IssuerNotAllowed {
             profile: pname,
@@ -350,7 +415,22 @@ pub fn decide(governing: &Governing<'_>, req: &Request<'_>) -> Result<Decision, 
         default_tags: defaults.tags,
         subscription_id: Some(spec.subscription_id.clone()),
         tenant_id: spec.tenant_id.clone(),
+        tenant: None,
+        credential_client_id: spec
+            .credential
+            .as_ref()
+            .and_then(|c| c.workload_identity.as_ref())
+            .map(|w| w.client_id.clone()),
     })
+}
+
+/// Whether an `allowedRoles` entry names the role: by built-in name (`AcrPull`), or by
+/// definition GUID, however the object named it.
+fn role_matches(entry: &str, role: &RoleAsked) -> bool {
+    let guid = serde_json::from_value::<BuiltInRole>(serde_json::Value::String(entry.to_string()))
+        .map(|r| r.role_definition_guid().to_string())
+        .unwrap_or_else(|_| entry.to_string());
+    guid.eq_ignore_ascii_case(&role.guid)
 }
 
 #[cfg(test)]
@@ -375,8 +455,10 @@ mod tests {
                 credential: None,
                 allowed_locations: vec!["westeurope".into(), "northeurope".into()],
                 allowed_resource_groups: vec!["rg-team-a*".into()],
-                allowed_kinds: vec![AzopKind::ResourceGroup, AzopKind::FederatedIdentity],
+                allowed_kinds: vec!["ResourceGroup".into(), "FederatedIdentity".into()],
                 allowed_issuers: vec!["https://westeurope.oic.prod-aks.azure.com/*".into()],
+                allowed_roles: vec!["AcrPull".into()],
+                allow_adoption: false,
                 defaults: Some(ProfileDefaults {
                     location: Some("westeurope".into()),
                     resource_group_name: Some("rg-team-a".into()),
@@ -536,5 +618,92 @@ mod tests {
             matches!(r, Err(PolicyError::ResourceGroupNotAllowed { .. })),
             "{r:?}"
         );
+    }
+
+    #[test]
+    fn every_list_allows_only_what_it_lists_and_star_allows_all() {
+        let mut p = profile("team-a", "team-a");
+        p.spec.allowed_kinds.clear();
+        p.spec.allowed_locations.clear();
+        p.spec.allowed_resource_groups.clear();
+        p.spec.allowed_issuers.clear();
+        p.spec.allowed_roles.clear();
+        let req = Request {
+            kind: Some(AzopKind::FederatedIdentity),
+            needs_location: true,
+            needs_resource_group: true,
+            ..Request::default()
+        };
+        let kind = decide(&Governing::Profile(&p), &req).expect_err("no kinds");
+        assert!(
+            kind.to_string()
+                .contains("omitted or empty list allows none"),
+            "{kind}"
+        );
+        p.spec.allowed_kinds = vec!["*".into()];
+        let loc = decide(&Governing::Profile(&p), &req).expect_err("no locations");
+        assert!(
+            matches!(loc, PolicyError::LocationNotAllowed { .. }),
+            "{loc:?}"
+        );
+        p.spec.allowed_locations = vec!["*".into()];
+        let rg = decide(&Governing::Profile(&p), &req).expect_err("no groups");
+        assert!(
+            matches!(rg, PolicyError::ResourceGroupNotAllowed { .. }),
+            "{rg:?}"
+        );
+        p.spec.allowed_resource_groups = vec!["*".into()];
+        assert!(decide(&Governing::Profile(&p), &req).is_ok());
+        let issuer = Request {
+            issuer_url: Some("https://issuer.example.com/"),
+            ..req.clone()
+        };
+        assert!(matches!(
+            decide(&Governing::Profile(&p), &issuer),
+            Err(PolicyError::IssuerNotAllowed { .. })
+        ));
+        p.spec.allowed_issuers = vec!["*".into()];
+        assert!(decide(&Governing::Profile(&p), &issuer).is_ok());
+    }
+
+    #[test]
+    fn roles_are_matched_by_name_or_definition_guid() {
+        let mut p = profile("team-a", "team-a");
+        p.spec.allowed_kinds = vec!["*".into()];
+        let ask = |named: &str, guid: &str| Request {
+            kind: Some(AzopKind::RoleAssignment),
+            role: Some(RoleAsked {
+                named: named.into(),
+                guid: guid.into(),
+            }),
+            ..Request::default()
+        };
+        let acr = BuiltInRole::AcrPull.role_definition_guid();
+        let owner = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+        assert!(decide(&Governing::Profile(&p), &ask("AcrPull", acr)).is_ok());
+        // The same role by its definition id is the same role.
+        assert!(decide(&Governing::Profile(&p), &ask(acr, &acr.to_uppercase())).is_ok());
+        let denied = decide(&Governing::Profile(&p), &ask(owner, owner)).expect_err("Owner");
+        assert!(denied.to_string().contains("allowedRoles"), "{denied}");
+        p.spec.allowed_roles.clear();
+        assert!(decide(&Governing::Profile(&p), &ask("AcrPull", acr)).is_err());
+        p.spec.allowed_roles = vec![owner.into()];
+        assert!(decide(&Governing::Profile(&p), &ask(owner, owner)).is_ok());
+    }
+
+    #[test]
+    fn adoption_needs_the_profile_to_allow_it() {
+        let mut p = profile("team-a", "team-a");
+        let req = Request {
+            kind: Some(AzopKind::ResourceGroup),
+            needs_location: true,
+            own_group_name: Some("rg-team-a"),
+            adopt: true,
+            ..Request::default()
+        };
+        let e = decide(&Governing::Profile(&p), &req).expect_err("not allowed");
+        assert!(e.to_string().contains("allowAdoption"), "{e}");
+        p.spec.allow_adoption = true;
+        assert!(decide(&Governing::Profile(&p), &req).is_ok());
     }
 }

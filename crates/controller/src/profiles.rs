@@ -412,6 +412,8 @@ mod tests {
                 allowed_resource_groups: Vec::new(),
                 allowed_kinds: Vec::new(),
                 allowed_issuers: Vec::new(),
+                allowed_roles: Vec::new(),
+                allow_adoption: false,
                 defaults: None,
             },
         );

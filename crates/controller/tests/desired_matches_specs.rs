@@ -109,6 +109,7 @@ fn decision() -> Decision {
         default_tags: BTreeMap::from([("team".into(), "a".into())]),
         subscription_id: Some("00000000-0000-0000-0000-000000000001".into()),
         tenant_id: Some("00000000-0000-0000-0000-000000000002".into()),
+        ..Decision::default()
     }
 }
 

@@ -272,6 +272,7 @@ fn profile(name: &str, selector_value: &str, locations: &[&str]) -> AzureProfile
         "spec": {"namespaceSelector": {"matchLabels": {"azop.dev/profile": selector_value}},
                  "subscriptionId": SUBSCRIPTION,
                  "tenantId": arm_emulator::Config::default().tenant_id,
+                 "allowedKinds": ["*"], "allowedResourceGroups": ["*"],
                  "allowedLocations": locations}}))
     .expect("profile")
 }
@@ -345,7 +346,7 @@ async fn a_namespace_label_change_requeues_its_objects() {
     // No profile selects team-b yet, and it is not a platform namespace.
     create_namespace(&env.client, "team-b", json!({})).await;
     Api::<AzureProfile>::all(env.client.clone())
-        .create(&PostParams::default(), &profile("team-b", "team-b", &[]))
+        .create(&PostParams::default(), &profile("team-b", "team-b", &["*"]))
         .await
         .expect("profile");
     refused_until(&env, "team-b", "rg-team-b", "westeurope", async {

@@ -195,6 +195,14 @@ impl Schema {
         prune_and_default(&self.root, object, true);
     }
 
+    /// The fields of `object` that pruning would drop, as dotted paths (`spec.foo.bar`), in
+    /// document order: what a `fieldValidation=Strict` request is refused for.
+    pub fn unknown_fields(&self, object: &Value) -> Vec<String> {
+        let mut found = Vec::new();
+        unknown_fields(&self.root, object, true, "", &mut found);
+        found
+    }
+
     /// Checks an object (already pruned and defaulted) against the schema's structure and its
     /// CEL rules. `old` is the stored object on an update: it turns on transition rules.
     /// An empty answer means the object is admitted.
@@ -591,6 +599,49 @@ fn prune_and_default(schema: &Value, value: &mut Value, type_meta: bool) {
     }
 }
 
+/// What [`prune_and_default`] would drop, collected as paths instead.
+fn unknown_fields(
+    schema: &Value,
+    value: &Value,
+    type_meta: bool,
+    at: &str,
+    found: &mut Vec<String>,
+) {
+    let path = |k: &str| {
+        if at.is_empty() {
+            k.to_string()
+        } else {
+            format!("{at}.{k}")
+        }
+    };
+    match value {
+        Value::Object(map) => {
+            let props = schema.get("properties").and_then(Value::as_object);
+            let additional = schema.get("additionalProperties").filter(|a| a.is_object());
+            let preserve = preserves_unknown(schema)
+                || schema.get("additionalProperties").and_then(Value::as_bool) == Some(true);
+            for (k, v) in map {
+                if type_meta && matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
+                    continue;
+                }
+                match props.and_then(|p| p.get(k)).or(additional) {
+                    Some(s) => unknown_fields(s, v, embedded_resource(s), &path(k), found),
+                    None if !preserve => found.push(path(k)),
+                    None => {}
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(s) = schema.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    unknown_fields(s, item, embedded_resource(s), &format!("{at}[{i}]"), found);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 fn apply_property_defaults(schema: &Value, map: &mut Map<String, Value>) {
     if let Some(props) = schema.get("properties").and_then(Value::as_object) {
         for (k, s) in props {
@@ -759,6 +810,25 @@ mod tests {
         } else {
             Err(errs.into_iter().map(|e| e.message).collect())
         }
+    }
+
+    #[test]
+    fn unknown_fields_are_named_by_path() {
+        let s = schema(
+            json!({"type": "object", "properties": {"spec": {"type": "object",
+            "properties": {"a": {"type": "object", "properties": {"b": {"type": "string"}}},
+                           "list": {"type": "array", "items": {"type": "object", "properties": {}}}}}}}),
+        );
+        let obj = json!({"apiVersion": "x/v1", "kind": "X", "metadata": {"name": "n"},
+            "spec": {"a": {"b": "ok", "c": 1}, "list": [{"d": 1}], "e": true}});
+        assert_eq!(
+            s.unknown_fields(&obj),
+            vec![
+                "spec.a.c".to_string(),
+                "spec.e".to_string(),
+                "spec.list[0].d".to_string()
+            ]
+        );
     }
 
     #[test]

@@ -45,6 +45,35 @@ fn json_response(code: u16, body: &Value) -> Response {
     r
 }
 
+/// `fieldValidation=Strict` (what kubectl sends by default): a field the CRD's schema does not
+/// know is refused as kube-apiserver refuses it, instead of being pruned silently.
+fn strict_fields(
+    rt: &ResourceType,
+    params: &[(String, String)],
+    body: &Value,
+) -> Result<(), ApiError> {
+    if param(params, "fieldValidation") != Some("Strict") {
+        return Ok(());
+    }
+    let Some(schema) = &rt.schema else {
+        return Ok(());
+    };
+    let unknown = schema.unknown_fields(body);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let fields: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
+    Err(ApiError::bad_request(format!(
+        "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+        fields.join(", "),
+        kind = rt.kind,
+        version = rt.version,
+    )))
+}
+
 fn error_response(e: &ApiError) -> Response {
     json_response(e.code, &e.status())
 }
@@ -382,6 +411,7 @@ async fn resource(
                 }
             }
             (&Method::POST, None, _) => {
+                strict_fields(&t.rt, params, &parsed)?;
                 // Validated before taking the store's lock; stored under it.
                 let admitted = admit_create(
                     t.rt.clone(),
@@ -404,6 +434,7 @@ async fn resource(
                 })
             }
             (&Method::PUT, Some(name), sub @ (None | Some("status"))) => {
+                strict_fields(&t.rt, params, &parsed)?;
                 let obj = shared.store().update(
                     &t.key,
                     &t.namespace,

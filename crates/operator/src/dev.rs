@@ -48,8 +48,9 @@ pub struct DevArgs {
     /// Serve /metrics, /healthz and /readyz here.
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
-    /// Namespaces that may use azop's defaults without an AzureProfile.
-    #[arg(long = "platform-namespace", default_value = "default")]
+    /// The operator's platform namespaces: they may use azop's defaults without an
+    /// AzureProfile, and grant roles to any principal at any scope their profile allows.
+    #[arg(long = "platform-namespace", default_values = ["default", "platform"])]
     platform_namespaces: Vec<String>,
     /// Do not draw the live table (log lines only).
     #[arg(long)]
@@ -155,6 +156,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             .join(", ")
     );
 
+    let cluster_id = crate::operator::cluster_id(&client, None).await?;
+    println!("cluster-id: {cluster_id}");
     let operator = Operator::start(
         client.clone(),
         ArmConfig {
@@ -165,7 +168,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             ..ArmConfig::default()
         },
         EngineConfig {
-            cluster_id: "azop-dev".into(),
+            cluster_id,
             default_tenant_id: tenant_id,
             platform_namespaces: args.platform_namespaces.clone(),
             sync_period: args.sync_period,

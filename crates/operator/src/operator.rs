@@ -54,6 +54,29 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|e| format!("{text:?}: {e}"))
 }
 
+/// The id that names this management cluster in the ownership marks azop writes to Azure:
+/// `explicit` when given, else the UID of the cluster's `kube-system` namespace, which is unique
+/// per cluster and lives as long as it does. Two management clusters must never share one, or
+/// each would take the other's resources for its own.
+pub async fn cluster_id(client: &kube::Client, explicit: Option<&str>) -> anyhow::Result<String> {
+    if let Some(id) = explicit.filter(|id| !id.trim().is_empty()) {
+        anyhow::ensure!(
+            id.len() <= 64 && !id.contains('/'),
+            "--cluster-id {id:?}: at most 64 characters and no '/' (it is the first part of the azop.dev/owner tag)"
+        );
+        return Ok(id.to_string());
+    }
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(client.clone());
+    let ns = namespaces.get("kube-system").await.context(
+        "reading the kube-system namespace's UID for the cluster id (set --cluster-id to choose one)",
+    )?;
+    ns.metadata
+        .uid
+        .filter(|u| !u.is_empty())
+        .context("the kube-system namespace has no UID; set --cluster-id")
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

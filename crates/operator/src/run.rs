@@ -64,9 +64,10 @@ pub struct RunArgs {
         default_value = "00000000-0000-0000-0000-000000000000"
     )]
     tenant_id: String,
-    /// Names this management cluster in the ownership tags of Azure resources.
-    #[arg(long, env = "AZOP_CLUSTER_ID", default_value = "azop")]
-    cluster_id: String,
+    /// Names this management cluster in the ownership tags of Azure resources; default: the
+    /// UID of the cluster's kube-system namespace. Unique per management cluster.
+    #[arg(long, env = "AZOP_CLUSTER_ID")]
+    cluster_id: Option<String>,
     /// Namespaces that may use the defaults above without an AzureProfile (repeatable).
     #[arg(
         long = "platform-namespace",
@@ -152,6 +153,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let identity = std::env::var("POD_NAME")
         .or_else(|_| std::env::var("HOSTNAME"))
         .unwrap_or_else(|_| format!("azop-{}", std::process::id()));
+    let cluster_id = crate::operator::cluster_id(&client, args.cluster_id.as_deref()).await?;
+    tracing::info!(cluster_id = %cluster_id, "ownership marks name this cluster as {cluster_id}");
     let operator = Operator::start(
         client,
         ArmConfig {
@@ -162,7 +165,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             ..ArmConfig::default()
         },
         EngineConfig {
-            cluster_id: args.cluster_id.clone(),
+            cluster_id: cluster_id.clone(),
             default_subscription_id: args.subscription_id.clone(),
             default_tenant_id: args.tenant_id.clone(),
             platform_namespaces: args.platform_namespaces.clone(),
@@ -181,7 +184,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(args.metrics_listen),
     )
     .await?;
-    tracing::info!(endpoint = %args.arm_endpoint, cluster_id = %args.cluster_id, "azop running");
+    tracing::info!(endpoint = %args.arm_endpoint, cluster_id = %cluster_id, "azop running");
     operator
         .run_until(async {
             shutdown_signal().await;

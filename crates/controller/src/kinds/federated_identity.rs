@@ -220,8 +220,16 @@ impl AzureKind for FederatedIdentity {
         decision: &'a Decision,
     ) -> BoxFuture<'a, Result<Resolved, ReconcileError>> {
         Box::pin(async move {
-            // Policy first (issuerAccess), then references, then the one Azure read.
+            // Policy first (issuerAccess, a ServiceAccount azop may not take), then references,
+            // then the one Azure read.
             let issuer = issuer_url(self, ctx)?;
+            if self.spec.service_account.create {
+                let ns = self.namespace().unwrap_or_default();
+                let api: Api<ServiceAccount> = Api::namespaced(ctx.client.clone(), &ns);
+                if let Some(sa) = api.get_opt(&self.spec.service_account.name).await? {
+                    not_someone_elses(self, &sa)?;
+                }
+            }
             let group = references::resource_group_id(ctx, self, decision)?;
             let list_id = format!("{}/{CREDENTIALS}", identity_id(self, &group)?);
             let credentials = match ctx.azure.get(&list_id, API_VERSION).await? {
@@ -322,6 +330,26 @@ impl AzureKind for FederatedIdentity {
     }
 }
 
+/// With `create: true`, the ServiceAccount must be the one azop created for this object (its
+/// owner reference names it): one that someone else made is never taken over.
+fn not_someone_elses(fi: &FederatedIdentity, sa: &ServiceAccount) -> Result<(), ReconcileError> {
+    let ours = sa
+        .owner_references()
+        .iter()
+        .any(|o| Some(&o.uid) == fi.metadata.uid.as_ref() && o.kind == "FederatedIdentity");
+    if ours {
+        return Ok(());
+    }
+    Err(ReconcileError::Stalled {
+        reason: Reason::AlreadyExists,
+        message: format!(
+            "ServiceAccount {}/{} already exists and azop did not create it for this FederatedIdentity; azop will not take it over. Set serviceAccount.create: false to annotate that ServiceAccount, or choose another name",
+            sa.namespace().unwrap_or_default(),
+            sa.name_any()
+        ),
+    })
+}
+
 /// Creates (owned by the FederatedIdentity) or annotates the ServiceAccount.
 async fn ensure_service_account(
     fi: &FederatedIdentity,
@@ -340,6 +368,9 @@ async fn ensure_service_account(
     }
     match api.get_opt(name).await? {
         Some(sa) => {
+            if fi.spec.service_account.create {
+                not_someone_elses(fi, &sa)?;
+            }
             let current = sa.metadata.annotations.clone().unwrap_or_default();
             if annotations.iter().any(|(k, v)| current.get(k) != Some(v)) {
                 let patch = json!({"metadata": {"annotations": annotations}});

@@ -44,6 +44,7 @@ pub(crate) mod test_support {
             ]),
             subscription_id: Some("00000000-0000-0000-0000-000000000001".to_string()),
             tenant_id: Some("00000000-0000-0000-0000-000000000002".to_string()),
+            ..Decision::default()
         }
     }
 

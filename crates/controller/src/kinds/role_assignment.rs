@@ -16,11 +16,12 @@ use azop_arm::ResourceId;
 use azop_arm::resources::{RoleAssignment as ArmRoleAssignment, RoleAssignmentProperties};
 use futures::future::BoxFuture;
 use kube::ResourceExt;
+use kube::core::SelectorExt;
 use serde_json::{Value, json};
 
 use crate::azure::AzureError;
 use crate::engine::{AzureKind, Context, Desired, ReconcileError, Reference};
-use crate::policy::{Decision, Request};
+use crate::policy::{Decision, Request, RoleAsked, Tenant};
 use crate::references;
 
 /// The api-version of ../shared/arm-specs for role assignments.
@@ -126,15 +127,136 @@ fn scope_id(ra: &RoleAssignment, ctx: &Context) -> Result<ResourceId, ReconcileE
     })
 }
 
+/// The role as policy sees it: how the spec names it and its definition GUID.
+fn role_asked(spec: &azop_api::RoleAssignmentSpec) -> Option<RoleAsked> {
+    match (&spec.role, &spec.role_definition_id) {
+        (Some(role), _) => Some(RoleAsked {
+            named: serde_json::to_value(role)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            guid: role.role_definition_guid().to_string(),
+        }),
+        (None, Some(id)) => Some(RoleAsked {
+            named: id.clone(),
+            guid: id.rsplit('/').next().unwrap_or(id).to_string(),
+        }),
+        (None, None) => None,
+    }
+}
+
+fn denied(message: String) -> ReconcileError {
+    ReconcileError::Stalled {
+        reason: Reason::PolicyDenied,
+        message,
+    }
+}
+
+/// Tenancy, before any reference is waited for: a scope in another namespace is a vault whose
+/// `bindingPolicy` selects this namespace and allows the role; nothing else crosses namespaces.
+fn tenant_scope_allowed(
+    ra: &RoleAssignment,
+    ctx: &Context,
+    tenant: &Tenant,
+) -> Result<(), ReconcileError> {
+    let s = &ra.spec.scope;
+    if let Some(r) = &s.key_vault_ref
+        && r.namespace
+            .as_deref()
+            .is_some_and(|n| n != tenant.namespace)
+    {
+        let vns = r.namespace.as_deref().unwrap_or_default();
+        let vault = references::existing::<KeyVault>(ctx, vns, &r.name)?;
+        let guid = role_asked(&ra.spec).map(|r| r.guid).unwrap_or_default();
+        let policy = vault.spec.binding_policy.as_ref();
+        let selects = policy.is_some_and(|p| {
+            kube::core::Selector::try_from(p.namespace_selector.clone())
+                .is_ok_and(|sel| sel.matches(&ctx.namespace_labels(&tenant.namespace)))
+        });
+        let role_allowed = policy.is_some_and(|p| {
+            p.allowed_roles
+                .iter()
+                .any(|r| r.role_definition_guid().eq_ignore_ascii_case(&guid))
+        });
+        if !selects || !role_allowed {
+            return Err(denied(format!(
+                "scope.keyVaultRef {vns}/{}: the vault's bindingPolicy does not {} namespace {}; a role on another namespace's vault needs its bindingPolicy to select this namespace and allow the role",
+                r.name,
+                if selects {
+                    "allow this role for"
+                } else {
+                    "select"
+                },
+                tenant.namespace
+            )));
+        }
+    }
+    if let Some(r) = &s.aks_cluster_ref
+        && r.namespace
+            .as_deref()
+            .is_some_and(|n| n != tenant.namespace)
+    {
+        return Err(denied(format!(
+            "scope.aksClusterRef names AksCluster {}/{} in another namespace; outside the platform namespaces a role may be granted only on this namespace's own resources",
+            r.namespace.as_deref().unwrap_or_default(),
+            r.name
+        )));
+    }
+    Ok(())
+}
+
+/// Tenancy on the resolved scope: inside a resource group the profile allows, in its
+/// subscription — never a subscription or management-group scope — unless it is a vault the
+/// namespace may bind (checked before).
+fn tenant_scope_inside(
+    ra: &RoleAssignment,
+    scope: &ResourceId,
+    tenant: &Tenant,
+) -> Result<(), ReconcileError> {
+    let bindable_vault = ra.spec.scope.key_vault_ref.as_ref().is_some_and(|r| {
+        r.namespace
+            .as_deref()
+            .is_some_and(|n| n != tenant.namespace)
+    });
+    if bindable_vault {
+        return Ok(());
+    }
+    let Some(group) = scope.resource_group() else {
+        return Err(denied(format!(
+            "scope {scope} is a subscription or management-group scope; outside the platform namespaces roles may be granted only inside the resource groups AzureProfile {} allows",
+            tenant.profile
+        )));
+    };
+    let same_subscription = scope
+        .subscription_id()
+        .is_some_and(|s| s.eq_ignore_ascii_case(&tenant.subscription_id));
+    if !same_subscription || !tenant.group_allowed(group) {
+        return Err(denied(format!(
+            "scope {scope} is outside the resource groups AzureProfile {} allows (allowedResourceGroups: {:?} in subscription {})",
+            tenant.profile, tenant.allowed_resource_groups, tenant.subscription_id
+        )));
+    }
+    Ok(())
+}
+
 impl AzureKind for RoleAssignment {
     type Body = ArmRoleAssignment;
     type Resolved = Resolved;
 
     fn policy_request(&self) -> Request<'_> {
+        let p = &self.spec.principal;
+        let platform_only = if p.aks_kubelet_of.is_some() {
+            Some("principal.aksKubeletOf grants the role to every pod on the cluster's nodes")
+        } else if p.object_id.is_some() {
+            Some(
+                "principal.objectId grants the role to any Entra principal; other namespaces may grant roles only to their own FederatedIdentities",
+            )
+        } else {
+            None
+        };
         Request {
-            platform_only: self.spec.principal.aks_kubelet_of.as_ref().map(
-                |_| "principal.aksKubeletOf grants the role to every pod on the cluster's nodes",
-            ),
+            platform_only,
+            role: role_asked(&self.spec),
             ..Request::default()
         }
     }
@@ -142,11 +264,18 @@ impl AzureKind for RoleAssignment {
     fn resolve<'a>(
         &'a self,
         ctx: &'a Context,
-        _decision: &'a Decision,
+        decision: &'a Decision,
     ) -> BoxFuture<'a, Result<Resolved, ReconcileError>> {
         Box::pin(async move {
+            if let Some(tenant) = &decision.tenant {
+                tenant_scope_allowed(self, ctx, tenant)?;
+            }
+            let scope = scope_id(self, ctx)?;
+            if let Some(tenant) = &decision.tenant {
+                tenant_scope_inside(self, &scope, tenant)?;
+            }
             Ok(Resolved {
-                scope: scope_id(self, ctx)?,
+                scope,
                 principal_id: principal_id(self, ctx)?,
             })
         })

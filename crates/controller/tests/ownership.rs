@@ -1,0 +1,340 @@
+//! Safe by default, against the arm-emulator: a resource azop did not create is never changed,
+//! adopted or deleted unless the object asks to adopt it; tags are merged (azop removes only the
+//! tags it applied); an adopted resource is orphaned unless `deletionPolicy: Delete` is written;
+//! and two management clusters with their own cluster ids never touch each other's resources.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use azop_api::ResourceGroup;
+use azop_api::azure_resource::Ownership;
+use azop_api::conditions::STALLED;
+use azop_arm::resources::{identity, resource_group};
+use azop_controller::azure::Azure;
+use azop_controller::engine::EngineConfig;
+use azop_controller::metrics::Metrics;
+use azop_controller::runner::{self, RunOptions};
+use common::{Env, Managed, Options, SUBSCRIPTION, rg_id};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+
+const FOREIGN: &str = "rg-bars-prod";
+
+fn identity_in(group: &str) -> String {
+    format!(
+        "{}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/finance-app",
+        rg_id(group)
+    )
+}
+
+/// A group someone else made, with their tag and an identity in it.
+async fn seed_foreign_group(env: &Env) {
+    Azure::put(
+        &env.arm_client,
+        &rg_id(FOREIGN),
+        resource_group::API_VERSION,
+        &json!({"location": "westeurope", "tags": {"owner": "finance"}}),
+    )
+    .await
+    .expect("group seeded");
+    Azure::put(
+        &env.arm_client,
+        &identity_in(FOREIGN),
+        identity::API_VERSION,
+        &json!({"location": "westeurope"}),
+    )
+    .await
+    .expect("identity seeded");
+    env.arm.clear_log();
+}
+
+fn group(name: &str, spec: Value) -> Value {
+    json!({"apiVersion": "azop.dev/v1alpha1", "kind": "ResourceGroup",
+           "metadata": {"name": name, "namespace": "platform"}, "spec": spec})
+}
+
+fn tags(env: &Env, id: &str) -> BTreeMap<String, String> {
+    let r = env.arm.resource(id).expect("resource exists");
+    serde_json::from_value(r["tags"].clone()).unwrap_or_default()
+}
+
+async fn delete_and_wait<K: Managed>(env: &Env, ns: &str, name: &str) {
+    let api: Api<K> = Api::namespaced(env.client.clone(), ns);
+    api.delete(name, &DeleteParams::default())
+        .await
+        .expect("deleted");
+    for _ in 0..150 {
+        if api.get_opt(name).await.expect("read").is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{ns}/{name} was not released by azop's finalizer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_group_azop_did_not_create_is_never_changed_or_deleted() {
+    let env = Env::start(Options::default()).await;
+    seed_foreign_group(&env).await;
+
+    env.create::<ResourceGroup>(group(
+        FOREIGN,
+        json!({"location": "westeurope", "tags": {"env": "prod"}}),
+    ))
+    .await;
+    let stalled = env
+        .wait_condition::<ResourceGroup>("platform", FOREIGN, STALLED)
+        .await;
+    assert_eq!(stalled.reason, "AlreadyExists", "{stalled:?}");
+    assert!(
+        stalled.message.contains(&rg_id(FOREIGN)) && stalled.message.contains("spec.adopt"),
+        "the message names the resource and how to adopt it: {}",
+        stalled.message
+    );
+    assert_eq!(
+        env.writes(),
+        0,
+        "no ARM write for a resource azop did not create"
+    );
+    assert_eq!(
+        tags(&env, &rg_id(FOREIGN)),
+        BTreeMap::from([("owner".to_string(), "finance".to_string())])
+    );
+
+    delete_and_wait::<ResourceGroup>(&env, "platform", FOREIGN).await;
+    assert_eq!(
+        env.writes(),
+        0,
+        "deleting the object deletes nothing in Azure"
+    );
+    assert!(
+        env.arm.resource(&rg_id(FOREIGN)).is_some(),
+        "the group stays"
+    );
+    assert!(
+        env.arm.resource(&identity_in(FOREIGN)).is_some(),
+        "the identity in it stays"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adoption_merges_tags_and_orphans_unless_delete_is_written() {
+    let env = Env::start(Options::default()).await;
+    seed_foreign_group(&env).await;
+
+    env.create::<ResourceGroup>(group(
+        FOREIGN,
+        json!({"location": "westeurope", "adopt": true, "tags": {"env": "prod", "tier": "1"}}),
+    ))
+    .await;
+    let adopted = env.wait_ready::<ResourceGroup>("platform", FOREIGN).await;
+    assert_eq!(adopted.azure().ownership, Some(Ownership::Adopted));
+    let t = tags(&env, &rg_id(FOREIGN));
+    assert_eq!(t.get("owner").map(String::as_str), Some("finance"), "{t:?}");
+    assert_eq!(t.get("env").map(String::as_str), Some("prod"), "{t:?}");
+    assert_eq!(
+        t.get("azop.dev/owner").map(String::as_str),
+        Some("test/platform/ResourceGroup/rg-bars-prod")
+    );
+
+    // The spec drops a tag azop applied: azop removes it, and only it.
+    Api::<ResourceGroup>::namespaced(env.client.clone(), "platform")
+        .patch(
+            FOREIGN,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"tags": {"tier": null}}})),
+        )
+        .await
+        .expect("patched");
+    for _ in 0..100 {
+        if !tags(&env, &rg_id(FOREIGN)).contains_key("tier") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let t = tags(&env, &rg_id(FOREIGN));
+    assert!(!t.contains_key("tier"), "the dropped tag is gone: {t:?}");
+    assert_eq!(t.get("owner").map(String::as_str), Some("finance"), "{t:?}");
+    assert_eq!(t.get("env").map(String::as_str), Some("prod"), "{t:?}");
+
+    // No deletionPolicy written: the adopted group is orphaned.
+    delete_and_wait::<ResourceGroup>(&env, "platform", FOREIGN).await;
+    assert!(env.arm.resource(&rg_id(FOREIGN)).is_some(), "orphaned");
+    assert_eq!(env.requests("DELETE", FOREIGN), 0);
+
+    // Adopted again, with deletionPolicy: Delete written: the object may delete it. Its
+    // ownership tag still names the same object, so it is recognised as its own.
+    env.create::<ResourceGroup>(group(
+        FOREIGN,
+        json!({"location": "westeurope", "adopt": true, "deletionPolicy": "Delete"}),
+    ))
+    .await;
+    env.wait_ready::<ResourceGroup>("platform", FOREIGN).await;
+    delete_and_wait::<ResourceGroup>(&env, "platform", FOREIGN).await;
+    for _ in 0..100 {
+        if env.arm.resource(&rg_id(FOREIGN)).is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("an adopted group with deletionPolicy: Delete is deleted with its object");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_someone_else_added_survive_azops_updates() {
+    let env = Env::start(Options::default()).await;
+    env.create::<ResourceGroup>(group(
+        "rg-mine",
+        json!({"location": "westeurope", "tags": {"env": "dev"}}),
+    ))
+    .await;
+    let created = env.wait_ready::<ResourceGroup>("platform", "rg-mine").await;
+    assert_eq!(created.azure().ownership, Some(Ownership::Created));
+    env.arm.modify_resource(&rg_id("rg-mine"), |r| {
+        r["tags"]["cost-center"] = json!("42");
+    });
+    Api::<ResourceGroup>::namespaced(env.client.clone(), "platform")
+        .patch(
+            "rg-mine",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"tags": {"env": "prod"}}})),
+        )
+        .await
+        .expect("patched");
+    for _ in 0..100 {
+        if tags(&env, &rg_id("rg-mine")).get("env").map(String::as_str) == Some("prod") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let t = tags(&env, &rg_id("rg-mine"));
+    assert_eq!(t.get("env").map(String::as_str), Some("prod"), "{t:?}");
+    assert_eq!(
+        t.get("cost-center").map(String::as_str),
+        Some("42"),
+        "a tag azop did not set is kept: {t:?}"
+    );
+}
+
+/// A second management cluster: its own kube-emulator and operator (cluster id `other`), the
+/// same Azure.
+struct OtherCluster {
+    _kube: kube_emulator::KubeEmulator,
+    client: Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for OtherCluster {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn other_cluster(env: &Env) -> OtherCluster {
+    let kube = kube_emulator::KubeEmulator::start(Default::default())
+        .await
+        .expect("kube-emulator");
+    let client = kube.client().await.expect("client");
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in azop_api::crds() {
+        crds.create(&PostParams::default(), &crd)
+            .await
+            .expect("CRD");
+    }
+    common::create_namespace(&client, "platform", json!({})).await;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let azure = Arc::new(env.arm_client.clone()) as Arc<dyn Azure>;
+    let config = EngineConfig {
+        cluster_id: "other".into(),
+        platform_namespaces: vec!["platform".into()],
+        default_subscription_id: SUBSCRIPTION.into(),
+        default_tenant_id: arm_emulator::Config::default().tenant_id,
+        sync_period: Duration::from_secs(2),
+        ..EngineConfig::default()
+    };
+    let op_client = client.clone();
+    tokio::spawn(async move {
+        let _ = runner::run(
+            op_client,
+            azure,
+            config,
+            RunOptions::default(),
+            Arc::new(Metrics::default()),
+            async {
+                let _ = rx.await;
+            },
+        )
+        .await;
+    });
+    OtherCluster {
+        _kube: kube,
+        client,
+        stop: Some(tx),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_management_clusters_never_touch_each_others_resources() {
+    let env = Env::start(Options::default()).await;
+    env.create::<ResourceGroup>(group(
+        "rg-shared-name",
+        json!({"location": "westeurope", "tags": {"cluster": "one"}}),
+    ))
+    .await;
+    env.wait_ready::<ResourceGroup>("platform", "rg-shared-name")
+        .await;
+    let writes_before = env.writes();
+
+    let other = other_cluster(&env).await;
+    let api: Api<ResourceGroup> = Api::namespaced(other.client.clone(), "platform");
+    let same: ResourceGroup = serde_json::from_value(group(
+        "rg-shared-name",
+        json!({"location": "westeurope", "tags": {"cluster": "two"}}),
+    ))
+    .expect("object");
+    api.create(&PostParams::default(), &same)
+        .await
+        .expect("created in the other cluster");
+    let mut reason = String::new();
+    for _ in 0..100 {
+        let o = api.get("rg-shared-name").await.expect("read");
+        if let Some(c) = azop_api::conditions::find(&o.azure().conditions, STALLED)
+            && c.status == "True"
+        {
+            reason = c.reason.clone();
+            assert!(
+                c.message
+                    .contains("test/platform/ResourceGroup/rg-shared-name")
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(reason, "OwnedByAnotherObject");
+
+    // Deleting it in the other cluster deletes nothing.
+    api.delete("rg-shared-name", &DeleteParams::default())
+        .await
+        .expect("deleted");
+    for _ in 0..100 {
+        if api.get_opt("rg-shared-name").await.expect("read").is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        env.writes(),
+        writes_before,
+        "the other cluster's operator wrote nothing"
+    );
+    let t = tags(&env, &rg_id("rg-shared-name"));
+    assert_eq!(t.get("cluster").map(String::as_str), Some("one"), "{t:?}");
+    drop(other);
+}
