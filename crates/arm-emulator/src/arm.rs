@@ -271,44 +271,48 @@ fn system_data(existing: Option<&Value>) -> Value {
            "lastModifiedBy": "azop-emulator", "lastModifiedByType": "Application", "lastModifiedAt": now_text()})
 }
 
-/// Role definitions the emulator serves: (GUID, name).
-pub const ROLE_DEFINITIONS: &[(&str, &str)] = &[
-    (
-        "4633458b-17de-408a-b874-0445c86b69e6",
-        "Key Vault Secrets User",
-    ),
-    (
-        "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
-        "Key Vault Secrets Officer",
-    ),
-    (
-        "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba",
-        "Key Vault Certificates User",
-    ),
-    (
-        "12338af0-0e69-4776-bea7-57ae8d297424",
-        "Key Vault Crypto User",
-    ),
-    (
-        "00482a5a-887f-4fb3-b363-3b7fe8e74483",
-        "Key Vault Administrator",
-    ),
-    ("7f951dda-4ed3-4680-a7ca-43fe172d538d", "AcrPull"),
-    ("b24988ac-6180-42a0-ab88-20f7382dd24c", "Contributor"),
-    ("acdd72a7-3385-48ef-bd42-f606fba81ae7", "Reader"),
-];
-
-/// A role definition body, if the GUID is one the emulator knows.
+/// A role definition body, if the GUID is a built-in role the emulator knows.
 pub fn role_definition(scope: &str, guid: &str) -> Option<Value> {
-    let (g, name) = ROLE_DEFINITIONS
-        .iter()
-        .find(|(g, _)| g.eq_ignore_ascii_case(guid))?;
+    let role = crate::rbac::built_in(guid)?;
+    let (g, name) = (role.guid, role.name);
     Some(json!({
         "id": format!("{scope}/providers/Microsoft.Authorization/roleDefinitions/{g}"),
         "name": g, "type": "Microsoft.Authorization/roleDefinitions",
         "properties": {"roleName": name, "type": "BuiltInRole", "description": format!("{name} (emulated)"),
             "assignableScopes": ["/"], "permissions": [crate::rbac::permissions(g)]}
     }))
+}
+
+/// What a role assignment PUT stores besides the caller's fields: its scope, the role as a
+/// tenant-level id, timestamps and the fields Azure always returns (recorded).
+fn finish_role_assignment(
+    body: &mut Value,
+    scope: &str,
+    role_guid: &str,
+    existing: Option<&Value>,
+) {
+    body["properties"]["scope"] = json!(scope);
+    if body.pointer("/properties/principalType").is_none() {
+        body["properties"]["principalType"] = json!("ServicePrincipal");
+    }
+    body["properties"]["roleDefinitionId"] = json!(format!(
+        "/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
+    ));
+    let created_on = existing
+        .and_then(|e| e.pointer("/properties/createdOn").cloned())
+        .unwrap_or_else(|| json!(now_text()));
+    body["properties"]["createdOn"] = created_on;
+    body["properties"]["updatedOn"] = json!(now_text());
+    // Fields Azure always returns, null when unset (recorded).
+    fill(
+        &mut body["properties"],
+        json!({"condition": null, "conditionVersion": null, "description": null,
+            "delegatedManagedIdentityResourceId": null,
+            "createdBy": EMULATOR_CALLER, "updatedBy": EMULATOR_CALLER}),
+    );
+    if let Some(o) = body.as_object_mut() {
+        o.remove("etag");
+    }
 }
 
 fn require<'a>(body: &'a Value, pointer: &str, what: &str) -> Result<&'a Value, ArmError> {
@@ -494,6 +498,67 @@ impl Arm {
             .map(|(_, r)| r.body.clone())
             .collect();
         json!({"value": items})
+    }
+
+    /// Stores a role assignment as a PUT would have, without a PUT's checks (the caller's own
+    /// rights, the scope existing, principal replication): how tests and `azop dev` bootstrap
+    /// the first rights when authorization is enforced. `role` is a GUID or a role definition
+    /// id. An assignment of the same role to the same principal at the same scope is kept, and
+    /// its id returned; otherwise the new one is named by a v5 UUID of scope, principal and role,
+    /// so granting again is idempotent.
+    pub fn grant(&mut self, principal: &str, role: &str, scope: &str) -> String {
+        let role_guid = role
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let scope = scope.trim_end_matches('/');
+        let existing = self.resources.values().find(|r| {
+            let p = |f: &str| {
+                r.body
+                    .pointer(&format!("/properties/{f}"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            };
+            r.kind == Kind::RoleAssignment
+                && p("principalId").eq_ignore_ascii_case(principal)
+                && p("scope").trim_end_matches('/').eq_ignore_ascii_case(scope)
+                && p("roleDefinitionId")
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|g| g.eq_ignore_ascii_case(&role_guid))
+        });
+        if let Some(id) = existing.and_then(|r| r.body["id"].as_str()) {
+            return id.to_string();
+        }
+        let name = uuid::Uuid::new_v5(
+            &uuid::Uuid::NAMESPACE_URL,
+            format!("{scope}|{principal}|{role_guid}")
+                .to_ascii_lowercase()
+                .as_bytes(),
+        )
+        .to_string();
+        let id = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}");
+        let mut body = json!({
+            "id": id, "name": name, "type": Kind::RoleAssignment.type_name(),
+            "systemData": system_data(None),
+            "properties": {"principalId": principal, "principalType": "ServicePrincipal",
+                "description": "emulator bootstrap"},
+        });
+        // The root scope is written `/`, as Azure does.
+        let scope = if scope.is_empty() { "/" } else { scope };
+        finish_role_assignment(&mut body, scope, &role_guid, None);
+        self.resources.insert(
+            id.to_ascii_lowercase(),
+            Stored {
+                body,
+                kind: Kind::RoleAssignment,
+                busy_until: None,
+                created: Instant::now(),
+            },
+        );
+        id
     }
 
     /// PUT.
@@ -943,29 +1008,12 @@ impl Arm {
                         }
                     }
                 }
-                body["properties"]["scope"] = json!(scope);
-                if body.pointer("/properties/principalType").is_none() {
-                    body["properties"]["principalType"] = json!("ServicePrincipal");
-                }
-                body["properties"]["roleDefinitionId"] = json!(format!(
-                    "/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
-                ));
-                let created_on = existing
-                    .as_ref()
-                    .and_then(|e| e.body.pointer("/properties/createdOn").cloned())
-                    .unwrap_or_else(|| json!(now_text()));
-                body["properties"]["createdOn"] = created_on;
-                body["properties"]["updatedOn"] = json!(now_text());
-                // Fields Azure always returns, null when unset (recorded).
-                fill(
-                    &mut body["properties"],
-                    json!({"condition": null, "conditionVersion": null, "description": null,
-                        "delegatedManagedIdentityResourceId": null,
-                        "createdBy": EMULATOR_CALLER, "updatedBy": EMULATOR_CALLER}),
+                finish_role_assignment(
+                    &mut body,
+                    &scope,
+                    &role_guid,
+                    existing.as_ref().map(|e| &e.body),
                 );
-                if let Some(o) = body.as_object_mut() {
-                    o.remove("etag");
-                }
             }
         }
         let status = if existing.is_some() || recovered {

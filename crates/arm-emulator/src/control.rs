@@ -261,6 +261,72 @@ impl Control {
         s.config.service_principals.push(sp);
     }
 
+    /// Turns ARM's authorization on or off (see [`Config::enforce_authorization`]).
+    pub fn set_enforce_authorization(&self, enforce: bool) {
+        self.lock().config.enforce_authorization = enforce;
+    }
+
+    /// Assigns a role without authorization, for bootstrapping tests and `azop dev`: stores the
+    /// role assignment of `role_definition_guid` (a GUID or a role definition id) to
+    /// `principal_object_id` at `scope` exactly as a PUT would have, named by a v5 UUID of
+    /// scope, principal and role (granting again changes nothing), with description
+    /// `emulator bootstrap`. Returns the role assignment's id. No check is made that the scope
+    /// exists or the principal is known.
+    pub fn grant(
+        &self,
+        principal_object_id: &str,
+        role_definition_guid: &str,
+        scope: &str,
+    ) -> String {
+        self.lock()
+            .arm
+            .grant(principal_object_id, role_definition_guid, scope)
+    }
+
+    /// Registers an application that is not an ARM managed identity but signs in at the token
+    /// endpoint with a client assertion: a token from `issuer` about `subject` with one of
+    /// `audiences` (e.g. a kube-emulator ServiceAccount token for `api://AzureADTokenExchange`),
+    /// presented for `client_id`, yields an access token whose `oid` is `object_id`. Calling it
+    /// again for the same client id adds another federated credential (replacing one with the
+    /// same issuer and subject; the latest object id applies). Registrations survive [`Control::reset`], as service
+    /// principals do.
+    pub fn register_workload_identity(
+        &self,
+        client_id: &str,
+        object_id: &str,
+        issuer: &str,
+        subject: &str,
+        audiences: &[&str],
+    ) -> crate::WorkloadIdentity {
+        let w = crate::WorkloadIdentity {
+            client_id: client_id.to_string(),
+            object_id: object_id.to_string(),
+            issuer: issuer.to_string(),
+            subject: subject.to_string(),
+            audiences: audiences.iter().map(|a| a.to_string()).collect(),
+        };
+        self.put_workload_identity(w.clone());
+        w
+    }
+
+    /// Registers a [`crate::WorkloadIdentity`] as given (see
+    /// [`Control::register_workload_identity`]).
+    pub fn put_workload_identity(&self, w: crate::WorkloadIdentity) {
+        let mut s = self.lock();
+        s.config.workload_identities.retain(|o| {
+            !(o.client_id.eq_ignore_ascii_case(&w.client_id)
+                && o.issuer == w.issuer
+                && o.subject == w.subject)
+        });
+        // One application has one object id: the latest registration's.
+        for o in &mut s.config.workload_identities {
+            if o.client_id.eq_ignore_ascii_case(&w.client_id) {
+                o.object_id = w.object_id.clone();
+            }
+        }
+        s.config.workload_identities.push(w);
+    }
+
     /// Trusts another CA (PEM) when fetching a federated issuer's keys; forgets cached keys.
     pub fn trust_ca_pem(&self, pem: impl Into<String>) {
         let mut s = self.lock();

@@ -48,6 +48,28 @@ pub struct ServicePrincipal {
     pub object_id: String,
 }
 
+/// A federated identity credential's issuer, subject and audiences.
+type Credential = (String, String, Vec<String>);
+
+/// An application that is not an ARM managed identity, federated with an external issuer (e.g.
+/// a Kubernetes ServiceAccount of the kube-emulator): a client assertion for `client_id` from
+/// `issuer` about `subject` with one of `audiences` signs it in as `object_id`. Several entries
+/// with the same client id are several federated credentials of one application.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadIdentity {
+    /// The application (client) id the assertion is presented for.
+    pub client_id: String,
+    /// The principal (object) id its tokens carry as `oid`, and role assignments name.
+    pub object_id: String,
+    /// The token issuer the credential trusts (exact, case-sensitive).
+    pub issuer: String,
+    /// The token subject, e.g. `system:serviceaccount:{namespace}:{name}`.
+    pub subject: String,
+    /// Accepted token audiences, e.g. `api://AzureADTokenExchange`.
+    pub audiences: Vec<String>,
+}
+
 /// The RSA key that signs access tokens; generated at start-up.
 pub(crate) struct Signer {
     key: RsaKeyPair,
@@ -388,51 +410,67 @@ async fn check_assertion(
     let (principal, credentials) = {
         let mut s = control.lock();
         s.arm.settle();
-        let identity = s.arm.resources.iter().find(|(_, r)| {
-            r.kind == Kind::Identity
-                && r.body
-                    .pointer("/properties/clientId")
+        let identity = s.arm.resources.iter().find_map(|(key, r)| {
+            let p = |f: &str| {
+                r.body
+                    .pointer(&format!("/properties/{f}"))
                     .and_then(Value::as_str)
-                    .is_some_and(|c| c.eq_ignore_ascii_case(client_id))
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            (r.kind == Kind::Identity && p("clientId").eq_ignore_ascii_case(client_id))
+                .then(|| (key.clone(), p("principalId")))
         });
-        let Some((key, identity)) = identity else {
-            return Err(unknown_client(client_id, tenant));
-        };
-        let principal = identity
-            .body
-            .pointer("/properties/principalId")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let prefix = format!("{key}/federatedidentitycredentials/");
-        let credentials: Vec<(String, String, Vec<String>)> = s
-            .arm
-            .resources
-            .iter()
-            .filter(|(k, r)| k.starts_with(&prefix) && r.kind == Kind::FederatedCredential)
-            .map(|(_, r)| {
-                let p = |f: &str| {
-                    r.body
-                        .pointer(&format!("/properties/{f}"))
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string()
-                };
-                let audiences = r
-                    .body
-                    .pointer("/properties/audiences")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_string)
-                            .collect()
+        match identity {
+            Some((key, principal)) => {
+                let prefix = format!("{key}/federatedidentitycredentials/");
+                let credentials: Vec<Credential> = s
+                    .arm
+                    .resources
+                    .iter()
+                    .filter(|(k, r)| k.starts_with(&prefix) && r.kind == Kind::FederatedCredential)
+                    .map(|(_, r)| {
+                        let p = |f: &str| {
+                            r.body
+                                .pointer(&format!("/properties/{f}"))
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_string()
+                        };
+                        let audiences = r
+                            .body
+                            .pointer("/properties/audiences")
+                            .and_then(Value::as_array)
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(Value::as_str)
+                                    .map(str::to_string)
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        (p("issuer"), p("subject"), audiences)
                     })
-                    .unwrap_or_default();
-                (p("issuer"), p("subject"), audiences)
-            })
-            .collect();
-        (principal, credentials)
+                    .collect();
+                (principal, credentials)
+            }
+            // Not a managed identity: an application registered with its federated credentials.
+            None => {
+                let registered: Vec<&WorkloadIdentity> = s
+                    .config
+                    .workload_identities
+                    .iter()
+                    .filter(|w| w.client_id.eq_ignore_ascii_case(client_id))
+                    .collect();
+                let Some(first) = registered.first() else {
+                    return Err(unknown_client(client_id, tenant));
+                };
+                let credentials: Vec<Credential> = registered
+                    .iter()
+                    .map(|w| (w.issuer.clone(), w.subject.clone(), w.audiences.clone()))
+                    .collect();
+                (first.object_id.clone(), credentials)
+            }
+        }
     };
     let issuer = jwt.claim_str("iss").unwrap_or_default().to_string();
     let subject = jwt.claim_str("sub").unwrap_or_default().to_string();

@@ -256,7 +256,13 @@ pub(crate) fn route(
         None => vault_id.clone(),
     };
     let action = operation.data_action();
-    if !crate::rbac::principal_may(&state.arm, &oid, &resource, action) {
+    if !crate::rbac::principal_may(
+        &state.arm,
+        &oid,
+        &resource,
+        crate::rbac::Plane::Data,
+        action,
+    ) {
         let message = format!(
             "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid={appid};oid={oid};iss={iss}\r\nAction: '{action}'\r\nResource: '{r}'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: null \r\nVault: {vault_name};location={location}\r\n",
             iss = claims["iss"].as_str().unwrap_or_default(),

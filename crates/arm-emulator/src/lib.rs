@@ -34,7 +34,9 @@
 //!     `{"clientId","clientSecret","objectId"?}`; a wrong secret answers 401 `invalid_client`
 //!     AADSTS7000215, an unknown client 400 `unauthorized_client` AADSTS700016;
 //!   - a client assertion (a Kubernetes ServiceAccount token) for the user-assigned identity
-//!     whose `clientId` is the `client_id`. One of the identity's federatedIdentityCredentials
+//!     whose `clientId` is the `client_id` (or, when no identity has it, for the
+//!     [`WorkloadIdentity`] entries registered with that client id, which then stand for its
+//!     credentials). One of the identity's federatedIdentityCredentials
 //!     must name the token's `iss` and `sub` (case-sensitive) and one of its `aud`s, else 400
 //!     `invalid_client` AADSTS700211 (issuer), AADSTS700213 (subject) or AADSTS700212
 //!     (audience); `exp`/`nbf` must hold (60 s skew), else AADSTS700024; the RS256 signature
@@ -65,11 +67,24 @@
 //!   `Forbidden` with innererror `ForbiddenByRbac` and Key Vault's message. The built-in
 //!   roleDefinitions carry Azure's real permissions; custom roles grant nothing.
 //!
-//! ARM itself accepts any bearer token (a request without one answers 401
-//! `AuthenticationFailed`). The request log and throttling cover ARM requests only, not the
-//! token endpoint or the Key Vault data plane.
+//! By default ARM itself accepts any bearer token (a request without one answers 401
+//! `AuthenticationFailed`) and acts with every right. With [`Config::enforce_authorization`] (or
+//! [`Control::set_enforce_authorization`]) it authorizes as Azure does, see the `authz` module:
+//! the token must be an access token the token endpoint issued for ARM (else 401
+//! `InvalidAuthenticationToken`, `InvalidAuthenticationTokenAudience` or
+//! `ExpiredAuthenticationToken`), and its `oid` must hold a role assignment at the request's
+//! scope or above whose built-in role's `actions` (less its `notActions`) allow the request's
+//! action, else 403 `AuthorizationFailed`. First rights are bootstrapped without authorization
+//! with [`Control::grant`] or `POST /_emulator/grants` `{"principalId","roleDefinitionId",
+//! "scope"}`; an application federated with a Kubernetes issuer without being a managed identity
+//! with [`Control::register_workload_identity`] or `POST /_emulator/workloadIdentities`
+//! `{"clientId","objectId","issuer","subject","audiences"}`.
+//!
+//! The request log and throttling cover ARM requests only, not the token endpoint or the Key
+//! Vault data plane.
 
 mod arm;
+mod authz;
 mod control;
 mod entra;
 mod keyvault;
@@ -79,9 +94,10 @@ mod server;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use arm::{ArmError, Kind, ROLE_DEFINITIONS};
+pub use arm::{ArmError, Kind};
 pub use control::{Control, Fault, FaultKind, LoggedRequest, REQUEST_LOG_CAPACITY};
-pub use entra::ServicePrincipal;
+pub use entra::{ServicePrincipal, WorkloadIdentity};
+pub use rbac::{BuiltInRole, ROLE_DEFINITIONS};
 
 /// One token bucket: capacity and refill per second.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -144,6 +160,14 @@ pub struct Config {
     /// CA certificates (PEM) trusted when fetching a federated issuer's OIDC documents, e.g.
     /// the kube-emulator's.
     pub trusted_ca_pems: Vec<String>,
+    /// Applications that sign in with a federated client assertion without being ARM managed
+    /// identities (see [`Control::register_workload_identity`]).
+    pub workload_identities: Vec<WorkloadIdentity>,
+    /// Whether ARM authorizes requests as Azure does: the bearer token must be one the token
+    /// endpoint issued for ARM, and its `oid` must hold a role assignment at the request's scope
+    /// or above whose role allows the request's action. Off by default: any bearer token then
+    /// acts with every right. Flip at run time with [`Control::set_enforce_authorization`].
+    pub enforce_authorization: bool,
 }
 
 impl Default for Config {
@@ -156,6 +180,8 @@ impl Default for Config {
             max_federated_credentials: 20,
             service_principals: Vec::new(),
             trusted_ca_pems: Vec::new(),
+            workload_identities: Vec::new(),
+            enforce_authorization: false,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! `arm-emulator --listen 127.0.0.1:PORT [--http-listen 127.0.0.1:PORT] [--ca-out PATH]
-//! [--trust-ca PATH]...`.
+//! [--trust-ca PATH]... [--enforce-authorization]`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,6 +35,10 @@ struct Args {
     /// kube-emulator's; repeatable.
     #[arg(long = "trust-ca")]
     trust_ca: Vec<PathBuf>,
+    /// Authorize ARM requests as Azure does (tokens from the emulator's Entra, role
+    /// assignments); bootstrap rights with `POST /_emulator/grants`.
+    #[arg(long)]
+    enforce_authorization: bool,
 }
 
 #[tokio::main]
@@ -43,6 +47,7 @@ async fn main() -> std::process::ExitCode {
     let mut config = arm_emulator::Config {
         lro_duration: Duration::from_millis(args.lro_millis),
         principal_propagation_delay: Duration::from_millis(args.principal_delay_millis),
+        enforce_authorization: args.enforce_authorization,
         ..Default::default()
     };
     config.throttling.enabled = !args.no_throttling;

@@ -193,9 +193,6 @@ async fn handle(
         log(&control, &m, &path, &query, 400, Some(e.code.clone()));
         return error(&e);
     }
-    let subscription = path.split('/').nth(2).unwrap_or_default().to_string();
-    let class = class_of(&m);
-    let remaining = Control::take_token(&mut control.lock(), &subscription, class);
     let mut common = vec![
         (
             "x-ms-request-id".to_string(),
@@ -210,6 +207,27 @@ async fn handle(
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         ),
     ];
+    // Authentication and authorization come before throttling (see the authz module).
+    if control.lock().config.enforce_authorization
+        && let Err(e) = authorize(&control, &m, &path, &headers)
+    {
+        log(&control, &m, &path, &query, e.status, Some(e.code.clone()));
+        if e.status == 401 {
+            common.push((
+                "WWW-Authenticate".into(),
+                format!(
+                    "Bearer authorization_uri=\"https://login.microsoftonline.com/common\", error=\"invalid_token\", error_description=\"{}\"",
+                    e.message.replace('"', "'")
+                ),
+            ));
+        } else {
+            common.push(("x-ms-failure-cause".into(), "gateway".into()));
+        }
+        return respond(e.status, Some(&e.body()), &common);
+    }
+    let subscription = path.split('/').nth(2).unwrap_or_default().to_string();
+    let class = class_of(&m);
+    let remaining = Control::take_token(&mut control.lock(), &subscription, class);
     let remaining = match remaining {
         Ok(r) => r,
         Err(wait) => {
@@ -262,6 +280,31 @@ async fn handle(
         }
         Err(e) => respond(e.status, Some(&e.body()), &common),
     }
+}
+
+/// ARM's own authorization of a request: a token the emulator's Entra issued for ARM, whose
+/// principal holds a role allowing the request's action over its scope.
+fn authorize(
+    control: &Control,
+    method: &str,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<(), ArmError> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let caller = crate::authz::authenticate(
+        &control.signer,
+        authorization,
+        jiff::Timestamp::now().as_second(),
+    )?;
+    let Some(requested) = crate::authz::requested(method, path) else {
+        return Ok(());
+    };
+    let mut state = control.lock();
+    state.arm.settle();
+    crate::authz::authorize(&state.arm, &caller, &requested)
 }
 
 fn log(
@@ -479,6 +522,9 @@ fn control_api(control: &Control, method: &Method, rest: &str, body: &Bytes) -> 
             if let Some(ms) = v.get("principalDelayMillis").and_then(Value::as_u64) {
                 control.set_principal_delay(Duration::from_millis(ms));
             }
+            if let Some(b) = v.get("enforceAuthorization").and_then(Value::as_bool) {
+                control.set_enforce_authorization(b);
+            }
             if let Some(t) = v.get("throttling") {
                 match serde_json::from_value::<ThrottleLimits>(t.clone()) {
                     Ok(t) => control.set_throttling(t),
@@ -503,6 +549,31 @@ fn control_api(control: &Control, method: &Method, rest: &str, body: &Bytes) -> 
             }
             Err(e) => bad(format!("invalid JSON: {e}")),
         },
+        (&Method::POST, "/grants") => match serde_json::from_slice::<Value>(body) {
+            Ok(v) => {
+                let text = |k: &str| v.get(k).and_then(Value::as_str).filter(|t| !t.is_empty());
+                let (Some(principal), Some(role), Some(scope)) =
+                    (text("principalId"), text("roleDefinitionId"), text("scope"))
+                else {
+                    return bad("principalId, roleDefinitionId and scope are required".into());
+                };
+                let id = control.grant(principal, role, scope);
+                ok(control.resource(&id).unwrap_or_else(|| json!({"id": id})))
+            }
+            Err(e) => bad(format!("invalid JSON: {e}")),
+        },
+        (&Method::POST, "/workloadIdentities") => {
+            match serde_json::from_slice::<crate::WorkloadIdentity>(body) {
+                Ok(w) if !w.client_id.is_empty() && !w.object_id.is_empty() => {
+                    control.put_workload_identity(w.clone());
+                    ok(json!(w))
+                }
+                Ok(_) => bad("clientId and objectId must not be empty".into()),
+                Err(e) => bad(format!(
+                    "expected {{clientId, objectId, issuer, subject, audiences}}: {e}"
+                )),
+            }
+        }
         (&Method::POST, "/trustedCas") => match std::str::from_utf8(body) {
             Ok(pem) if pem.contains("-----BEGIN CERTIFICATE-----") => {
                 control.trust_ca_pem(pem);
