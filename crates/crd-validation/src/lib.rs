@@ -814,11 +814,12 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_named_by_path() {
-        let s = schema(
-            json!({"type": "object", "properties": {"spec": {"type": "object",
+        let s = Schema::new(
+            &json!({"type": "object", "properties": {"spec": {"type": "object",
             "properties": {"a": {"type": "object", "properties": {"b": {"type": "string"}}},
                            "list": {"type": "array", "items": {"type": "object", "properties": {}}}}}}}),
-        );
+        )
+        .expect("schema");
         let obj = json!({"apiVersion": "x/v1", "kind": "X", "metadata": {"name": "n"},
             "spec": {"a": {"b": "ok", "c": 1}, "list": [{"d": 1}], "e": true}});
         assert_eq!(
