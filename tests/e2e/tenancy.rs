@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use azop_e2e::{Dev, eventually, http};
+use azop_e2e::{Dev, eventually, field, http};
 use serde_json::{Value, json};
 
 const AZOP: &str = env!("CARGO_BIN_EXE_azop");
@@ -186,6 +186,18 @@ fn condition(dev: &Dev, ns: &str, object: &str, type_: &str) -> Option<(String, 
     ))
 }
 
+/// The ids of every role assignment in Azure (those `azop dev` made for its identities too).
+fn role_assignments(resources: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = resources
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .filter(|id| id.contains("/roleAssignments/"))
+        .map(str::to_string)
+        .collect();
+    ids.sort();
+    ids
+}
+
 fn ra(name: &str, principal: &str, role: &str, scope: &str) -> String {
     format!(
         "apiVersion: azop.dev/v1alpha1\nkind: RoleAssignment\nmetadata: {{name: {name}, namespace: team-a}}\nspec:\n  principal: {principal}\n  {role}\n  scope: {scope}\n"
@@ -357,26 +369,21 @@ fn every_hostile_tenant_request_is_refused_with_zero_arm_writes() {
     );
     // A group someone else made (the finance team), inside team-a's allow-list, with a tag
     // and an identity in it.
-    let arm = |method: &str, path: &str, body: Value| {
-        let (status, answer) = http(
-            method,
-            &format!("{}{path}?api-version=2025-04-01", dev.arm_http),
-            &[("Authorization", "Bearer someone-else")],
-            Some(&body.to_string()),
-        );
-        assert!(status < 300, "{method} {path}: {status} {answer}");
-    };
     let finance = format!("/subscriptions/{SUB}/resourceGroups/rg-team-a-finance");
-    arm(
-        "PUT",
-        &finance,
-        json!({"location": "westeurope", "tags": {"owner": "finance"}}),
-    );
-    arm(
-        "PUT",
-        &format!("{finance}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/payroll"),
-        json!({"location": "westeurope"}),
-    );
+    for (path, body) in [
+        (
+            finance.clone(),
+            json!({"location": "westeurope", "tags": {"owner": "finance"}}),
+        ),
+        (
+            format!("{finance}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/payroll"),
+            json!({"location": "westeurope"}),
+        ),
+    ] {
+        let (status, answer) =
+            dev.arm_as_someone_else("PUT", &format!("{path}?api-version=2025-04-01"), &body);
+        assert!(status < 300, "PUT {path}: {status} {answer}");
+    }
 
     dev.kubectl.ok(&[
         "wait",
@@ -413,6 +420,7 @@ fn every_hostile_tenant_request_is_refused_with_zero_arm_writes() {
     // A steady state makes no writes, so every write from here on is an attack's.
     std::thread::sleep(Duration::from_secs(1));
 
+    let assignments_before = role_assignments(&dev.resources());
     let mut table = vec![
         "| attack | refusal | ARM writes |".to_string(),
         "|---|---|---|".to_string(),
@@ -532,13 +540,11 @@ fn every_hostile_tenant_request_is_refused_with_zero_arm_writes() {
         Some(true),
         "still team-a's: {shared}"
     );
-    for r in &resources {
-        let id = r["id"].as_str().unwrap_or_default();
-        assert!(
-            !id.contains("roleAssignments"),
-            "no role assignment exists after the attacks: {id}"
-        );
-    }
+    assert_eq!(
+        role_assignments(&resources),
+        assignments_before,
+        "the attacks made no role assignment"
+    );
     let sa: Value = serde_json::from_str(&dev.kubectl.ok(&[
         "get",
         "serviceaccount",
@@ -581,5 +587,114 @@ fn every_hostile_tenant_request_is_refused_with_zero_arm_writes() {
         failures.is_empty(),
         "attacks not refused as they must be:\n{}",
         failures.join("\n")
+    );
+}
+
+/// Per-profile credentials: a profile that names its own identity has its namespace's objects
+/// reconciled as that identity, not as the operator (which is Owner of the subscription). The
+/// arm-emulator checks ARM authorization as Azure does: without a role the identity's first
+/// request is refused with 403, and the object is `Stalled reason=AuthorizationFailed` with
+/// Azure's message and no write; once the platform team grants the role, the object goes
+/// Ready with that identity.
+#[test]
+fn a_profile_identity_acts_for_its_namespaces_and_a_missing_role_is_stalled() {
+    const CLIENT_ID: &str = "7eaa0000-0000-4000-8000-0000000000dd";
+    const OBJECT_ID: &str = "0b1ec700-0000-4000-8000-0000000000dd";
+    let dev = Dev::start(AZOP, &["--no-examples"]);
+    // The platform team federates a new identity with the operator's ServiceAccount, and gives
+    // it no role yet.
+    let issuer = field(&dev.printed, "issuer: ").to_string();
+    let subject = field(&dev.printed, "operator-subject: ").to_string();
+    let (status, body) = http(
+        "POST",
+        &format!("{}/_emulator/workloadIdentities", dev.arm_http),
+        &[],
+        Some(
+            &json!({"clientId": CLIENT_ID, "objectId": OBJECT_ID, "issuer": issuer,
+                    "subject": subject, "audiences": ["api://AzureADTokenExchange"]})
+            .to_string(),
+        ),
+    );
+    assert!(status < 300, "{status} {body}");
+    let yaml = format!(
+        r#"apiVersion: v1
+kind: Namespace
+metadata: {{name: team-d, labels: {{azop.dev/profile: team-d}}}}
+---
+apiVersion: azop.dev/v1alpha1
+kind: AzureProfile
+metadata: {{name: team-d}}
+spec:
+  namespaceSelector: {{matchLabels: {{azop.dev/profile: team-d}}}}
+  subscriptionId: {SUB}
+  credential: {{workloadIdentity: {{clientId: {CLIENT_ID}}}}}
+  allowedLocations: [westeurope]
+  allowedResourceGroups: ["rg-team-d*"]
+  allowedKinds: [ResourceGroup]
+"#
+    );
+    dev.kubectl.ok(&[
+        "apply",
+        "-f",
+        &Dev::yaml_dir("team-d", &yaml).path().to_string_lossy(),
+    ]);
+    let before = writes(&dev);
+    dev.kubectl.run_with_stdin(
+        &["apply", "-f", "-"],
+        Some("apiVersion: azop.dev/v1alpha1\nkind: ResourceGroup\nmetadata: {name: rg-team-d, namespace: team-d}\nspec: {location: westeurope}\n"),
+    );
+    let (reason, message) = eventually("rg-team-d Stalled", Duration::from_secs(30), || {
+        condition(&dev, "team-d", "resourcegroup/rg-team-d", "Stalled")
+    });
+    assert_eq!(reason, "AuthorizationFailed", "{message}");
+    assert!(
+        message.contains(&format!("object id '{OBJECT_ID}'"))
+            && message.contains("does not have authorization to perform action"),
+        "Azure's message names the profile's identity, not the operator's: {message}"
+    );
+    assert_eq!(writes(&dev), before, "a refused identity writes nothing");
+
+    // The platform team grants Contributor on the subscription; a change to the object (or the
+    // next sync) brings it to Ready, created by the profile's identity.
+    let (status, body) = http(
+        "POST",
+        &format!("{}/_emulator/grants", dev.arm_http),
+        &[],
+        Some(
+            &json!({"principalId": OBJECT_ID, "roleDefinitionId": "b24988ac-6180-42a0-ab88-20f7382dd24c",
+                    "scope": format!("/subscriptions/{SUB}")})
+            .to_string(),
+        ),
+    );
+    assert!(status < 300, "{status} {body}");
+    dev.kubectl.ok(&[
+        "patch",
+        "-n",
+        "team-d",
+        "resourcegroup/rg-team-d",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"tags":{"granted":"yes"}}}"#,
+    ]);
+    dev.kubectl.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "--timeout=60s",
+        "-n",
+        "team-d",
+        "resourcegroup/rg-team-d",
+    ]);
+    let resources = dev.resources();
+    let group = resources
+        .iter()
+        .find(|r| {
+            r["id"]
+                .as_str()
+                .is_some_and(|id| id.ends_with("/resourceGroups/rg-team-d"))
+        })
+        .expect("the group exists");
+    assert_eq!(
+        group["tags"]["azop.dev/owner"],
+        json!(format!("{}/team-d/ResourceGroup/rg-team-d", dev.cluster_id))
     );
 }

@@ -176,6 +176,10 @@ pub struct Dev {
     pub kubectl: Kubectl,
     /// The arm-emulator's plain-HTTP URL.
     pub arm_http: String,
+    /// The cluster id `azop dev` printed (its ownership marks start with it).
+    pub cluster_id: String,
+    /// What `azop dev` printed up to "operator: running" (read fields with [`field`]).
+    pub printed: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -268,10 +272,13 @@ impl Dev {
         );
         assert!(field(&lines, "arm-emulator: ").starts_with("https://127.0.0.1:"));
         let arm_http = field(&lines, "arm-emulator-http: ").to_string();
+        let cluster_id = field(&lines, "cluster-id: ").to_string();
         Dev {
             child,
             kubectl: Kubectl::new(&kubeconfig),
             arm_http,
+            cluster_id,
+            printed: lines,
             _dir: dir,
         }
     }
@@ -281,6 +288,34 @@ impl Dev {
         let (status, body) = http(method, &format!("{}{path}", self.arm_http), &[], None);
         assert_eq!(status, 200, "{method} {path}: {body}");
         serde_json::from_str(&body).expect("JSON from /_emulator/")
+    }
+
+    /// An ARM request by someone other than azop (a person with the portal, another tool):
+    /// the arm-emulator stops checking authorization for it and checks again afterwards.
+    pub fn arm_as_someone_else(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: &Value,
+    ) -> (u16, String) {
+        let enforce = |on: bool| {
+            let (status, answer) = http(
+                "POST",
+                &format!("{}/_emulator/config", self.arm_http),
+                &[],
+                Some(&serde_json::json!({"enforceAuthorization": on}).to_string()),
+            );
+            assert_eq!(status, 200, "{answer}");
+        };
+        enforce(false);
+        let answer = http(
+            method,
+            &format!("{}{path_and_query}", self.arm_http),
+            &[("Authorization", "Bearer someone-else")],
+            Some(&body.to_string()),
+        );
+        enforce(true);
+        answer
     }
 
     /// Every resource the arm-emulator holds.

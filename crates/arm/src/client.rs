@@ -36,6 +36,13 @@ pub struct ArmConfig {
     pub max_concurrency: usize,
     /// Retries of 408/429/5xx and connection errors inside the pipeline.
     pub max_retries: u32,
+    /// Entra's endpoint for credentials that sign in themselves (`https://login.microsoftonline.com`
+    /// when unset; the arm-emulator's URL in tests and `azop dev`).
+    pub authority_host: Option<String>,
+    /// The audience tokens are asked for (`<audience>/.default`); default: the endpoint, as
+    /// Azure's public and sovereign ARM endpoints are their own audience. An arm-emulator
+    /// stands in for `https://management.azure.com` and accepts only that.
+    pub audience: Option<String>,
 }
 
 impl Default for ArmConfig {
@@ -47,6 +54,8 @@ impl Default for ArmConfig {
             rate_limits: RateLimits::default(),
             max_concurrency: 64,
             max_retries: 4,
+            authority_host: None,
+            audience: None,
         }
     }
 }
@@ -125,10 +134,24 @@ impl ArmClient {
         let http = http.build().map_err(|e| ArmError::Configuration {
             message: format!("the HTTP client could not be built: {e}"),
         })?;
-        let credential = config.credential.build().map_err(|e| ArmError::Auth {
-            message: e.to_string(),
-        })?;
-        let scope = format!("{}/.default", config.endpoint.trim_end_matches('/'));
+        let mut credential_options = ClientOptions {
+            transport: Some(Transport::new(Arc::new(http.clone()))),
+            ..Default::default()
+        };
+        if let Some(host) = &config.authority_host {
+            let mut cloud = azure_core::cloud::CustomConfiguration::default();
+            cloud.authority_host = host.trim_end_matches('/').to_string();
+            credential_options.cloud = Some(Arc::new(cloud.into()));
+        }
+        let credential =
+            config
+                .credential
+                .build(credential_options)
+                .map_err(|e| ArmError::Auth {
+                    message: e.to_string(),
+                })?;
+        let audience = config.audience.as_deref().unwrap_or(&config.endpoint);
+        let scope = format!("{}/.default", audience.trim_end_matches('/'));
         let bearer: Arc<dyn Policy> =
             Arc::new(BearerTokenAuthorizationPolicy::new(credential, vec![scope]));
         let options = ClientOptions {

@@ -1,9 +1,13 @@
 //! Credentials, chosen in an explicit order (azure_identity 1.x has no
 //! DefaultAzureCredential): workload identity, managed identity, client secret, Azure CLI.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions};
+use azure_core::http::{ClientMethodOptions, ClientOptions};
+/// Supplies the assertion of a federated sign-in: a Kubernetes ServiceAccount token.
+pub use azure_identity::ClientAssertion;
 
 /// Which credential to use.
 #[derive(Debug, Clone)]
@@ -29,6 +33,49 @@ pub enum CredentialConfig {
     AzureCli,
     /// A fixed token (tests against the arm-emulator, which accepts any bearer token).
     Static(String),
+    /// A workload identity by client id, signed in with the assertions `assertion` supplies
+    /// (the operator's own ServiceAccount token): how one operator acts as each AzureProfile's
+    /// identity, as Azure Service Operator does per namespace. Entra is reached at the
+    /// ARM client's `authority_host` through its transport (so a test CA is trusted).
+    Federated {
+        /// The identity's tenant.
+        tenant_id: String,
+        /// The identity's client (application) id.
+        client_id: String,
+        /// Where the ServiceAccount token comes from.
+        assertion: Arc<dyn ClientAssertion>,
+    },
+}
+
+/// A ServiceAccount token projected into a file (the kubelet rotates it), read at each sign-in.
+#[derive(Debug, Clone)]
+pub struct TokenFile(pub PathBuf);
+
+#[async_trait::async_trait]
+impl ClientAssertion for TokenFile {
+    async fn secret(
+        &self,
+        _options: Option<ClientMethodOptions<'_>>,
+    ) -> azure_core::Result<String> {
+        let token = tokio::fs::read_to_string(&self.0).await.map_err(|e| {
+            azure_core::Error::with_message(
+                azure_core::error::ErrorKind::Credential,
+                format!("reading the federated token file {}: {e}", self.0.display()),
+            )
+        })?;
+        Ok(token.trim().to_string())
+    }
+}
+
+/// A shared assertion source, as `ClientAssertionCredential` takes one by value.
+#[derive(Debug)]
+struct SharedAssertion(Arc<dyn ClientAssertion>);
+
+#[async_trait::async_trait]
+impl ClientAssertion for SharedAssertion {
+    async fn secret(&self, options: Option<ClientMethodOptions<'_>>) -> azure_core::Result<String> {
+        self.0.secret(options).await
+    }
 }
 
 impl CredentialConfig {
@@ -58,8 +105,12 @@ impl CredentialConfig {
         CredentialConfig::AzureCli
     }
 
-    /// Builds the credential.
-    pub fn build(&self) -> azure_core::Result<Arc<dyn TokenCredential>> {
+    /// Builds the credential. `client_options` carry the transport and cloud (authority host)
+    /// for the credentials that sign in at Entra themselves.
+    pub fn build(
+        &self,
+        client_options: ClientOptions,
+    ) -> azure_core::Result<Arc<dyn TokenCredential>> {
         Ok(match self {
             CredentialConfig::WorkloadIdentity => {
                 azure_identity::WorkloadIdentityCredential::new(None)?
@@ -85,6 +136,16 @@ impl CredentialConfig {
             )?,
             CredentialConfig::AzureCli => azure_identity::AzureCliCredential::new(None)?,
             CredentialConfig::Static(token) => Arc::new(StaticTokenCredential(token.clone())),
+            CredentialConfig::Federated {
+                tenant_id,
+                client_id,
+                assertion,
+            } => azure_identity::ClientAssertionCredential::new(
+                tenant_id.clone(),
+                client_id.clone(),
+                SharedAssertion(assertion.clone()),
+                Some(azure_identity::ClientAssertionCredentialOptions { client_options }),
+            )?,
         })
     }
 }

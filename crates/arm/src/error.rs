@@ -49,10 +49,19 @@ pub enum ArmError {
         /// What is wrong.
         message: String,
     },
-    /// 401/403 or a credential that cannot get a token.
+    /// 401 or a credential that cannot get a token.
     #[error("authentication: {message}")]
     Auth {
         /// What happened.
+        message: String,
+    },
+    /// 403: the identity is known but has no role that allows the action at the scope
+    /// (`AuthorizationFailed`). Fixed by a role assignment, not by retrying.
+    #[error("{code}: {message}")]
+    Forbidden {
+        /// ARM's code (`AuthorizationFailed`, `LinkedAuthorizationFailed`, ...).
+        code: String,
+        /// ARM's message, which names the client, the action and the scope.
         message: String,
     },
 }
@@ -76,9 +85,10 @@ impl ArmError {
             .map(str::to_string)
             .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(500).collect());
         match status {
-            401 | 403 => ArmError::Auth {
+            401 => ArmError::Auth {
                 message: format!("{code}: {message}"),
             },
+            403 => ArmError::Forbidden { code, message },
             404 => ArmError::NotFound { code, message },
             409 => ArmError::Conflict { code, message },
             429 => ArmError::Throttled {
@@ -104,6 +114,7 @@ impl ArmError {
         match self {
             ArmError::NotFound { code, .. }
             | ArmError::Conflict { code, .. }
+            | ArmError::Forbidden { code, .. }
             | ArmError::Terminal { code, .. } => Some(code),
             _ => None,
         }
@@ -136,8 +147,13 @@ mod tests {
         );
         assert!(ArmError::from_response(503, b"", None).is_retryable());
         assert!(matches!(
-            ArmError::from_response(403, b"", None),
+            ArmError::from_response(401, b"", None),
             ArmError::Auth { .. }
+        ));
+        let forbidden = br#"{"error":{"code":"AuthorizationFailed","message":"The client 'a' with object id 'b' does not have authorization to perform action 'x' over scope 'y' or the scope is invalid."}}"#;
+        assert!(matches!(
+            ArmError::from_response(403, forbidden, None),
+            ArmError::Forbidden { ref code, .. } if code == "AuthorizationFailed"
         ));
     }
 }

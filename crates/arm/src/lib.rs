@@ -33,7 +33,7 @@ mod resource_id;
 pub mod resources;
 
 pub use client::{ArmClient, ArmConfig, Written};
-pub use credential::{CredentialConfig, StaticTokenCredential};
+pub use credential::{ClientAssertion, CredentialConfig, StaticTokenCredential, TokenFile};
 pub use error::ArmError;
 pub use limits::{BucketLimit, RateLimits, RequestClass};
 pub use operation::{OperationToken, Polled};

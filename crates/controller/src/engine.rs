@@ -88,6 +88,12 @@ impl Default for EngineConfig {
     }
 }
 
+/// Makes the ARM clients that act as the identities AzureProfiles name.
+pub trait Identities: Send + Sync {
+    /// An ARM client signed in as workload identity `client_id` of `tenant_id`.
+    fn azure_as(&self, tenant_id: &str, client_id: &str) -> Result<Arc<dyn Azure>, AzureError>;
+}
+
 /// What every reconcile shares.
 pub struct Context {
     /// The Kubernetes client.
@@ -113,6 +119,12 @@ pub struct Context {
     write_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Consecutive failures per object, for the backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// Signs in as the profiles' identities.
+    identities: Option<Arc<dyn Identities>>,
+    /// One ARM client per profile identity (tenant, client id), made on first use; each
+    /// caches its tokens until shortly before they expire and keeps its own rate limits, as
+    /// ARM counts them per principal.
+    clients: Mutex<HashMap<(String, String), Arc<dyn Azure>>>,
 }
 
 impl Context {
@@ -139,7 +151,42 @@ impl Context {
             metrics,
             write_locks: Mutex::default(),
             failures: Mutex::default(),
+            identities: None,
+            clients: Mutex::default(),
         }
+    }
+
+    /// With the means to sign in as the identities profiles name.
+    pub fn with_identities(mut self, identities: Option<Arc<dyn Identities>>) -> Self {
+        self.identities = identities;
+        self
+    }
+
+    /// The ARM client for an object: its profile's identity when the profile names one, else
+    /// the operator's own.
+    pub fn azure_for(&self, decision: &Decision) -> Result<Arc<dyn Azure>, ReconcileError> {
+        let Some(client_id) = &decision.credential_client_id else {
+            return Ok(self.azure.clone());
+        };
+        let tenant = decision
+            .tenant_id
+            .clone()
+            .unwrap_or_else(|| self.config.default_tenant_id.clone());
+        let key = (tenant.to_ascii_lowercase(), client_id.to_ascii_lowercase());
+        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(azure) = clients.get(&key) {
+            return Ok(azure.clone());
+        }
+        let Some(identities) = &self.identities else {
+            return Err(ReconcileError::Azure(AzureError::Configuration {
+                message: format!(
+                    "the AzureProfile names credential.workloadIdentity.clientId {client_id}, but this operator has no federated token to sign in as another identity (run it with workload identity: AZURE_FEDERATED_TOKEN_FILE)"
+                ),
+            }));
+        };
+        let azure = identities.azure_as(&tenant, client_id)?;
+        clients.insert(key, azure.clone());
+        Ok(azure)
     }
 
     /// The lock serialising writes under `key` (ids compared case-insensitively, as ARM does).
@@ -332,7 +379,7 @@ impl ReconcileError {
                 AzureError::Conflict { .. } => ErrorClass::Conflict,
                 AzureError::NotFound { .. } => ErrorClass::NotFound,
                 AzureError::Terminal { .. } => ErrorClass::Terminal,
-                AzureError::Auth { .. } => ErrorClass::Auth,
+                AzureError::Auth { .. } | AzureError::Forbidden { .. } => ErrorClass::Auth,
                 AzureError::Configuration { .. } => ErrorClass::Configuration,
             },
             ReconcileError::Kube(_) => ErrorClass::Kubernetes,
@@ -789,6 +836,11 @@ async fn apply<K: AzureKind>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Pas
                 ReconcileError::Waiting { .. } => Ok(Pass::Done(Action::requeue(jittered(
                     ctx.config.waiting_requeue,
                 )))),
+                // A role granted later is not visible from Kubernetes: look again at the sync
+                // period, never in a hot loop.
+                ReconcileError::Azure(AzureError::Forbidden { .. }) => Ok(Pass::Done(
+                    Action::requeue(jittered(ctx.config.sync_period)),
+                )),
                 e if needs_person => Ok(Pass::Stalled(e)),
                 e => Err(e),
             }
@@ -880,6 +932,15 @@ fn set_error_conditions(conditions: &mut Conditions<'_>, e: &ReconcileError) -> 
             );
             false
         }
+        ReconcileError::Azure(AzureError::Forbidden { code, message }) => {
+            conditions.stalled(
+                Reason::AuthorizationFailed,
+                format!(
+                    "Azure refused the action to the identity azop uses for this namespace (its AzureProfile's credential): {code}: {message} Grant that identity a role that allows it; azop tries again at the sync period or when the object changes"
+                ),
+            );
+            true
+        }
         ReconcileError::Azure(AzureError::Auth { message }) => {
             conditions.working(
                 Reason::AuthorizationFailed,
@@ -903,13 +964,13 @@ fn set_error_conditions(conditions: &mut Conditions<'_>, e: &ReconcileError) -> 
 
 /// Polls the operation recorded in status, if any. `Some(outcome)` while it runs.
 async fn poll_recorded(
-    ctx: &Context,
+    azure: &dyn Azure,
     common: &mut azop_api::AzureResourceStatus,
 ) -> Result<Option<Outcome>, ReconcileError> {
     let Some(op) = common.operation.clone() else {
         return Ok(None);
     };
-    match ctx.azure.poll(&op.token).await? {
+    match azure.poll(&op.token).await? {
         Polled::InProgress { retry_after } => Ok(Some(Outcome::Operation {
             kind: op.kind,
             retry_after,
@@ -932,6 +993,8 @@ async fn sync<K: AzureKind>(
     status: &mut K::Status,
 ) -> Result<Outcome, ReconcileError> {
     let decision = decision_for(obj, ctx)?;
+    let azure = ctx.azure_for(&decision)?;
+    let azure = azure.as_ref();
     let resolved = obj.resolve(ctx, &decision).await?;
     let mut desired = obj.desired(&resolved, &decision)?;
     let id = desired.id.as_str().to_string();
@@ -940,13 +1003,13 @@ async fn sync<K: AzureKind>(
     K::azure_status(status).resource_id = Some(id.clone());
 
     // Step 3: an operation in flight is polled, never repeated.
-    if let Some(running) = poll_recorded(ctx, K::azure_status(status)).await? {
+    if let Some(running) = poll_recorded(azure, K::azure_status(status)).await? {
         return Ok(running);
     }
 
     // Step 4: read, compare on owned fields, write only on difference.
     let mut body = owned_body::<K>(&desired, &owner)?;
-    let actual = ctx.azure.get(&id, api_version).await?;
+    let actual = azure.get(&id, api_version).await?;
     let observe = obj.management_policy() == ManagementPolicy::Observe;
     let mut adopting = false;
     match &actual {
@@ -974,7 +1037,7 @@ async fn sync<K: AzureKind>(
             let dropped = dropped_tags(&K::azure_status(status).applied_tags, &body, actual);
             if !adopting && dropped.is_empty() && K::in_sync(&body, actual) {
                 record_owned::<K>(status, &body, None);
-                return sync_children(obj, ctx, &resolved, &desired, status).await;
+                return sync_children(obj, ctx, azure, &resolved, &desired, status).await;
             }
             body = update_body(&body, actual, &dropped);
         }
@@ -996,7 +1059,7 @@ async fn sync<K: AzureKind>(
     } else {
         OperationKind::Create
     };
-    let written = match ctx.azure.put(&id, api_version, &body).await {
+    let written = match azure.put(&id, api_version, &body).await {
         Ok(w) => w,
         Err(e) => {
             K::on_write_error(e)?;
@@ -1026,7 +1089,7 @@ async fn sync<K: AzureKind>(
                     });
                 }
             }
-            sync_children(obj, ctx, &resolved, &desired, status).await
+            sync_children(obj, ctx, azure, &resolved, &desired, status).await
         }
         Written::Started { token, retry_after } => {
             K::azure_status(status).operation = Some(PendingOperation {
@@ -1157,6 +1220,7 @@ fn owned_body<K: AzureKind>(
 async fn sync_children<K: AzureKind>(
     obj: &K,
     ctx: &Context,
+    azure: &dyn Azure,
     resolved: &K::Resolved,
     main: &Desired<K::Body>,
     status: &mut K::Status,
@@ -1165,7 +1229,7 @@ async fn sync_children<K: AzureKind>(
         let id = child.id.as_str();
         let actual = match child.known {
             Some(known) => known,
-            None => ctx.azure.get(id, child.api_version).await?,
+            None => azure.get(id, child.api_version).await?,
         };
         if actual
             .as_ref()
@@ -1183,7 +1247,7 @@ async fn sync_children<K: AzureKind>(
         } else {
             OperationKind::Create
         };
-        let written = match ctx.azure.put(id, child.api_version, &child.body).await {
+        let written = match azure.put(id, child.api_version, &child.body).await {
             Ok(w) => w,
             Err(e) => {
                 (child.on_write_error)(e)?;
@@ -1218,7 +1282,10 @@ async fn cleanup<K: AzureKind>(obj: &K, ctx: &Context) -> Result<Option<Duration
         return Ok(None);
     }
     let mut status = obj.status().cloned().unwrap_or_default();
-    let result = delete_owned(obj, ctx, &mut status).await;
+    let result = match cleanup_azure(obj, ctx) {
+        Ok(azure) => delete_owned(obj, ctx, azure.as_ref(), &mut status).await,
+        Err(e) => Err(e),
+    };
     // Done: the finalizer goes and the object with it; nothing to record.
     if let Ok(None) = result {
         return result;
@@ -1235,6 +1302,33 @@ async fn cleanup<K: AzureKind>(obj: &K, ctx: &Context) -> Result<Option<Duration
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     write_status(&api, obj, &status).await?;
     result
+}
+
+/// The ARM client a delete uses: the governing profile's identity, as for every other write.
+/// The profile's allow-lists are not consulted (what the object created may always go); with
+/// no profile at all, the operator's own identity deletes, and still only what the object owns.
+fn cleanup_azure<K: AzureKind>(obj: &K, ctx: &Context) -> Result<Arc<dyn Azure>, ReconcileError> {
+    let namespace = obj.namespace().unwrap_or_default();
+    let profiles: Vec<AzureProfile> = ctx.profiles.state().iter().map(|p| (**p).clone()).collect();
+    let labels = ctx.namespace_labels(&namespace);
+    match policy::governing_profile(
+        &profiles,
+        &namespace,
+        &labels,
+        &ctx.config.platform_namespaces,
+    ) {
+        Ok(Governing::Profile(p)) => ctx.azure_for(&Decision {
+            tenant_id: p.spec.tenant_id.clone(),
+            credential_client_id: p
+                .spec
+                .credential
+                .as_ref()
+                .and_then(|c| c.workload_identity.as_ref())
+                .map(|w| w.client_id.clone()),
+            ..Decision::default()
+        }),
+        _ => Ok(ctx.azure.clone()),
+    }
 }
 
 /// `spec.deletionPolicy`, or when omitted: `Delete` for what azop created, `Orphan` for what
@@ -1255,6 +1349,7 @@ pub fn effective_deletion_policy<K: AzureBacked>(obj: &K) -> DeletionPolicy {
 async fn delete_owned<K: AzureKind>(
     obj: &K,
     ctx: &Context,
+    azure: &dyn Azure,
     status: &mut K::Status,
 ) -> Result<Option<Duration>, ReconcileError> {
     let common = K::azure_status(status);
@@ -1264,7 +1359,7 @@ async fn delete_owned<K: AzureKind>(
             .min(ctx.config.max_poll_interval)
     };
     if let Some(op) = common.operation.clone() {
-        match ctx.azure.poll(&op.token).await? {
+        match azure.poll(&op.token).await? {
             // A delete still running is waited for; so is a create or update, whose resource
             // is deleted once it ends.
             Polled::InProgress { retry_after } => return Ok(Some(poll_wait(retry_after))),
@@ -1288,7 +1383,7 @@ async fn delete_owned<K: AzureKind>(
     };
     let api_version = K::Body::API_VERSION;
     let owner = owner_tag_value(&ctx.config.cluster_id, obj);
-    match ctx.azure.get(&id, api_version).await? {
+    match azure.get(&id, api_version).await? {
         None => return Ok(None),
         Some(actual) if K::owner_of(&actual) != Some(owner.as_str()) => return Ok(None),
         Some(_) => {}
@@ -1302,7 +1397,7 @@ async fn delete_owned<K: AzureKind>(
             common.children.pop();
             continue;
         }
-        match ctx.azure.delete(&child, api_version).await? {
+        match azure.delete(&child, api_version).await? {
             Written::Done(_) => {
                 common.children.pop();
             }
@@ -1317,7 +1412,7 @@ async fn delete_owned<K: AzureKind>(
             }
         }
     }
-    match ctx.azure.delete(&id, api_version).await? {
+    match azure.delete(&id, api_version).await? {
         Written::Done(_) => Ok(None),
         Written::Started { token, retry_after } => {
             common.operation = Some(PendingOperation {

@@ -27,12 +27,25 @@ use crate::index::Stores;
 use crate::metrics::Metrics;
 
 /// How the operator runs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// Reconciles in flight per kind.
     pub concurrency: u16,
     /// Take a Lease before reconciling (two replicas are then safe).
     pub leader_election: Option<LeaderElection>,
+    /// Signs in as the identities AzureProfiles name (`credential.workloadIdentity`); without
+    /// it, objects governed by such a profile are refused with a ConfigurationError.
+    pub identities: Option<Arc<dyn crate::engine::Identities>>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("concurrency", &self.concurrency)
+            .field("leader_election", &self.leader_election)
+            .field("identities", &self.identities.is_some())
+            .finish()
+    }
 }
 
 /// Where the Lease lives and who we are.
@@ -51,6 +64,7 @@ impl Default for RunOptions {
         RunOptions {
             concurrency: 32,
             leader_election: None,
+            identities: None,
         }
     }
 }
@@ -487,15 +501,18 @@ pub async fn run(
     }
 
     let mut watches = Watches::new();
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        azure,
-        config,
-        watches.profiles.store.clone(),
-        watches.namespaces.store.clone(),
-        watches.stores(),
-        metrics.clone(),
-    ));
+    let ctx = Arc::new(
+        Context::new(
+            client.clone(),
+            azure,
+            config,
+            watches.profiles.store.clone(),
+            watches.namespaces.store.clone(),
+            watches.stores(),
+            metrics.clone(),
+        )
+        .with_identities(options.identities.clone()),
+    );
     let controllers = watches.controllers(&ctx, options.concurrency);
     let watch_tasks = watches.start(&client);
     let profiles = watches.profiles.store.clone();

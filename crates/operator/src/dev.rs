@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -11,6 +12,7 @@ use azop_arm::{ArmConfig, CredentialConfig};
 use azop_controller::engine::EngineConfig;
 use azop_controller::runner::RunOptions;
 
+use crate::identities::{ArmIdentities, ServiceAccountToken, TOKEN_EXCHANGE_AUDIENCE};
 use crate::operator::{LogFormat, Operator, init_logging, parse_duration, shutdown_signal};
 use crate::{live_table, manifests};
 
@@ -45,6 +47,10 @@ pub struct DevArgs {
     /// Turn the arm-emulator's ARM throttling off.
     #[arg(long)]
     no_throttling: bool,
+    /// Let any bearer token do anything in the arm-emulator (by default it checks role
+    /// assignments as ARM does, and the operator signs in as the identities below).
+    #[arg(long)]
+    no_authorization: bool,
     /// Serve /metrics, /healthz and /readyz here.
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
@@ -72,6 +78,138 @@ fn examples_dir() -> anyhow::Result<PathBuf> {
                 "no examples/ directory found here; run from azop's checkout, or pass --apply DIR or --no-examples"
             )
         })
+}
+
+/// The operator's own ServiceAccount in `azop dev`, whose token is its only credential.
+const OPERATOR_NAMESPACE: &str = "azop-system";
+const OPERATOR_SERVICE_ACCOUNT: &str = "azop";
+const OPERATOR_SUBJECT: &str = "system:serviceaccount:azop-system:azop";
+/// The operator's own identity in the arm-emulator's Entra: Owner of the default subscription.
+const OPERATOR_CLIENT_ID: &str = "a20b0000-0000-4000-8000-000000000001";
+
+const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
+const RBAC_ADMINISTRATOR: &str = "f58310d9-a9f6-439a-9e8d-f62e7b41a168";
+
+/// Makes the operator's ServiceAccount, and in the arm-emulator's Entra an identity federated
+/// with it for the operator (Owner of the default subscription) and one for each AzureProfile
+/// that names `credential.workloadIdentity.clientId`, with the roles the profile implies:
+/// Contributor on its subscription (groups, identities, vaults, clusters), and Role Based
+/// Access Control Administrator when it may create RoleAssignments. No secret exists anywhere:
+/// every sign-in is the ServiceAccount token exchanged at the emulator's token endpoint.
+async fn register_identities(
+    client: &kube::Client,
+    arm: &arm_emulator::ArmEmulator,
+    issuer: &str,
+    documents: &[kube::api::DynamicObject],
+) -> anyhow::Result<ArmIdentities> {
+    use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+    use kube::api::PostParams;
+    let meta = |ns: Option<&str>, name: &str| kube::api::ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: ns.map(str::to_string),
+        ..Default::default()
+    };
+    let namespaces: kube::Api<Namespace> = kube::Api::all(client.clone());
+    if namespaces.get_opt(OPERATOR_NAMESPACE).await?.is_none() {
+        namespaces
+            .create(
+                &PostParams::default(),
+                &Namespace {
+                    metadata: meta(None, OPERATOR_NAMESPACE),
+                    ..Default::default()
+                },
+            )
+            .await
+            .context("creating the operator's namespace")?;
+    }
+    let accounts: kube::Api<ServiceAccount> =
+        kube::Api::namespaced(client.clone(), OPERATOR_NAMESPACE);
+    if accounts.get_opt(OPERATOR_SERVICE_ACCOUNT).await?.is_none() {
+        accounts
+            .create(
+                &PostParams::default(),
+                &ServiceAccount {
+                    metadata: meta(Some(OPERATOR_NAMESPACE), OPERATOR_SERVICE_ACCOUNT),
+                    ..Default::default()
+                },
+            )
+            .await
+            .context("creating the operator's ServiceAccount")?;
+    }
+    let control = arm.control();
+    let register = |client_id: &str| {
+        let object_id = uuid_for(client_id);
+        control.register_workload_identity(
+            client_id,
+            &object_id,
+            issuer,
+            OPERATOR_SUBJECT,
+            &[TOKEN_EXCHANGE_AUDIENCE],
+        );
+        object_id
+    };
+    let operator = register(OPERATOR_CLIENT_ID);
+    let default_subscription = EngineConfig::default().default_subscription_id;
+    control.grant(
+        &operator,
+        OWNER,
+        &format!("/subscriptions/{default_subscription}"),
+    );
+    for doc in documents {
+        if doc.types.as_ref().map(|t| t.kind.as_str()) != Some("AzureProfile") {
+            continue;
+        }
+        let spec = &doc.data["spec"];
+        let Some(client_id) = spec
+            .pointer("/credential/workloadIdentity/clientId")
+            .and_then(serde_json::Value::as_str)
+        else {
+            continue;
+        };
+        let subscription = spec["subscriptionId"]
+            .as_str()
+            .unwrap_or(&default_subscription);
+        let scope = format!("/subscriptions/{subscription}");
+        let principal = register(client_id);
+        control.grant(&principal, CONTRIBUTOR, &scope);
+        let kinds: Vec<&str> = spec["allowedKinds"]
+            .as_array()
+            .map(|k| k.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default();
+        if kinds.iter().any(|k| *k == "*" || *k == "RoleAssignment") {
+            control.grant(&principal, RBAC_ADMINISTRATOR, &scope);
+        }
+        println!(
+            "identity for AzureProfile {}: client id {client_id}, Contributor{} on {scope}",
+            doc.metadata.name.as_deref().unwrap_or_default(),
+            if kinds.iter().any(|k| *k == "*" || *k == "RoleAssignment") {
+                " and Role Based Access Control Administrator"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(ArmIdentities {
+        base: ArmConfig {
+            endpoint: arm.url(),
+            ca_bundle_pem: Some(arm.ca_pem().to_string()),
+            authority_host: Some(arm.url()),
+            audience: Some("https://management.azure.com".into()),
+            ..ArmConfig::default()
+        },
+        assertion: Arc::new(ServiceAccountToken {
+            client: client.clone(),
+            namespace: OPERATOR_NAMESPACE.into(),
+            name: OPERATOR_SERVICE_ACCOUNT.into(),
+        }),
+    })
+}
+
+/// A stable object id for a client id, so `azop dev` names the same principals each run.
+fn uuid_for(client_id: &str) -> String {
+    let key = format!("azop-dev/principal/{}", client_id.to_ascii_lowercase());
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, key.as_bytes()).to_string()
 }
 
 /// Runs `azop dev` until Ctrl-C.
@@ -115,6 +253,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     arm_config.throttling.enabled = !args.no_throttling;
+    arm_config.enforce_authorization = !args.no_authorization;
     let tenant_id = arm_config.tenant_id.clone();
     let arm =
         arm_emulator::ArmEmulator::start_on(arm_config, args.arm_listen, args.arm_http_listen)
@@ -158,14 +297,19 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 
     let cluster_id = crate::operator::cluster_id(&client, None).await?;
     println!("cluster-id: {cluster_id}");
+    let identities = register_identities(&client, &arm, &kube.issuer_url(), &documents).await?;
+    println!("issuer: {}", kube.issuer_url());
+    println!("operator-subject: {OPERATOR_SUBJECT}");
+    println!("operator-client-id: {OPERATOR_CLIENT_ID}");
     let operator = Operator::start(
         client.clone(),
         ArmConfig {
-            endpoint: arm.url(),
-            ca_bundle_pem: Some(arm.ca_pem().to_string()),
-            // The arm-emulator accepts any bearer token; no credential exists anywhere.
-            credential: CredentialConfig::Static("azop-dev".into()),
-            ..ArmConfig::default()
+            credential: CredentialConfig::Federated {
+                tenant_id: tenant_id.clone(),
+                client_id: OPERATOR_CLIENT_ID.into(),
+                assertion: identities.assertion.clone(),
+            },
+            ..identities.base.clone()
         },
         EngineConfig {
             cluster_id,
@@ -175,7 +319,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             self_issuer_url: Some(kube.issuer_url()),
             ..EngineConfig::default()
         },
-        RunOptions::default(),
+        RunOptions {
+            identities: Some(Arc::new(identities)),
+            ..RunOptions::default()
+        },
         args.metrics_listen,
     )
     .await?;

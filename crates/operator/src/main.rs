@@ -7,6 +7,7 @@
 
 mod crd_yaml;
 mod dev;
+mod identities;
 mod live_table;
 mod manifests;
 mod operator;

@@ -6,10 +6,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use azop_arm::{ArmConfig, CredentialConfig};
+use std::sync::Arc;
+
+use azop_arm::{ArmConfig, CredentialConfig, TokenFile};
 use azop_controller::engine::EngineConfig;
+use azop_controller::engine::Identities;
 use azop_controller::runner::{LeaderElection, RunOptions};
 
+use crate::identities::ArmIdentities;
 use crate::operator::{LogFormat, Operator, init_logging, parse_duration, shutdown_signal};
 
 /// Which Azure credential to use.
@@ -99,6 +103,18 @@ pub struct RunArgs {
     /// The Lease's name.
     #[arg(long, env = "AZOP_LEASE_NAME", default_value = "azop-leader")]
     lease_name: String,
+    /// Entra's endpoint (`AZURE_AUTHORITY_HOST`), for sovereign clouds or an arm-emulator.
+    #[arg(long, env = "AZURE_AUTHORITY_HOST")]
+    authority_host: Option<String>,
+    /// The operator's projected ServiceAccount token. With it, objects governed by an
+    /// AzureProfile that names `credential.workloadIdentity.clientId` are reconciled as that
+    /// identity (the token exchanged through its federated credential).
+    #[arg(long, env = "AZURE_FEDERATED_TOKEN_FILE")]
+    federated_token_file: Option<PathBuf>,
+    /// The audience of ARM tokens; default: the ARM endpoint. Set it to
+    /// `https://management.azure.com` when the endpoint is an arm-emulator.
+    #[arg(long, env = "AZOP_ARM_AUDIENCE")]
+    arm_audience: Option<String>,
     /// Log format.
     #[arg(long, env = "AZOP_LOG_FORMAT", value_enum, default_value = "json")]
     log_format: LogFormat,
@@ -155,15 +171,24 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|_| format!("azop-{}", std::process::id()));
     let cluster_id = crate::operator::cluster_id(&client, args.cluster_id.as_deref()).await?;
     tracing::info!(cluster_id = %cluster_id, "ownership marks name this cluster as {cluster_id}");
+    let arm = ArmConfig {
+        endpoint: args.arm_endpoint.clone(),
+        ca_bundle_pem,
+        credential: credential(args.credential)?,
+        max_concurrency: args.arm_concurrency,
+        authority_host: args.authority_host.clone(),
+        audience: args.arm_audience.clone(),
+        ..ArmConfig::default()
+    };
+    let identities = args.federated_token_file.as_ref().map(|path| {
+        Arc::new(ArmIdentities {
+            base: arm.clone(),
+            assertion: Arc::new(TokenFile(path.clone())),
+        }) as Arc<dyn Identities>
+    });
     let operator = Operator::start(
         client,
-        ArmConfig {
-            endpoint: args.arm_endpoint.clone(),
-            ca_bundle_pem,
-            credential: credential(args.credential)?,
-            max_concurrency: args.arm_concurrency,
-            ..ArmConfig::default()
-        },
+        arm,
         EngineConfig {
             cluster_id: cluster_id.clone(),
             default_subscription_id: args.subscription_id.clone(),
@@ -174,6 +199,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             ..EngineConfig::default()
         },
         RunOptions {
+            identities,
             concurrency: args.concurrency,
             leader_election: args.leader_election.then(|| LeaderElection {
                 namespace: args.lease_namespace.clone(),

@@ -232,7 +232,7 @@ impl AzureKind for FederatedIdentity {
             }
             let group = references::resource_group_id(ctx, self, decision)?;
             let list_id = format!("{}/{CREDENTIALS}", identity_id(self, &group)?);
-            let credentials = match ctx.azure.get(&list_id, API_VERSION).await? {
+            let credentials = match ctx.azure_for(decision)?.get(&list_id, API_VERSION).await? {
                 Some(list) => {
                     let list: ArmList<Value> = serde_json::from_value(list)?;
                     list.value
