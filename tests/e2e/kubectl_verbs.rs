@@ -182,7 +182,7 @@ async fn server_side_apply_creates_updates_and_reports_conflicts_between_field_m
         assert_eq!(applied.matches("serverside-applied").count(), 12, "{applied}");
         let rg = c.json(&RG);
         assert_eq!(rg["spec"]["location"], "westeurope");
-        assert_eq!(rg["spec"]["deletionPolicy"], "Delete", "schema default");
+        assert_eq!(rg["spec"]["managementPolicy"], "Manage", "schema default");
         assert_eq!(rg["metadata"]["generation"], 1);
         let yaml = c.kubectl.ok(&[
             "get",
@@ -356,7 +356,7 @@ async fn describe_shows_a_custom_objects_fields_and_events_and_a_namespaces_summ
             "Kind:         ResourceGroup",
             "Location:",
             "westeurope",
-            "Deletion Policy:",
+            "Management Policy:",
             "Environment:  prod",
             "Observed Generation:  -1",
             "Events:",
@@ -827,7 +827,7 @@ async fn get_prints_yaml_json_and_jsonpath() {
             "  namespace: platform\n",
             "  location: westeurope\n",
             "    environment: prod\n",
-            "  deletionPolicy: Delete\n",
+            "  managementPolicy: Manage\n",
             "  observedGeneration: -1\n",
         ] {
             assert!(yaml.contains(line), "{line:?} missing from:\n{yaml}");

@@ -92,6 +92,13 @@ impl Default for EngineConfig {
 pub trait Identities: Send + Sync {
     /// An ARM client signed in as workload identity `client_id` of `tenant_id`.
     fn azure_as(&self, tenant_id: &str, client_id: &str) -> Result<Arc<dyn Azure>, AzureError>;
+
+    /// ARM requests these clients made, by `METHOD status`, and their waits for the client-side
+    /// rate limiter, for `/metrics` (which counts every identity's requests, not only the
+    /// operator's own).
+    fn request_counts(&self) -> (BTreeMap<String, u64>, u64) {
+        (BTreeMap::new(), 0)
+    }
 }
 
 /// What every reconcile shares.

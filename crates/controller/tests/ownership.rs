@@ -338,3 +338,89 @@ async fn two_management_clusters_never_touch_each_others_resources() {
     assert_eq!(t.get("cluster").map(String::as_str), Some("one"), "{t:?}");
     drop(other);
 }
+
+/// Role assignments carry no tags: the deterministic name and azop's mark in the description
+/// say whose one is. An assignment someone else made for the same principal, role and scope is
+/// not azop's: the object is Ready (the principal has the role), and deleting the object leaves
+/// that assignment alone. One with azop's very name but without its mark is AlreadyExists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_assignments_someone_else_made_are_never_deleted_or_taken() {
+    use azop_api::{FederatedIdentity, RoleAssignment};
+    use azop_controller::kinds::role_assignment::assignment_name;
+
+    let env = Env::start(Options::default()).await;
+    env.create::<ResourceGroup>(group("rg-ra", json!({"location": "westeurope"})))
+        .await;
+    env.wait_ready::<ResourceGroup>("platform", "rg-ra").await;
+    env.create::<FederatedIdentity>(json!({"apiVersion": "azop.dev/v1alpha1", "kind": "FederatedIdentity",
+        "metadata": {"name": "app", "namespace": "platform"},
+        "spec": {"location": "westeurope", "resourceGroupRef": {"name": "rg-ra"}, "issuer": {"url": "https://issuer.example.com"},
+                 "serviceAccount": {"name": "app", "create": true}}}))
+    .await;
+    let fi = env.wait_ready::<FederatedIdentity>("platform", "app").await;
+    let principal = fi
+        .status
+        .and_then(|s| s.principal_id)
+        .expect("principal id");
+    let scope = rg_id("rg-ra");
+    let reader = format!(
+        "/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"
+    );
+    let contributor = format!(
+        "/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"
+    );
+    let api_version = azop_arm::resources::role_assignment::API_VERSION;
+    let body = |role: &str| {
+        json!({"properties": {"roleDefinitionId": role, "principalId": principal,
+                              "principalType": "ServicePrincipal"}})
+    };
+    // Someone grants Reader under a name of their own, and Contributor under azop's name.
+    let theirs = format!(
+        "{scope}/providers/Microsoft.Authorization/roleAssignments/{}",
+        "5a5a5a5a-0000-4000-8000-000000000001"
+    );
+    Azure::put(&env.arm_client, &theirs, api_version, &body(&reader))
+        .await
+        .expect("their Reader");
+    let same_name = format!(
+        "{scope}/providers/Microsoft.Authorization/roleAssignments/{}",
+        assignment_name(&scope, &principal, &contributor)
+    );
+    Azure::put(
+        &env.arm_client,
+        &same_name,
+        api_version,
+        &body(&contributor),
+    )
+    .await
+    .expect("their Contributor");
+    env.arm.clear_log();
+
+    let ra = |name: &str, role: &str| {
+        json!({"apiVersion": "azop.dev/v1alpha1", "kind": "RoleAssignment",
+               "metadata": {"name": name, "namespace": "platform"},
+               "spec": {"principal": {"federatedIdentity": {"name": "app"}}, "role": role,
+                        "scope": {"resourceGroupRef": {"name": "rg-ra"}}}})
+    };
+    env.create::<RoleAssignment>(ra("reader", "Reader")).await;
+    env.wait_ready::<RoleAssignment>("platform", "reader").await;
+    env.create::<RoleAssignment>(ra("contributor", "Contributor"))
+        .await;
+    let stalled = env
+        .wait_condition::<RoleAssignment>("platform", "contributor", STALLED)
+        .await;
+    assert_eq!(stalled.reason, "AlreadyExists", "{stalled:?}");
+
+    delete_and_wait::<RoleAssignment>(&env, "platform", "reader").await;
+    delete_and_wait::<RoleAssignment>(&env, "platform", "contributor").await;
+    assert_eq!(
+        env.requests(
+            "DELETE",
+            "/roleAssignments/5a5a5a5a-0000-4000-8000-000000000001"
+        ) + env.requests("DELETE", &same_name),
+        0,
+        "neither assignment someone else made is deleted"
+    );
+    assert!(env.arm.resource(&theirs).is_some());
+    assert!(env.arm.resource(&same_name).is_some());
+}

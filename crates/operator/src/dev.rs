@@ -190,20 +190,20 @@ async fn register_identities(
             }
         );
     }
-    Ok(ArmIdentities {
-        base: ArmConfig {
+    Ok(ArmIdentities::new(
+        ArmConfig {
             endpoint: arm.url(),
             ca_bundle_pem: Some(arm.ca_pem().to_string()),
             authority_host: Some(arm.url()),
             audience: Some("https://management.azure.com".into()),
             ..ArmConfig::default()
         },
-        assertion: Arc::new(ServiceAccountToken {
+        Arc::new(ServiceAccountToken {
             client: client.clone(),
             namespace: OPERATOR_NAMESPACE.into(),
             name: OPERATOR_SERVICE_ACCOUNT.into(),
         }),
-    })
+    ))
 }
 
 /// A stable object id for a client id, so `azop dev` names the same principals each run.

@@ -4,7 +4,8 @@
 //! namespace. One ARM client per identity; each caches its access token until shortly before
 //! it expires (azure_identity's token cache) and keeps its own rate limits.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use azop_arm::{ArmClient, ArmConfig, ClientAssertion, CredentialConfig};
 use azop_controller::azure::{Azure, AzureError};
@@ -83,6 +84,19 @@ pub struct ArmIdentities {
     pub base: ArmConfig,
     /// The operator's ServiceAccount token.
     pub assertion: Arc<dyn ClientAssertion>,
+    /// The clients made so far, for their request counts.
+    made: Mutex<Vec<ArmClient>>,
+}
+
+impl ArmIdentities {
+    /// Identities signed in from `base` with the operator's `assertion`.
+    pub fn new(base: ArmConfig, assertion: Arc<dyn ClientAssertion>) -> Self {
+        ArmIdentities {
+            base,
+            assertion,
+            made: Mutex::default(),
+        }
+    }
 }
 
 impl Identities for ArmIdentities {
@@ -100,6 +114,28 @@ impl Identities for ArmIdentities {
             client_id,
             "signing in as an AzureProfile's identity"
         );
-        Ok(Arc::new(ArmClient::new(config)?))
+        let client = ArmClient::new(config)?;
+        self.made
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(client.clone());
+        Ok(Arc::new(client))
+    }
+
+    fn request_counts(&self) -> (BTreeMap<String, u64>, u64) {
+        let mut counts = BTreeMap::new();
+        let mut waits = 0;
+        for client in self
+            .made
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            for (k, n) in client.request_counts() {
+                *counts.entry(k).or_insert(0) += n;
+            }
+            waits += client.throttled_waits();
+        }
+        (counts, waits)
     }
 }

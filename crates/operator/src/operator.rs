@@ -118,7 +118,19 @@ impl Operator {
         let arm = ArmClient::new(arm).context("building the ARM client")?;
         let metrics = Arc::new(Metrics::default());
         let counters = arm.clone();
-        metrics.follow_arm(move || (counters.request_counts(), counters.throttled_waits()));
+        let identities = options.identities.clone();
+        metrics.follow_arm(move || {
+            let mut counts = counters.request_counts();
+            let mut waits = counters.throttled_waits();
+            if let Some(ids) = &identities {
+                let (theirs, their_waits) = ids.request_counts();
+                for (k, n) in theirs {
+                    *counts.entry(k).or_insert(0) += n;
+                }
+                waits += their_waits;
+            }
+            (counts, waits)
+        });
         if let Some(addr) = metrics_listen {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await

@@ -181,10 +181,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         ..ArmConfig::default()
     };
     let identities = args.federated_token_file.as_ref().map(|path| {
-        Arc::new(ArmIdentities {
-            base: arm.clone(),
-            assertion: Arc::new(TokenFile(path.clone())),
-        }) as Arc<dyn Identities>
+        Arc::new(ArmIdentities::new(
+            arm.clone(),
+            Arc::new(TokenFile(path.clone())),
+        )) as Arc<dyn Identities>
     });
     let operator = Operator::start(
         client,
