@@ -1016,6 +1016,8 @@ async fn sync<K: AzureKind>(
 
     // Step 4: read, compare on owned fields, write only on difference.
     let mut body = owned_body::<K>(&desired, &owner)?;
+    // What is written: the owned body alone for a create, over Azure's for an update.
+    let mut written_body = None;
     let actual = azure.get(&id, api_version).await?;
     let observe = obj.management_policy() == ManagementPolicy::Observe;
     let mut adopting = false;
@@ -1046,7 +1048,7 @@ async fn sync<K: AzureKind>(
                 record_owned::<K>(status, &body, None);
                 return sync_children(obj, ctx, azure, &resolved, &desired, status).await;
             }
-            body = update_body(&body, actual, &dropped);
+            written_body = Some(update_body(&body, actual, &dropped));
         }
         None if observe => {
             return Err(ReconcileError::Waiting {
@@ -1066,7 +1068,10 @@ async fn sync<K: AzureKind>(
     } else {
         OperationKind::Create
     };
-    let written = match azure.put(&id, api_version, &body).await {
+    let written = match azure
+        .put(&id, api_version, written_body.as_ref().unwrap_or(&body))
+        .await
+    {
         Ok(w) => w,
         Err(e) => {
             K::on_write_error(e)?;

@@ -18,7 +18,6 @@ use azop_controller::engine::EngineConfig;
 use azop_controller::metrics::Metrics;
 use azop_controller::runner::{self, RunOptions};
 use common::{Env, Managed, Options, SUBSCRIPTION, rg_id};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
@@ -238,16 +237,7 @@ impl Drop for OtherCluster {
 }
 
 async fn other_cluster(env: &Env) -> OtherCluster {
-    let kube = kube_emulator::KubeEmulator::start(Default::default())
-        .await
-        .expect("kube-emulator");
-    let client = kube.client().await.expect("client");
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in azop_api::crds() {
-        crds.create(&PostParams::default(), &crd)
-            .await
-            .expect("CRD");
-    }
+    let (kube, client) = common::kube_with_crds().await;
     common::create_namespace(&client, "platform", json!({})).await;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let azure = Arc::new(env.arm_client.clone()) as Arc<dyn Azure>;

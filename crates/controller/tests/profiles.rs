@@ -3,6 +3,8 @@
 //! ProfileOverlap and relabelled back makes them Ready again (nothing restarted), a spec change
 //! is observed, and a settled state sends no further status writes.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -12,7 +14,6 @@ use azop_api::conditions::{self, READY, RECONCILING, STALLED};
 use azop_controller::profiles::run_profiles;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -45,16 +46,7 @@ async fn start() -> (kube_emulator::KubeEmulator, Client) {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    let kube = kube_emulator::KubeEmulator::start(Default::default())
-        .await
-        .expect("kube-emulator");
-    let client = kube.client().await.expect("client");
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in azop_api::crds() {
-        crds.create(&PostParams::default(), &crd)
-            .await
-            .expect("CRD");
-    }
+    let (kube, client) = common::kube_with_crds().await;
     (kube, client)
 }
 

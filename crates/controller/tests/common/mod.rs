@@ -268,6 +268,21 @@ impl Env {
     }
 }
 
+/// A kube-emulator with azop's CRDs installed, and a client for it.
+pub async fn kube_with_crds() -> (kube_emulator::KubeEmulator, Client) {
+    let kube = kube_emulator::KubeEmulator::start(Default::default())
+        .await
+        .expect("kube-emulator");
+    let client = kube.client().await.expect("client");
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in azop_api::crds() {
+        crds.create(&PostParams::default(), &crd)
+            .await
+            .expect("CRD");
+    }
+    (kube, client)
+}
+
 /// Creates a namespace with these labels.
 pub async fn create_namespace(client: &Client, name: &str, labels: Value) {
     Api::<Namespace>::all(client.clone())
