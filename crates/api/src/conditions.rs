@@ -96,6 +96,9 @@ pub enum Reason {
     /// The Azure resource exists and azop did not create it (no ownership mark): left
     /// untouched unless the object asks to adopt it.
     AlreadyExists,
+    /// Deleting the resource would delete Azure resources azop did not create (a resource
+    /// group someone else put resources in): held until a person decides.
+    ForeignResources,
 }
 
 impl Reason {
@@ -124,6 +127,7 @@ impl Reason {
             Reason::InvalidObject => "InvalidObject",
             Reason::ProfileOverlap => "ProfileOverlap",
             Reason::AlreadyExists => "AlreadyExists",
+            Reason::ForeignResources => "ForeignResources",
         }
     }
 }

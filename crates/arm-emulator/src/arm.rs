@@ -483,6 +483,46 @@ impl Arm {
         Err(ArmError::new(404, code, message))
     }
 
+    /// `GET /subscriptions/{s}/resourceGroups/{g}/resources`: the group's top-level resources
+    /// (child and extension resources are not listed, as in ARM), each with ARM's generic
+    /// fields. 404 `ResourceGroupNotFound` for a group that does not exist.
+    pub fn list_group_resources(
+        &mut self,
+        subscription: &str,
+        group: &str,
+    ) -> Result<Value, ArmError> {
+        self.settle();
+        let group_id = format!("/subscriptions/{subscription}/resourceGroups/{group}");
+        if !self.resources.contains_key(&group_id.to_ascii_lowercase()) {
+            return Err(ArmError::new(
+                404,
+                "ResourceGroupNotFound",
+                format!("Resource group '{group}' could not be found."),
+            ));
+        }
+        let prefix = format!("{}/providers/", group_id.to_ascii_lowercase());
+        let items: Vec<Value> = self
+            .resources
+            .iter()
+            .filter(|(k, _)| {
+                k.strip_prefix(&prefix)
+                    .is_some_and(|rest| rest.split('/').count() == 3)
+            })
+            .map(|(_, r)| {
+                let mut item = serde_json::Map::new();
+                for key in [
+                    "id", "name", "type", "location", "tags", "kind", "sku", "identity",
+                ] {
+                    if let Some(v) = r.body.get(key) {
+                        item.insert(key.to_string(), v.clone());
+                    }
+                }
+                Value::Object(item)
+            })
+            .collect();
+        Ok(json!({"value": items}))
+    }
+
     /// GET of a child collection (`.../federatedIdentityCredentials`, `.../agentPools`).
     pub fn list_children(&mut self, parent: &str, child_type: &str) -> Value {
         self.settle();

@@ -425,6 +425,22 @@ fn route(
             headers: Vec::new(),
         });
     }
+    // Resources - List By Resource Group: the group's top-level resources.
+    if *method == Method::GET
+        && n == 5
+        && lower[0] == "subscriptions"
+        && lower[2] == "resourcegroups"
+        && lower[4] == "resources"
+    {
+        return state
+            .arm
+            .list_group_resources(segs[1], segs[3])
+            .map(|body| Answer {
+                status: 200,
+                body: Some(body),
+                headers: Vec::new(),
+            });
+    }
     let target = arm::parse(path).ok_or_else(|| {
         ArmError::new(
             400,

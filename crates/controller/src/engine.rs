@@ -470,6 +470,18 @@ pub trait AzureKind: AzureBacked {
         Box::pin(async { Ok(()) })
     }
 
+    /// Called before the main resource `id` is deleted (its children are gone already): a
+    /// last look in Azure that may hold the delete — `Waiting` to look again soon, `Stalled`
+    /// when a person must decide. Default: nothing to check.
+    fn before_delete<'a>(
+        &'a self,
+        _azure: &'a dyn Azure,
+        _id: &'a str,
+        _cluster_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), ReconcileError>> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// The child resources, in the order they are written (deleted in reverse). Pure.
     fn children(
         &self,
@@ -491,14 +503,19 @@ pub trait AzureKind: AzureBacked {
     }
 }
 
-/// The ownership tag's value for an object.
+/// The ownership tag's value for an object: `<cluster-id>/<namespace>/<kind>/<name>`. Azure
+/// allows tag values of 256 characters; a longer one names the object by a digest instead
+/// (`.../<kind>/~<uuid v5 of the name>`), as unique and as stable.
 pub fn owner_tag_value<K: Resource<DynamicType = ()>>(cluster_id: &str, obj: &K) -> String {
-    format!(
-        "{cluster_id}/{}/{}/{}",
-        obj.meta().namespace.as_deref().unwrap_or_default(),
-        K::kind(&()),
-        obj.meta().name.as_deref().unwrap_or_default()
-    )
+    let namespace = obj.meta().namespace.as_deref().unwrap_or_default();
+    let name = obj.meta().name.as_deref().unwrap_or_default();
+    let kind = K::kind(&());
+    let value = format!("{cluster_id}/{namespace}/{kind}/{name}");
+    if value.len() <= 256 {
+        return value;
+    }
+    let digest = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, value.as_bytes());
+    format!("{cluster_id}/{namespace}/{kind}/~{digest}")
 }
 
 fn provisioning_state(actual: &Value) -> Option<&str> {
@@ -1313,7 +1330,11 @@ async fn cleanup<K: AzureKind>(obj: &K, ctx: &Context) -> Result<Option<Duration
     }
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     write_status(&api, obj, &status).await?;
-    result
+    match result {
+        // Waiting for other objects to delete what they own: soon again, not a failure.
+        Err(ReconcileError::Waiting { .. }) => Ok(Some(jittered(ctx.config.waiting_requeue))),
+        other => other,
+    }
 }
 
 /// The ARM client a delete uses: the governing profile's identity, as for every other write.
@@ -1424,6 +1445,8 @@ async fn delete_owned<K: AzureKind>(
             }
         }
     }
+    obj.before_delete(azure, &id, &ctx.config.cluster_id)
+        .await?;
     match azure.delete(&id, api_version).await? {
         Written::Done(_) => Ok(None),
         Written::Started { token, retry_after } => {
@@ -1484,6 +1507,29 @@ mod tests {
         }
         assert!(waits[9] <= max);
         assert!(backoff(u32::MAX, base, max, None) <= max);
+    }
+
+    #[test]
+    fn owner_tags_fit_azures_256_characters() {
+        let mut rg: azop_api::ResourceGroup = serde_json::from_value(json!({
+            "apiVersion": "azop.dev/v1alpha1", "kind": "ResourceGroup",
+            "metadata": {"name": "rg", "namespace": "team-a"}, "spec": {}}))
+        .expect("a group");
+        assert_eq!(
+            owner_tag_value("c1", &rg),
+            "c1/team-a/ResourceGroup/rg".to_string()
+        );
+        let long = "n".repeat(253);
+        rg.metadata.name = Some(long.clone());
+        let a = owner_tag_value(&"c".repeat(64), &rg);
+        assert!(a.len() <= 256, "{}", a.len());
+        assert!(a.contains("/team-a/ResourceGroup/~"));
+        rg.metadata.name = Some(format!("{}m", &long[1..]));
+        assert_ne!(
+            a,
+            owner_tag_value(&"c".repeat(64), &rg),
+            "distinct names, distinct marks"
+        );
     }
 
     #[test]

@@ -414,3 +414,78 @@ async fn role_assignments_someone_else_made_are_never_deleted_or_taken() {
     assert!(env.arm.resource(&theirs).is_some());
     assert!(env.arm.resource(&same_name).is_some());
 }
+
+/// Deleting a group deletes what is in it, so a group azop created goes only once it is empty
+/// of everything else: what someone else put in it holds the delete (`Stalled
+/// ForeignResources`, no DELETE), and what other objects own is waited for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_is_not_deleted_with_resources_azop_did_not_create_in_it() {
+    use azop_api::FederatedIdentity;
+
+    let env = Env::start(Options::default()).await;
+    env.create::<ResourceGroup>(group("rg-shared", json!({"location": "westeurope"})))
+        .await;
+    env.wait_ready::<ResourceGroup>("platform", "rg-shared")
+        .await;
+    env.create::<FederatedIdentity>(json!({"apiVersion": "azop.dev/v1alpha1", "kind": "FederatedIdentity",
+        "metadata": {"name": "app", "namespace": "platform"},
+        "spec": {"location": "westeurope", "resourceGroupRef": {"name": "rg-shared"},
+                 "issuer": {"url": "https://issuer.example.com"}, "serviceAccount": {"name": "app", "create": true}}}))
+    .await;
+    env.wait_ready::<FederatedIdentity>("platform", "app").await;
+    // Someone else puts an identity of their own in azop's group.
+    let theirs = identity_in("rg-shared");
+    Azure::put(
+        &env.arm_client,
+        &theirs,
+        identity::API_VERSION,
+        &json!({"location": "westeurope"}),
+    )
+    .await
+    .expect("their identity");
+
+    let api: Api<ResourceGroup> = Api::namespaced(env.client.clone(), "platform");
+    api.delete("rg-shared", &DeleteParams::default())
+        .await
+        .expect("delete asked");
+    let stalled = env
+        .wait_condition::<ResourceGroup>("platform", "rg-shared", STALLED)
+        .await;
+    assert_eq!(stalled.reason, "ForeignResources", "{stalled:?}");
+    assert!(
+        stalled.message.contains("finance-app"),
+        "{}",
+        stalled.message
+    );
+    assert_eq!(env.requests("DELETE", "/resourceGroups/rg-shared"), 0);
+    assert!(env.arm.resource(&theirs).is_some());
+
+    // Their identity goes; azop's own identity's object still exists, so the group waits.
+    Azure::delete(&env.arm_client, &theirs, identity::API_VERSION)
+        .await
+        .expect("their identity deleted");
+    for _ in 0..150 {
+        let o = api.get("rg-shared").await.expect("read");
+        if azop_api::conditions::find(&o.azure().conditions, azop_api::conditions::READY)
+            .is_some_and(|c| c.reason == "WaitingForDependency")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(env.requests("DELETE", "/resourceGroups/rg-shared"), 0);
+
+    // Once the FederatedIdentity's object deletes its identity, the group goes.
+    delete_and_wait::<FederatedIdentity>(&env, "platform", "app").await;
+    for _ in 0..200 {
+        if api.get_opt("rg-shared").await.expect("read").is_none() {
+            assert!(
+                env.arm.resource(&rg_id("rg-shared")).is_none()
+                    || env.requests("DELETE", "/resourceGroups/rg-shared") == 1
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the emptied group was not deleted");
+}

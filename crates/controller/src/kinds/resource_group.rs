@@ -5,6 +5,11 @@ use azop_api::{ResourceGroup, ResourceGroupStatus};
 use azop_arm::resources::ResourceGroup as ArmResourceGroup;
 use futures::future::BoxFuture;
 
+use azop_api::conditions::Reason;
+use azop_arm::resources::resource_group::API_VERSION;
+use serde_json::Value;
+
+use crate::azure::Azure;
 use crate::engine::{AzureKind, Context, Desired, ReconcileError};
 use crate::kinds::tags;
 use crate::policy::{Decision, Request};
@@ -57,6 +62,65 @@ impl AzureKind for ResourceGroup {
     }
 
     fn outputs(_status: &mut ResourceGroupStatus, _actual: &ArmResourceGroup) {}
+
+    /// Deleting a group deletes everything in it. So the group goes only when it is empty of
+    /// other things: resources azop did not create (no mark of this cluster) hold the delete
+    /// for a person (`Stalled ForeignResources`); resources other objects of this cluster own
+    /// are waited for, as their objects delete them.
+    fn before_delete<'a>(
+        &'a self,
+        azure: &'a dyn Azure,
+        id: &'a str,
+        cluster_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), ReconcileError>> {
+        Box::pin(async move {
+            let Some(list) = azure.get(&format!("{id}/resources"), API_VERSION).await? else {
+                return Ok(());
+            };
+            let ours = format!("{cluster_id}/");
+            let (azop, foreign): (Vec<&Value>, Vec<&Value>) = list["value"]
+                .as_array()
+                .map(|v| v.iter().collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .partition(|r| {
+                    r.pointer(&format!("/tags/{}", azop_api::OWNER_TAG.replace('/', "~1")))
+                        .and_then(Value::as_str)
+                        .is_some_and(|o| o.starts_with(&ours))
+                });
+            let ids = |rs: &[&Value]| {
+                let mut ids: Vec<&str> = rs.iter().filter_map(|r| r["id"].as_str()).collect();
+                let more = ids.len().saturating_sub(5);
+                ids.truncate(5);
+                let mut text = ids.join(", ");
+                if more > 0 {
+                    text.push_str(&format!(" and {more} more"));
+                }
+                text
+            };
+            if !foreign.is_empty() {
+                return Err(ReconcileError::Stalled {
+                    reason: Reason::ForeignResources,
+                    message: format!(
+                        "{id} holds {} resources azop did not create ({}); deleting the group would delete them, so azop will not. Delete or move them, or set spec.deletionPolicy: Orphan to keep the group",
+                        foreign.len(),
+                        ids(&foreign)
+                    ),
+                });
+            }
+            if !azop.is_empty() {
+                return Err(ReconcileError::Waiting {
+                    reason: Reason::WaitingForDependency,
+                    message: format!(
+                        "{id} still holds {} resources other azop objects own ({}); the group is deleted once their objects have deleted them",
+                        azop.len(),
+                        ids(&azop)
+                    ),
+                });
+            }
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]
