@@ -174,7 +174,34 @@ async fn adoption_merges_tags_and_orphans_unless_delete_is_written() {
     ))
     .await;
     env.wait_ready::<ResourceGroup>("platform", FOREIGN).await;
-    delete_and_wait::<ResourceGroup>(&env, "platform", FOREIGN).await;
+    // The finance identity in it is not azop's: it holds the delete until it is gone.
+    Api::<ResourceGroup>::namespaced(env.client.clone(), "platform")
+        .delete(FOREIGN, &DeleteParams::default())
+        .await
+        .expect("delete asked");
+    let held = env
+        .wait_condition::<ResourceGroup>("platform", FOREIGN, STALLED)
+        .await;
+    assert_eq!(held.reason, "ForeignResources", "{held:?}");
+    assert!(env.arm.resource(&identity_in(FOREIGN)).is_some());
+    Azure::delete(
+        &env.arm_client,
+        &identity_in(FOREIGN),
+        identity::API_VERSION,
+    )
+    .await
+    .expect("finance removes its identity");
+    for _ in 0..300 {
+        let gone = Api::<ResourceGroup>::namespaced(env.client.clone(), "platform")
+            .get_opt(FOREIGN)
+            .await
+            .expect("read")
+            .is_none();
+        if gone {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     for _ in 0..100 {
         if env.arm.resource(&rg_id(FOREIGN)).is_none() {
             return;
