@@ -50,6 +50,7 @@ fn the_examples_become_ready_with_exactly_the_expected_azure_resources() {
         "team-a",
         "resourcegroup/rg-team-a",
         "federatedidentity/orders",
+        "keyvaultbinding/orders-db",
     ]);
 
     let resources = dev.resources();
@@ -122,13 +123,20 @@ fn the_examples_become_ready_with_exactly_the_expected_azure_resources() {
         assert_eq!(c["properties"]["subject"], subject);
     }
 
-    // The role assignment names the identity's principal, on the group.
-    // (Besides the grants `azop dev` made for its own identities.)
-    let assignments: Vec<&Value> = resources
-        .iter()
-        .filter(|r| id_of(r).contains("/providers/microsoft.authorization/roleassignments/"))
-        .filter(|r| r["properties"]["description"] != "emulator bootstrap")
-        .collect();
+    // The RoleAssignment names the identity's principal, on the group (besides the grants
+    // `azop dev` made for its own identities, and the binding's below).
+    let with_description = |text: &str| -> Vec<&Value> {
+        resources
+            .iter()
+            .filter(|r| id_of(r).contains("/providers/microsoft.authorization/roleassignments/"))
+            .filter(|r| {
+                r["properties"]["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains(text))
+            })
+            .collect()
+    };
+    let assignments = with_description("/RoleAssignment/external-dns-reader");
     assert_eq!(assignments.len(), 1, "{assignments:?}");
     let identity = find(&resources, "/userAssignedIdentities/external-dns").expect("identity");
     assert_eq!(
@@ -139,6 +147,41 @@ fn the_examples_become_ready_with_exactly_the_expected_azure_resources() {
         id_of(assignments[0]).starts_with(&id_of(platform_rg)),
         "assigned at the group's scope"
     );
+
+    // The binding: Key Vault Secrets User for team-a's identity on each listed secret of the
+    // platform vault.
+    let bound = with_description("/KeyVaultBinding");
+    let orders = find(&resources, "/userAssignedIdentities/orders").expect("orders identity");
+    let mut scopes: Vec<String> = bound
+        .iter()
+        .map(|r| {
+            r["properties"]["scope"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    scopes.sort();
+    assert_eq!(
+        scopes
+            .iter()
+            .map(|s| s.rsplit('/').next().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        ["db-password", "db-user"],
+        "{bound:?}"
+    );
+    for r in &bound {
+        assert_eq!(
+            r["properties"]["principalId"],
+            orders["properties"]["principalId"]
+        );
+        assert!(
+            r["properties"]["roleDefinitionId"]
+                .as_str()
+                .is_some_and(|d| d.ends_with("4633458b-17de-408a-b874-0445c86b69e6")),
+            "Key Vault Secrets User: {r}"
+        );
+    }
 
     // Nothing else: every resource is one of those above (or a cluster's agent pool).
     for r in &resources {

@@ -206,7 +206,7 @@ impl Context {
     }
 
     /// Counts one more consecutive failure of `key` and returns the count.
-    fn failed(&self, key: &str) -> u32 {
+    pub(crate) fn failed(&self, key: &str) -> u32 {
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
         let n = failures.entry(key.to_string()).or_default();
         *n = n.saturating_add(1);
@@ -214,7 +214,7 @@ impl Context {
     }
 
     /// Forgets `key`'s failures after a reconcile that went through.
-    fn succeeded(&self, key: &str) {
+    pub(crate) fn succeeded(&self, key: &str) {
         self.failures
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -705,49 +705,77 @@ async fn finalized<K: AzureKind>(obj: &K, ctx: Arc<Context>) -> Result<Pass, Rec
     let finalizers = obj.finalizers();
     let position = finalizers.iter().position(|f| f == azop_api::FINALIZER);
     if obj.meta().deletion_timestamp.is_some() {
-        let Some(i) = position else {
+        if position.is_none() {
             return Ok(Pass::Done(Action::await_change()));
-        };
+        }
         return match cleanup(obj, &ctx).await? {
             Some(wait) => Ok(Pass::Done(Action::requeue(wait))),
             None => {
-                // `test` first, so a finalizer list changed meanwhile is not corrupted.
-                let patch: json_patch::Patch = serde_json::from_value(json!([
-                    {"op": "test", "path": format!("/metadata/finalizers/{i}"), "value": azop_api::FINALIZER},
-                    {"op": "remove", "path": format!("/metadata/finalizers/{i}")},
-                ]))?;
-                api.patch(
-                    &obj.name_any(),
-                    &PatchParams::default(),
-                    &Patch::<()>::Json(patch),
-                )
-                .await?;
+                remove_finalizer(&api, obj).await?;
                 ctx.dependents.forget(K::KIND, obj);
                 Ok(Pass::Done(Action::await_change()))
             }
         };
     }
-    if position.is_none() {
-        let patch = if obj.meta().finalizers.is_none() {
-            json!([
-                {"op": "test", "path": "/metadata/finalizers", "value": null},
-                {"op": "add", "path": "/metadata/finalizers", "value": [azop_api::FINALIZER]},
-            ])
-        } else {
-            json!([
-                {"op": "test", "path": "/metadata/finalizers", "value": finalizers},
-                {"op": "add", "path": "/metadata/finalizers/-", "value": azop_api::FINALIZER},
-            ])
-        };
-        let patch: json_patch::Patch = serde_json::from_value(patch)?;
-        api.patch(
-            &obj.name_any(),
-            &PatchParams::default(),
-            &Patch::<()>::Json(patch),
-        )
-        .await?;
-    }
+    add_finalizer(&api, obj).await?;
     apply(obj, &ctx, &api).await
+}
+
+/// Adds azop's finalizer unless the object has it: a JSON patch whose `test` makes it fail
+/// rather than corrupt a finalizer list someone changed meanwhile.
+pub(crate) async fn add_finalizer<K>(api: &Api<K>, obj: &K) -> Result<(), ReconcileError>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + serde::de::DeserializeOwned,
+{
+    let finalizers = obj.finalizers();
+    if finalizers.iter().any(|f| f == azop_api::FINALIZER) {
+        return Ok(());
+    }
+    let patch = if obj.meta().finalizers.is_none() {
+        json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": [azop_api::FINALIZER]},
+        ])
+    } else {
+        json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": finalizers},
+            {"op": "add", "path": "/metadata/finalizers/-", "value": azop_api::FINALIZER},
+        ])
+    };
+    let patch: json_patch::Patch = serde_json::from_value(patch)?;
+    api.patch(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::<()>::Json(patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Removes azop's finalizer, `test` first so a finalizer list changed meanwhile is not
+/// corrupted.
+pub(crate) async fn remove_finalizer<K>(api: &Api<K>, obj: &K) -> Result<(), ReconcileError>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + serde::de::DeserializeOwned,
+{
+    let Some(i) = obj
+        .finalizers()
+        .iter()
+        .position(|f| f == azop_api::FINALIZER)
+    else {
+        return Ok(());
+    };
+    let patch: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "test", "path": format!("/metadata/finalizers/{i}"), "value": azop_api::FINALIZER},
+        {"op": "remove", "path": format!("/metadata/finalizers/{i}")},
+    ]))?;
+    api.patch(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::<()>::Json(patch),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Publishes an Event for an object that does not deserialise as its kind.
@@ -1341,7 +1369,17 @@ async fn cleanup<K: AzureKind>(obj: &K, ctx: &Context) -> Result<Option<Duration
 /// The profile's allow-lists are not consulted (what the object created may always go); with
 /// no profile at all, the operator's own identity deletes, and still only what the object owns.
 fn cleanup_azure<K: AzureKind>(obj: &K, ctx: &Context) -> Result<Arc<dyn Azure>, ReconcileError> {
-    let namespace = obj.namespace().unwrap_or_default();
+    azure_for_namespace(ctx, &obj.namespace().unwrap_or_default())
+}
+
+/// The ARM client of the profile that governs `namespace` (its identity, or the operator's
+/// own when it names none, or when no profile governs the namespace). Allow-lists are not
+/// consulted: callers have checked what they must.
+pub fn azure_for_namespace(
+    ctx: &Context,
+    namespace: &str,
+) -> Result<Arc<dyn Azure>, ReconcileError> {
+    let namespace = namespace.to_string();
     let profiles: Vec<AzureProfile> = ctx.profiles.state().iter().map(|p| (**p).clone()).collect();
     let labels = ctx.namespace_labels(&namespace);
     match policy::governing_profile(

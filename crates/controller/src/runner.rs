@@ -435,6 +435,37 @@ fn controller_for<K: AzureKind>(
     })
 }
 
+/// KeyVaultBindings: not one Azure resource each, but role assignments they may share
+/// (`kinds::key_vault_binding`), so a controller of their own, with their own store for the
+/// assignments two bindings share. A binding waiting for its vault or identity looks again at
+/// the engine's waiting interval.
+fn binding_controller(ctx: Arc<Context>, concurrency: u16) -> Task {
+    use crate::kinds::key_vault_binding::{self, BindingContext};
+    let controller = Controller::new(
+        Api::<azop_api::KeyVaultBinding>::all(ctx.client.clone()),
+        watcher::Config::default(),
+    )
+    .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
+    let bctx = Arc::new(BindingContext {
+        ctx,
+        bindings: controller.store(),
+    });
+    Box::pin(async move {
+        controller
+            .run(
+                key_vault_binding::reconcile,
+                key_vault_binding::error_policy,
+                bctx,
+            )
+            .for_each(|result| async move {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "binding controller event");
+                }
+            })
+            .await;
+    })
+}
+
 /// Keeps the `objects` and `operations_in_flight` gauges of one kind current, from the
 /// controller's own cache (no extra API calls).
 async fn export_gauges<K: AzureKind>(store: Store<DeserializeGuard<K>>, metrics: Arc<Metrics>) {
@@ -513,7 +544,8 @@ pub async fn run(
         )
         .with_identities(options.identities.clone()),
     );
-    let controllers = watches.controllers(&ctx, options.concurrency);
+    let mut controllers = watches.controllers(&ctx, options.concurrency);
+    controllers.push(binding_controller(ctx.clone(), options.concurrency));
     let watch_tasks = watches.start(&client);
     let profiles = watches.profiles.store.clone();
     let namespaces = watches.namespaces.store.clone();

@@ -9,6 +9,7 @@ use crate::policy::Decision;
 pub mod aks_cluster;
 pub mod federated_identity;
 pub mod key_vault;
+pub mod key_vault_binding;
 pub mod resource_group;
 pub mod role_assignment;
 

@@ -1,0 +1,373 @@
+//! KeyVaultBinding → role assignments on a vault (or on some of its secrets) for one of the
+//! namespace's FederatedIdentities.
+//!
+//! A binding has no Azure resource of its own: what it holds are role assignments, and two
+//! bindings that need the same one (same scope, principal and role) share it. So it is not an
+//! [`AzureKind`](crate::engine::AzureKind) with a main resource; its reconcile is here:
+//!
+//! 1. The gate, before any Azure request: the binding's namespace's profile allows
+//!    KeyVaultBinding; the vault's `bindingPolicy` selects the namespace and allows the role
+//!    (`Stalled PolicyDenied` otherwise); the vault and the identity are Ready
+//!    (`WaitingForDependency` until they are).
+//! 2. The assignments, written with the credential of the vault's own profile (the
+//!    platform's): a tenant's identity never needs rights on a platform vault. Deterministic
+//!    names (a v5 UUID of scope, principal and role), `principalType: ServicePrincipal`, azop's
+//!    shared binding mark in the description; `PrincipalNotFound` is `WaitingForPrincipal`.
+//!    One that exists is not written again, whoever made it.
+//! 3. An assignment the binding no longer needs (a secret dropped from `spec.secrets`, the
+//!    binding deleted) is deleted only when it carries azop's binding mark and no other
+//!    binding still needs it.
+
+use std::sync::Arc;
+
+use azop_api::azure_resource::DeletionPolicy;
+use azop_api::conditions::{Conditions, Reason};
+use azop_api::profile::AzopKind;
+use azop_api::{FederatedIdentity, KeyVault, KeyVaultBinding, KeyVaultBindingStatus};
+use azop_arm::resources::role_assignment::API_VERSION;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams};
+use kube::core::SelectorExt;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::Store;
+use kube::{Api, Resource, ResourceExt};
+use serde_json::{Value, json};
+
+use crate::azure::{Azure, AzureError};
+use crate::engine::{self, Context, ReconcileError, jittered};
+use crate::kinds::role_assignment::assignment_name;
+use crate::policy::{self, Request};
+use crate::references;
+
+/// The description mark of the assignments bindings make: shared by every binding of this
+/// management cluster, since two bindings may need the same assignment.
+pub fn binding_mark(cluster_id: &str) -> String {
+    format!("azop.dev/owner={cluster_id}/KeyVaultBinding")
+}
+
+/// What a binding's reconcile shares: the engine's context and every binding, for the
+/// assignments two bindings share.
+pub struct BindingContext {
+    /// The engine's context (clients, stores, profiles, config).
+    pub ctx: Arc<Context>,
+    /// All KeyVaultBindings.
+    pub bindings: Store<KeyVaultBinding>,
+}
+
+/// The role assignments a binding needs, by full ARM id, with their bodies.
+pub fn wanted_assignments(
+    binding: &KeyVaultBinding,
+    vault_id: &str,
+    principal_id: &str,
+    cluster_id: &str,
+) -> Result<Vec<(String, Value)>, ReconcileError> {
+    let vault = references::parse_id(vault_id)?;
+    let subscription = vault.subscription_id().unwrap_or_default();
+    let role_definition_id = format!(
+        "/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{}",
+        binding.spec.role.role_definition_guid()
+    );
+    let scopes: Vec<String> = if binding.spec.secrets.is_empty() {
+        vec![vault.as_str().to_string()]
+    } else {
+        binding
+            .spec
+            .secrets
+            .iter()
+            .map(|s| format!("{}/secrets/{s}", vault.as_str()))
+            .collect()
+    };
+    Ok(scopes
+        .into_iter()
+        .map(|scope| {
+            let name = assignment_name(&scope, principal_id, &role_definition_id);
+            let id = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}");
+            let body = json!({"properties": {
+                "roleDefinitionId": role_definition_id,
+                "principalId": principal_id,
+                "principalType": "ServicePrincipal",
+                "description": binding_mark(cluster_id),
+            }});
+            (id, body)
+        })
+        .collect())
+}
+
+/// The gate (step 1): `(vault id, principal id)` once the binding may proceed.
+fn gate(binding: &KeyVaultBinding, ctx: &Context) -> Result<(String, String), ReconcileError> {
+    let ns = binding.namespace().unwrap_or_default();
+    // The namespace's own profile must allow the kind.
+    let profiles: Vec<_> = ctx.profiles.state().iter().map(|p| (**p).clone()).collect();
+    let governing = policy::governing_profile(
+        &profiles,
+        &ns,
+        &ctx.namespace_labels(&ns),
+        &ctx.config.platform_namespaces,
+    )?;
+    policy::decide(
+        &governing,
+        &Request {
+            kind: Some(AzopKind::KeyVaultBinding),
+            ..Request::default()
+        },
+    )?;
+    // The vault's bindingPolicy, read before waiting for the vault to be Ready.
+    let vref = &binding.spec.vault_ref;
+    let vns = vref.namespace.clone().unwrap_or_else(|| ns.clone());
+    let vault = references::existing::<KeyVault>(ctx, &vns, &vref.name)?;
+    let denied = |message: String| ReconcileError::Stalled {
+        reason: Reason::PolicyDenied,
+        message,
+    };
+    let Some(bp) = vault.spec.binding_policy.as_ref() else {
+        return Err(denied(format!(
+            "KeyVault {vns}/{} has no bindingPolicy: no namespace may bind to it",
+            vref.name
+        )));
+    };
+    let selects = kube::core::Selector::try_from(bp.namespace_selector.clone())
+        .is_ok_and(|s| s.matches(&ctx.namespace_labels(&ns)));
+    if !selects {
+        return Err(denied(format!(
+            "KeyVault {vns}/{}'s bindingPolicy does not select namespace {ns}",
+            vref.name
+        )));
+    }
+    if !bp.allowed_roles.contains(&binding.spec.role) {
+        return Err(denied(format!(
+            "KeyVault {vns}/{}'s bindingPolicy does not allow role {:?} (allowedRoles: {:?})",
+            vref.name, binding.spec.role, bp.allowed_roles
+        )));
+    }
+    let vault_id = references::ready_resource_id::<KeyVault>(ctx, &vns, &vref.name)?;
+    let identity =
+        references::ready::<FederatedIdentity>(ctx, &ns, &binding.spec.identity_ref.name)?;
+    let principal = identity
+        .status
+        .as_ref()
+        .and_then(|s| s.principal_id.clone())
+        .ok_or_else(|| ReconcileError::Waiting {
+            reason: Reason::WaitingForDependency,
+            message: format!(
+                "FederatedIdentity {ns}/{} has no principalId yet",
+                binding.spec.identity_ref.name
+            ),
+        })?;
+    Ok((vault_id.as_str().to_string(), principal))
+}
+
+/// The ARM client of the vault's profile.
+fn vault_azure(binding: &KeyVaultBinding, ctx: &Context) -> Result<Arc<dyn Azure>, ReconcileError> {
+    let ns = binding.namespace().unwrap_or_default();
+    let vns = binding.spec.vault_ref.namespace.clone().unwrap_or(ns);
+    engine::azure_for_namespace(ctx, &vns)
+}
+
+/// Whether another live binding still needs assignment `id`.
+fn needed_elsewhere(
+    binding: &KeyVaultBinding,
+    bindings: &Store<KeyVaultBinding>,
+    id: &str,
+) -> bool {
+    bindings.state().iter().any(|b| {
+        b.metadata.uid != binding.metadata.uid
+            && b.metadata.deletion_timestamp.is_none()
+            && b.status.as_ref().is_some_and(|s| {
+                s.role_assignment_ids
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(id))
+            })
+    })
+}
+
+/// Deletes assignment `id` if it carries azop's binding mark and no other binding needs it.
+async fn release(
+    binding: &KeyVaultBinding,
+    bctx: &BindingContext,
+    azure: &dyn Azure,
+    id: &str,
+) -> Result<(), ReconcileError> {
+    if needed_elsewhere(binding, &bctx.bindings, id) {
+        return Ok(());
+    }
+    let Some(actual) = azure.get(id, API_VERSION).await? else {
+        return Ok(());
+    };
+    let mark = binding_mark(&bctx.ctx.config.cluster_id);
+    if actual
+        .pointer("/properties/description")
+        .and_then(Value::as_str)
+        != Some(mark.as_str())
+    {
+        return Ok(());
+    }
+    azure.delete(id, API_VERSION).await?;
+    Ok(())
+}
+
+/// Steps 1–3; the ids of the assignments the binding now holds.
+async fn sync(
+    binding: &KeyVaultBinding,
+    bctx: &BindingContext,
+    held: &[String],
+) -> Result<Vec<String>, ReconcileError> {
+    let ctx = &bctx.ctx;
+    let (vault_id, principal) = gate(binding, ctx)?;
+    let azure = vault_azure(binding, ctx)?;
+    let wanted = wanted_assignments(binding, &vault_id, &principal, &ctx.config.cluster_id)?;
+    let mut now_held = Vec::new();
+    for (id, body) in &wanted {
+        if azure.get(id, API_VERSION).await?.is_none() {
+            match azure.put(id, API_VERSION, body).await {
+                Ok(_) => {}
+                Err(AzureError::Conflict { code, .. }) if code == "RoleAssignmentExists" => {}
+                Err(
+                    AzureError::Terminal { code, message } | AzureError::NotFound { code, message },
+                ) if code == "PrincipalNotFound" => {
+                    return Err(ReconcileError::Waiting {
+                        reason: Reason::WaitingForPrincipal,
+                        message: format!(
+                            "Entra does not know the identity's principal yet (replication): {message}"
+                        ),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        now_held.push(id.clone());
+    }
+    for id in held {
+        if !wanted.iter().any(|(w, _)| w.eq_ignore_ascii_case(id)) {
+            release(binding, bctx, azure.as_ref(), id).await?;
+        }
+    }
+    Ok(now_held)
+}
+
+fn now() -> Time {
+    Time(jiff::Timestamp::now())
+}
+
+/// Writes the status as a merge patch when it changed.
+async fn write_status(
+    api: &Api<KeyVaultBinding>,
+    binding: &KeyVaultBinding,
+    status: &KeyVaultBindingStatus,
+) -> Result<(), ReconcileError> {
+    let old = serde_json::to_value(binding.status.clone().unwrap_or_default())?;
+    let new = serde_json::to_value(status)?;
+    if old == new && binding.status.is_some() {
+        return Ok(());
+    }
+    let patch = json!({ "status": crate::drift::merge_patch(&old, &new) });
+    api.patch_status(
+        &binding.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The controller's entry point for one binding.
+pub async fn reconcile(
+    binding: Arc<KeyVaultBinding>,
+    bctx: Arc<BindingContext>,
+) -> Result<Action, ReconcileError> {
+    let ctx = &bctx.ctx;
+    let ns = binding.namespace().unwrap_or_default();
+    let api: Api<KeyVaultBinding> = Api::namespaced(ctx.client.clone(), &ns);
+    if binding.meta().deletion_timestamp.is_some() {
+        if !binding
+            .finalizers()
+            .iter()
+            .any(|f| f == azop_api::FINALIZER)
+        {
+            return Ok(Action::await_change());
+        }
+        let held = binding
+            .status
+            .as_ref()
+            .map(|s| s.role_assignment_ids.clone())
+            .unwrap_or_default();
+        if binding.spec.deletion_policy == DeletionPolicy::Delete && !held.is_empty() {
+            let azure = vault_azure(&binding, ctx)?;
+            for id in &held {
+                release(&binding, &bctx, azure.as_ref(), id).await?;
+            }
+        }
+        engine::remove_finalizer(&api, binding.as_ref()).await?;
+        return Ok(Action::await_change());
+    }
+    engine::add_finalizer(&api, binding.as_ref()).await?;
+
+    let generation = binding.meta().generation.unwrap_or(0);
+    let mut status = binding.status.clone().unwrap_or_default();
+    if status.basic.observed_generation != generation {
+        status.basic.observed_generation = generation;
+        Conditions::new(&mut status.basic.conditions, generation, now())
+            .progressing(format!("generation {generation} seen; reconciling"));
+        write_status(&api, &binding, &status).await?;
+    }
+    let held = status.role_assignment_ids.clone();
+    let result = sync(&binding, &bctx, &held).await;
+    let key = format!("KeyVaultBinding/{ns}/{}", binding.name_any());
+    let mut conditions = Conditions::new(&mut status.basic.conditions, generation, now());
+    let action = match result {
+        Ok(ids) => {
+            ctx.succeeded(&key);
+            let n = ids.len();
+            status.role_assignment_ids = ids;
+            let sync = if binding.spec.sync.is_some() {
+                "; secret sync (spec.sync) is not implemented yet: no Secret is written"
+            } else {
+                ""
+            };
+            conditions.ready(format!(
+                "{n} role assignment{} in place for the identity{sync}",
+                if n == 1 { "" } else { "s" }
+            ));
+            Ok(Action::requeue(jittered(ctx.config.sync_period)))
+        }
+        Err(ReconcileError::Waiting { reason, message }) => {
+            conditions.working(reason, message);
+            Ok(Action::requeue(jittered(ctx.config.waiting_requeue)))
+        }
+        Err(ReconcileError::Stalled { reason, message }) => {
+            ctx.succeeded(&key);
+            conditions.stalled(reason, message);
+            Ok(Action::await_change())
+        }
+        Err(e) => {
+            conditions.working(Reason::AzureError, e.to_string());
+            Err(e)
+        }
+    };
+    write_status(&api, &binding, &status).await?;
+    action
+}
+
+/// After a failed reconcile: the engine's backoff by consecutive failures.
+pub fn error_policy(
+    binding: Arc<KeyVaultBinding>,
+    error: &ReconcileError,
+    bctx: Arc<BindingContext>,
+) -> Action {
+    let key = format!(
+        "KeyVaultBinding/{}/{}",
+        binding.namespace().unwrap_or_default(),
+        binding.name_any()
+    );
+    let consecutive = bctx.ctx.failed(&key);
+    let retry_after = match error {
+        ReconcileError::Azure(AzureError::Throttled { retry_after }) => Some(*retry_after),
+        _ => None,
+    };
+    let c = &bctx.ctx.config;
+    Action::requeue(engine::backoff(
+        consecutive,
+        c.error_backoff_base,
+        c.error_backoff_max,
+        retry_after,
+    ))
+}

@@ -1,0 +1,210 @@
+//! KeyVaultBinding against the arm-emulator: the gate refuses before any Azure request; the
+//! role assignments are made once, shared by the bindings that need the same one, and deleted
+//! only when no binding needs them any more.
+
+mod common;
+
+use std::time::Duration;
+
+use azop_api::conditions::{self, READY, STALLED};
+use azop_api::{AzureProfile, FederatedIdentity, KeyVault, KeyVaultBinding, ResourceGroup};
+use common::{Env, Options, SUBSCRIPTION, create_namespace, rg};
+use kube::api::{DeleteParams, PostParams};
+use kube::{Api, ResourceExt};
+use serde_json::{Value, json};
+
+const VAULT: &str = "azop-bind-kv";
+
+async fn create_binding(env: &Env, obj: Value) {
+    let b: KeyVaultBinding = serde_json::from_value(obj).expect("valid binding");
+    Api::<KeyVaultBinding>::namespaced(env.client.clone(), &b.namespace().expect("namespaced"))
+        .create(&PostParams::default(), &b)
+        .await
+        .expect("created");
+}
+
+fn binding(ns: &str, name: &str, role: &str, secrets: &[&str]) -> Value {
+    json!({"apiVersion": "azop.dev/v1alpha1", "kind": "KeyVaultBinding",
+           "metadata": {"name": name, "namespace": ns},
+           "spec": {"vaultRef": {"name": "kv", "namespace": "platform"},
+                    "identityRef": {"name": "orders"}, "role": role, "secrets": secrets}})
+}
+
+async fn binding_condition(env: &Env, ns: &str, name: &str, type_: &str) -> (String, String) {
+    let api: Api<KeyVaultBinding> = Api::namespaced(env.client.clone(), ns);
+    for _ in 0..150 {
+        let b = api.get(name).await.expect("read");
+        let status = b.status.clone().unwrap_or_default();
+        if let Some(c) = conditions::find(&status.basic.conditions, type_)
+            && c.status == "True"
+            && (type_ != READY
+                || status.basic.observed_generation == b.metadata.generation.unwrap_or(0))
+        {
+            return (c.reason.clone(), c.message.clone());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let b = api.get(name).await.expect("read");
+    panic!("{ns}/{name} never {type_}: {:?}", b.status);
+}
+
+async fn held(env: &Env, ns: &str, name: &str) -> Vec<String> {
+    let b = Api::<KeyVaultBinding>::namespaced(env.client.clone(), ns)
+        .get(name)
+        .await
+        .expect("read");
+    b.status.unwrap_or_default().role_assignment_ids
+}
+
+async fn delete_binding(env: &Env, ns: &str, name: &str) {
+    let api: Api<KeyVaultBinding> = Api::namespaced(env.client.clone(), ns);
+    api.delete(name, &DeleteParams::default())
+        .await
+        .expect("deleted");
+    for _ in 0..150 {
+        if api.get_opt(name).await.expect("read").is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{ns}/{name} was not released");
+}
+
+fn role_assignment_writes(env: &Env) -> usize {
+    env.arm
+        .request_log()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.contains("/roleAssignments/"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bindings_share_assignments_and_release_only_what_no_binding_needs() {
+    let env = Env::start(Options::default()).await;
+    // The platform's vault, which namespaces labelled vault-access=true may bind as SecretsUser.
+    env.create::<ResourceGroup>(rg("platform", "rg-p", "westeurope", "Delete"))
+        .await;
+    env.create::<KeyVault>(
+        json!({"apiVersion": "azop.dev/v1alpha1", "kind": "KeyVault",
+        "metadata": {"name": "kv", "namespace": "platform"},
+        "spec": {"azureName": VAULT, "location": "westeurope", "resourceGroupRef": {"name": "rg-p"},
+                 "bindingPolicy": {"namespaceSelector": {"matchLabels": {"vault-access": "true"}},
+                                   "allowedRoles": ["SecretsUser"]}}}),
+    )
+    .await;
+    env.wait_ready::<KeyVault>("platform", "kv").await;
+    // team-a, with an identity; team-b, not selected by the vault.
+    for (ns, label) in [("team-a", "true"), ("team-b", "false")] {
+        create_namespace(
+            &env.client,
+            ns,
+            json!({"azop.dev/profile": "tenants", "vault-access": label}),
+        )
+        .await;
+    }
+    let profile: AzureProfile = serde_json::from_value(
+        json!({"apiVersion": "azop.dev/v1alpha1", "kind": "AzureProfile",
+        "metadata": {"name": "tenants"},
+        "spec": {"namespaceSelector": {"matchLabels": {"azop.dev/profile": "tenants"}},
+                 "subscriptionId": SUBSCRIPTION, "allowedLocations": ["westeurope"],
+                 "allowedResourceGroups": ["rg-team-*"], "allowedIssuers": ["https://issuer.example.com"],
+                 "allowedKinds": ["ResourceGroup", "FederatedIdentity", "KeyVaultBinding"]}}),
+    )
+    .expect("profile");
+    Api::<AzureProfile>::all(env.client.clone())
+        .create(&PostParams::default(), &profile)
+        .await
+        .expect("profile created");
+    for ns in ["team-a", "team-b"] {
+        env.create::<ResourceGroup>(rg(ns, &format!("rg-{ns}"), "westeurope", "Delete"))
+            .await;
+        env.create::<FederatedIdentity>(
+            json!({"apiVersion": "azop.dev/v1alpha1", "kind": "FederatedIdentity",
+            "metadata": {"name": "orders", "namespace": ns},
+            "spec": {"location": "westeurope", "resourceGroupRef": {"name": format!("rg-{ns}")},
+                     "issuer": {"url": "https://issuer.example.com"},
+                     "serviceAccount": {"name": "orders", "create": true}}}),
+        )
+        .await;
+        env.wait_ready::<FederatedIdentity>(ns, "orders").await;
+    }
+    let writes = env.writes();
+
+    // The gate: refused before any Azure request.
+    create_binding(&env, binding("team-b", "not-selected", "SecretsUser", &[])).await;
+    let (reason, message) = binding_condition(&env, "team-b", "not-selected", STALLED).await;
+    assert_eq!(reason, "PolicyDenied");
+    assert!(
+        message.contains("does not select namespace team-b"),
+        "{message}"
+    );
+    create_binding(&env, binding("team-a", "officer", "SecretsOfficer", &[])).await;
+    let (reason, message) = binding_condition(&env, "team-a", "officer", STALLED).await;
+    assert_eq!(reason, "PolicyDenied");
+    assert!(message.contains("does not allow role"), "{message}");
+    assert_eq!(env.writes(), writes, "refused bindings write nothing");
+
+    // Two bindings, one assignment in common.
+    create_binding(
+        &env,
+        binding("team-a", "b1", "SecretsUser", &["db-password", "db-user"]),
+    )
+    .await;
+    binding_condition(&env, "team-a", "b1", READY).await;
+    let b1 = held(&env, "team-a", "b1").await;
+    assert_eq!(b1.len(), 2, "{b1:?}");
+    for id in &b1 {
+        let ra = env.arm.resource(id).expect("assignment exists");
+        assert_eq!(ra["properties"]["principalType"], "ServicePrincipal");
+        assert_eq!(
+            ra["properties"]["description"],
+            "azop.dev/owner=test/KeyVaultBinding"
+        );
+        assert!(id.contains(&format!("/vaults/{VAULT}/secrets/db-")), "{id}");
+    }
+    assert_eq!(role_assignment_writes(&env), 2);
+    create_binding(
+        &env,
+        binding("team-a", "b2", "SecretsUser", &["db-password"]),
+    )
+    .await;
+    binding_condition(&env, "team-a", "b2", READY).await;
+    let b2 = held(&env, "team-a", "b2").await;
+    assert_eq!(b2.len(), 1);
+    assert!(b1.contains(&b2[0]), "b2 shares b1's db-password assignment");
+    assert_eq!(
+        role_assignment_writes(&env),
+        2,
+        "a shared assignment is not written twice"
+    );
+
+    // Deleting b1 keeps what b2 still needs and removes what only b1 needed.
+    delete_binding(&env, "team-a", "b1").await;
+    let user = b1.iter().find(|i| i.contains("db-user")).expect("db-user");
+    assert!(
+        env.arm.resource(user).is_none(),
+        "db-user's assignment is gone"
+    );
+    assert!(
+        env.arm.resource(&b2[0]).is_some(),
+        "db-password's stays for b2"
+    );
+    delete_binding(&env, "team-a", "b2").await;
+    assert!(
+        env.arm.resource(&b2[0]).is_none(),
+        "the last binding takes it along"
+    );
+    let names: Vec<String> = Api::<KeyVaultBinding>::all(env.client.clone())
+        .list(&Default::default())
+        .await
+        .expect("list")
+        .items
+        .iter()
+        .map(|b| b.name_any())
+        .collect();
+    assert_eq!(
+        names.len(),
+        2,
+        "only the refused bindings remain: {names:?}"
+    );
+}
