@@ -346,6 +346,18 @@ fn attacks() -> Vec<Attack> {
             refusal: Refusal::Stalled("AlreadyExists", &["ServiceAccount team-a/ci-deployer"]),
         },
         Attack {
+            what: "a KeyVaultBinding to a vault whose bindingPolicy does not select the namespace",
+            yaml: "apiVersion: azop.dev/v1alpha1\nkind: KeyVaultBinding\nmetadata: {name: steal-kv, namespace: team-a}\nspec:\n  vaultRef: {name: platform-kv, namespace: platform}\n  identityRef: {name: orders}\n  role: SecretsUser\n".into(),
+            object: ("keyvaultbinding/steal-kv", "team-a"),
+            refusal: Refusal::Stalled("PolicyDenied", &["bindingPolicy does not select namespace team-a"]),
+        },
+        Attack {
+            what: "a KeyVaultBinding for another namespace's identity",
+            yaml: "apiVersion: azop.dev/v1alpha1\nkind: KeyVaultBinding\nmetadata: {name: other-identity, namespace: team-a}\nspec:\n  vaultRef: {name: platform-kv, namespace: platform}\n  identityRef: {name: payments, namespace: team-b}\n  role: SecretsUser\n".into(),
+            object: ("keyvaultbinding/other-identity", "team-a"),
+            refusal: Refusal::Admission("namespace"),
+        },
+        Attack {
             what: "a kind its profile does not list (team-b: KeyVault)",
             yaml: "apiVersion: azop.dev/v1alpha1\nkind: KeyVault\nmetadata: {name: kv-b, namespace: team-b}\nspec: {resourceGroupName: rg-team-b}\n".into(),
             object: ("keyvault/kv-b", "team-b"),

@@ -1022,6 +1022,31 @@ impl Arm {
                             "The role assignment already exists.",
                         ));
                     }
+                    // Azure's fixed limit per subscription (assignments at the subscription,
+                    // its groups and resources; management groups aside).
+                    let subscription = scope
+                        .to_ascii_lowercase()
+                        .split('/')
+                        .take(3)
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    let in_subscription = self
+                        .resources
+                        .iter()
+                        .filter(|(k, r)| {
+                            r.kind == Kind::RoleAssignment
+                                && k.starts_with(&format!("{subscription}/"))
+                        })
+                        .count();
+                    if subscription.starts_with("/subscriptions/")
+                        && in_subscription >= cfg.max_role_assignments
+                    {
+                        return Err(ArmError::new(
+                            400,
+                            "RoleAssignmentLimitExceeded",
+                            "No more role assignments can be created.",
+                        ));
+                    }
                     created = Instant::now();
                 } else if let Some(e) = &existing {
                     for k in ["principalId", "roleDefinitionId"] {

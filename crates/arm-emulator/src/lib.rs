@@ -155,6 +155,9 @@ pub struct Config {
     pub tenant_id: String,
     /// Federated credentials allowed per identity (Azure: 20).
     pub max_federated_credentials: usize,
+    /// Role assignments allowed per subscription (Azure: 4,000, a fixed limit; the 4,001st
+    /// is refused with `RoleAssignmentLimitExceeded`).
+    pub max_role_assignments: usize,
     /// Service principals that sign in at the token endpoint with a client secret.
     pub service_principals: Vec<ServicePrincipal>,
     /// CA certificates (PEM) trusted when fetching a federated issuer's OIDC documents, e.g.
@@ -178,6 +181,7 @@ impl Default for Config {
             throttling: ThrottleLimits::default(),
             tenant_id: "11111111-1111-1111-1111-111111111111".to_string(),
             max_federated_credentials: 20,
+            max_role_assignments: 4000,
             service_principals: Vec::new(),
             trusted_ca_pems: Vec::new(),
             workload_identities: Vec::new(),

@@ -231,6 +231,45 @@ async fn a_fresh_principal_is_not_found_until_replicated_and_duplicates_are_refu
 }
 
 #[tokio::test]
+async fn role_assignments_are_limited_per_subscription() {
+    let env = Env::new(Config {
+        max_role_assignments: 3,
+        principal_propagation_delay: Duration::ZERO,
+        ..fast()
+    })
+    .await;
+    let rg = env.group("rg").await;
+    let role = |guid: &str| {
+        format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{guid}")
+    };
+    let roles = [
+        "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+        "b24988ac-6180-42a0-ab88-20f7382dd24c",
+        "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+        "4633458b-17de-408a-b874-0445c86b69e6",
+    ];
+    let mut answers = Vec::new();
+    for (i, guid) in roles.iter().enumerate() {
+        let id = format!(
+            "{rg}/providers/Microsoft.Authorization/roleAssignments/22222222-0000-0000-0000-00000000000{i}"
+        );
+        let body = json!({"properties": {"roleDefinitionId": role(guid),
+            "principalId": "33333333-3333-3333-3333-333333333333", "principalType": "ServicePrincipal"}});
+        let (s, _, answer) = env.call("PUT", &id, Some(body)).await;
+        answers.push((s, answer["error"]["code"].as_str().map(str::to_string)));
+    }
+    assert_eq!(
+        answers,
+        vec![
+            (201, None),
+            (201, None),
+            (201, None),
+            (400, Some("RoleAssignmentLimitExceeded".to_string()))
+        ]
+    );
+}
+
+#[tokio::test]
 async fn federated_credentials_are_unique_by_issuer_and_subject_and_limited_to_twenty() {
     let env = Env::new(fast()).await;
     let rg = env.group("rg").await;

@@ -69,6 +69,8 @@ pub struct EngineConfig {
     /// How often an object waiting for a dependency looks again, besides being woken when the
     /// dependency's readiness changes.
     pub waiting_requeue: Duration,
+    /// Azure's role-assignment limit per subscription, and where azop stops short of it.
+    pub role_assignment_quota: crate::quota::QuotaSettings,
 }
 
 impl Default for EngineConfig {
@@ -84,6 +86,7 @@ impl Default for EngineConfig {
             error_backoff_base: Duration::from_secs(2),
             error_backoff_max: Duration::from_secs(300),
             waiting_requeue: Duration::from_secs(10),
+            role_assignment_quota: crate::quota::QuotaSettings::default(),
         }
     }
 }
@@ -121,6 +124,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Reconcile counts, failures by class, durations.
     pub metrics: Arc<Metrics>,
+    /// The role assignments azop manages per subscription, against Azure's limit.
+    pub quota: crate::quota::RoleAssignmentQuota,
     /// One lock per resource whose children Azure refuses to write concurrently (the
     /// federated credentials of one identity).
     write_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -147,6 +152,10 @@ impl Context {
         metrics: Arc<Metrics>,
     ) -> Self {
         Context {
+            quota: crate::quota::RoleAssignmentQuota::new(
+                config.role_assignment_quota,
+                metrics.role_assignments.clone(),
+            ),
             recorder: Recorder::new(client.clone(), "azop".into()),
             client,
             azure,
@@ -903,6 +912,31 @@ async fn apply<K: AzureKind>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Pas
     pass
 }
 
+/// A Warning Event on `obj` when a new role assignment brings its subscription to 80% of
+/// Azure's limit or more.
+pub(crate) async fn warn_near_quota<K>(ctx: &Context, obj: &K, admission: crate::quota::Admission)
+where
+    K: Resource<DynamicType = ()>,
+{
+    let crate::quota::Admission::AllowedNearLimit { count } = admission else {
+        return;
+    };
+    let limit = ctx.quota.azure_limit();
+    tracing::warn!(count, limit, "role assignments near Azure's limit");
+    let event = Event {
+        type_: EventType::Warning,
+        reason: "RoleAssignmentQuota".to_string(),
+        note: Some(format!(
+            "this subscription holds {count} role assignments azop manages; Azure allows {limit} and azop refuses new ones past its threshold"
+        )),
+        action: "Reconcile".to_string(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+        tracing::debug!(error = %e, "could not publish an event");
+    }
+}
+
 /// Publishes an Event when Ready's status or reason changed. Best effort: an Event that cannot
 /// be written never fails a reconcile.
 async fn publish_transition<K: AzureKind>(ctx: &Context, obj: &K, status: &K::Status) {
@@ -1088,6 +1122,9 @@ async fn sync<K: AzureKind>(
                     });
                 }
             }
+            if K::KIND == AzopKind::RoleAssignment {
+                ctx.quota.note(&id);
+            }
             let dropped = dropped_tags(&K::azure_status(status).applied_tags, &body, actual);
             if !adopting && dropped.is_empty() && K::in_sync(&body, actual) {
                 record_owned::<K>(status, &body, None);
@@ -1104,6 +1141,11 @@ async fn sync<K: AzureKind>(
         None => {
             obj.before_create(ctx, &decision, &mut desired).await?;
             body = owned_body::<K>(&desired, &owner)?;
+            // A role assignment counts against the subscription's fixed limit.
+            if K::KIND == AzopKind::RoleAssignment {
+                let admission = ctx.quota.admit(&id)?;
+                warn_near_quota(ctx, obj, admission).await;
+            }
         }
     }
 
@@ -1123,6 +1165,9 @@ async fn sync<K: AzureKind>(
             Written::Done(None)
         }
     };
+    if K::KIND == AzopKind::RoleAssignment {
+        ctx.quota.note(&id);
+    }
     // Azure took the body: from here on the resource carries this object's mark.
     let ownership = match (&actual, adopting) {
         (None, _) => Some(Ownership::Created),
@@ -1485,7 +1530,11 @@ async fn delete_owned<K: AzureKind>(
     }
     obj.before_delete(azure, &id, &ctx.config.cluster_id)
         .await?;
-    match azure.delete(&id, api_version).await? {
+    let deleted = azure.delete(&id, api_version).await?;
+    if K::KIND == AzopKind::RoleAssignment {
+        ctx.quota.forget(&id);
+    }
+    match deleted {
         Written::Done(_) => Ok(None),
         Written::Started { token, retry_after } => {
             common.operation = Some(PendingOperation {

@@ -13,5 +13,6 @@ pub mod kinds;
 pub mod metrics;
 pub mod policy;
 pub mod profiles;
+pub mod quota;
 pub mod references;
 pub mod runner;

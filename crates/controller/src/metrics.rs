@@ -46,6 +46,13 @@ pub struct ReadinessLabels {
     pub ready: String,
 }
 
+/// `subscription` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SubscriptionLabel {
+    /// The subscription id, lower-cased.
+    pub subscription: String,
+}
+
 /// `method` + `status` labels of ARM requests.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ArmLabels {
@@ -72,6 +79,8 @@ pub struct Metrics {
     pub operations_in_flight: Family<KindLabel, Gauge>,
     /// Objects by kind and Ready status.
     pub objects: Family<ReadinessLabels, Gauge>,
+    /// Role assignments azop manages, by subscription (Azure allows 4,000 per subscription).
+    pub role_assignments: Family<SubscriptionLabel, Gauge>,
     ready: AtomicBool,
     arm_source: std::sync::OnceLock<ArmSource>,
 }
@@ -122,6 +131,12 @@ impl Default for Metrics {
             operations_in_flight.clone(),
         );
         registry.register("objects", "Objects by kind and readiness", objects.clone());
+        let role_assignments = Family::<SubscriptionLabel, Gauge>::default();
+        registry.register(
+            "role_assignments",
+            "Role assignments azop manages, by subscription (Azure allows 4,000 per subscription)",
+            role_assignments.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -131,6 +146,7 @@ impl Default for Metrics {
             throttled_waits,
             operations_in_flight,
             objects,
+            role_assignments,
             ready: AtomicBool::new(false),
             arm_source: std::sync::OnceLock::new(),
         }

@@ -78,9 +78,9 @@ fn role_assignment_writes(env: &Env) -> usize {
         .count()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bindings_share_assignments_and_release_only_what_no_binding_needs() {
-    let env = Env::start(Options::default()).await;
+/// The platform's vault, which namespaces labelled vault-access=true may bind as SecretsUser;
+/// team-a (selected) and team-b (not), each with a FederatedIdentity `orders`.
+async fn vault_and_teams(env: &Env) {
     // The platform's vault, which namespaces labelled vault-access=true may bind as SecretsUser.
     env.create::<ResourceGroup>(rg("platform", "rg-p", "westeurope", "Delete"))
         .await;
@@ -128,6 +128,12 @@ async fn bindings_share_assignments_and_release_only_what_no_binding_needs() {
         .await;
         env.wait_ready::<FederatedIdentity>(ns, "orders").await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bindings_share_assignments_and_release_only_what_no_binding_needs() {
+    let env = Env::start(Options::default()).await;
+    vault_and_teams(&env).await;
     let writes = env.writes();
 
     // The gate: refused before any Azure request.
@@ -206,5 +212,74 @@ async fn bindings_share_assignments_and_release_only_what_no_binding_needs() {
         names.len(),
         2,
         "only the refused bindings remain: {names:?}"
+    );
+}
+
+/// Azure allows a fixed number of role assignments per subscription: azop warns at 80% of it
+/// and refuses new ones past its threshold, before Azure fails; what a refused binding did
+/// make is recorded, so deleting it releases that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_role_assignment_quota_warns_then_refuses_before_azure_does() {
+    let defaults = Options::default();
+    let env = Env::start(Options {
+        engine: azop_controller::engine::EngineConfig {
+            role_assignment_quota: azop_controller::quota::QuotaSettings {
+                azure_limit: 5,
+                threshold: 4,
+            },
+            ..defaults.engine
+        },
+        ..defaults
+    })
+    .await;
+    vault_and_teams(&env).await;
+    create_binding(
+        &env,
+        binding("team-a", "three", "SecretsUser", &["s1", "s2", "s3"]),
+    )
+    .await;
+    binding_condition(&env, "team-a", "three", READY).await;
+    create_binding(&env, binding("team-a", "two", "SecretsUser", &["s4", "s5"])).await;
+    let (reason, message) = binding_condition(&env, "team-a", "two", STALLED).await;
+    assert_eq!(reason, "QuotaExceeded");
+    assert!(
+        message.contains("azop manages 4 role assignments"),
+        "{message}"
+    );
+    assert_eq!(
+        role_assignment_writes(&env),
+        4,
+        "the fifth is never sent to Azure"
+    );
+    assert_eq!(
+        held(&env, "team-a", "two").await.len(),
+        1,
+        "what it did make is recorded"
+    );
+    let events: Vec<String> =
+        Api::<k8s_openapi::api::events::v1::Event>::namespaced(env.client.clone(), "team-a")
+            .list(&Default::default())
+            .await
+            .expect("events")
+            .items
+            .iter()
+            .filter(|e| e.reason.as_deref() == Some("RoleAssignmentQuota"))
+            .filter_map(|e| e.note.clone())
+            .collect();
+    assert!(
+        events
+            .iter()
+            .any(|n| n.contains("holds 4 role assignments")),
+        "a Warning Event at 80% of Azure's limit: {events:?}"
+    );
+    delete_binding(&env, "team-a", "two").await;
+    assert_eq!(
+        env.arm
+            .resources()
+            .iter()
+            .filter(|r| r["id"].as_str().is_some_and(|i| i.contains("/secrets/s4/")))
+            .count(),
+        0,
+        "deleting the refused binding releases what it made"
     );
 }

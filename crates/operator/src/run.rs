@@ -115,6 +115,10 @@ pub struct RunArgs {
     /// `https://management.azure.com` when the endpoint is an arm-emulator.
     #[arg(long, env = "AZOP_ARM_AUDIENCE")]
     arm_audience: Option<String>,
+    /// azop creates no role assignment once it manages this many in a subscription (Azure's
+    /// fixed limit is 4,000 and fails abruptly); it warns at 80% of Azure's limit.
+    #[arg(long, env = "AZOP_ROLE_ASSIGNMENT_THRESHOLD", default_value_t = 3800)]
+    role_assignment_threshold: usize,
     /// Log format.
     #[arg(long, env = "AZOP_LOG_FORMAT", value_enum, default_value = "json")]
     log_format: LogFormat,
@@ -196,6 +200,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             platform_namespaces: args.platform_namespaces.clone(),
             sync_period: args.sync_period,
             self_issuer_url: args.issuer_url.clone(),
+            role_assignment_quota: azop_controller::quota::QuotaSettings {
+                threshold: args.role_assignment_threshold,
+                ..Default::default()
+            },
             ..EngineConfig::default()
         },
         RunOptions {

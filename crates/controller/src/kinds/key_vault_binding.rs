@@ -202,22 +202,28 @@ async fn release(
         return Ok(());
     }
     azure.delete(id, API_VERSION).await?;
+    bctx.ctx.quota.forget(id);
     Ok(())
 }
 
-/// Steps 1–3; the ids of the assignments the binding now holds.
+/// Steps 1–3. `held` (the ids the binding holds, as its status records them) is kept current
+/// as each assignment is made or released, so a pass cut short still records what it did.
 async fn sync(
     binding: &KeyVaultBinding,
     bctx: &BindingContext,
-    held: &[String],
-) -> Result<Vec<String>, ReconcileError> {
+    held: &mut Vec<String>,
+) -> Result<(), ReconcileError> {
     let ctx = &bctx.ctx;
     let (vault_id, principal) = gate(binding, ctx)?;
     let azure = vault_azure(binding, ctx)?;
     let wanted = wanted_assignments(binding, &vault_id, &principal, &ctx.config.cluster_id)?;
-    let mut now_held = Vec::new();
     for (id, body) in &wanted {
-        if azure.get(id, API_VERSION).await?.is_none() {
+        if azure.get(id, API_VERSION).await?.is_some() {
+            ctx.quota.note(id);
+        } else {
+            // A new assignment counts against the subscription's fixed limit.
+            let admission = ctx.quota.admit(id)?;
+            engine::warn_near_quota(ctx, binding, admission).await;
             match azure.put(id, API_VERSION, body).await {
                 Ok(_) => {}
                 Err(AzureError::Conflict { code, .. }) if code == "RoleAssignmentExists" => {}
@@ -233,15 +239,22 @@ async fn sync(
                 }
                 Err(e) => return Err(e.into()),
             }
+            ctx.quota.note(id);
         }
-        now_held.push(id.clone());
-    }
-    for id in held {
-        if !wanted.iter().any(|(w, _)| w.eq_ignore_ascii_case(id)) {
-            release(binding, bctx, azure.as_ref(), id).await?;
+        if !held.iter().any(|h| h.eq_ignore_ascii_case(id)) {
+            held.push(id.clone());
         }
     }
-    Ok(now_held)
+    let dropped: Vec<String> = held
+        .iter()
+        .filter(|h| !wanted.iter().any(|(w, _)| w.eq_ignore_ascii_case(h)))
+        .cloned()
+        .collect();
+    for id in dropped {
+        release(binding, bctx, azure.as_ref(), &id).await?;
+        held.retain(|h| !h.eq_ignore_ascii_case(&id));
+    }
+    Ok(())
 }
 
 fn now() -> Time {
@@ -309,15 +322,15 @@ pub async fn reconcile(
             .progressing(format!("generation {generation} seen; reconciling"));
         write_status(&api, &binding, &status).await?;
     }
-    let held = status.role_assignment_ids.clone();
-    let result = sync(&binding, &bctx, &held).await;
+    let mut held = status.role_assignment_ids.clone();
+    let result = sync(&binding, &bctx, &mut held).await;
+    let n = held.len();
+    status.role_assignment_ids = held;
     let key = format!("KeyVaultBinding/{ns}/{}", binding.name_any());
     let mut conditions = Conditions::new(&mut status.basic.conditions, generation, now());
     let action = match result {
-        Ok(ids) => {
+        Ok(()) => {
             ctx.succeeded(&key);
-            let n = ids.len();
-            status.role_assignment_ids = ids;
             let sync = if binding.spec.sync.is_some() {
                 "; secret sync (spec.sync) is not implemented yet: no Secret is written"
             } else {
