@@ -1161,8 +1161,12 @@ async fn sync<K: AzureKind>(
     {
         Ok(w) => w,
         Err(e) => {
+            // The kind reads this error as "already satisfied" (a role assignment someone else
+            // made for the same principal, role and scope): nothing of azop's exists.
             K::on_write_error(e)?;
-            Written::Done(None)
+            record_owned::<K>(status, &body, None);
+            K::azure_status(status).ownership = None;
+            return sync_children(obj, ctx, azure, &resolved, &desired, status).await;
         }
     };
     if K::KIND == AzopKind::RoleAssignment {

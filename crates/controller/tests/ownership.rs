@@ -420,7 +420,12 @@ async fn role_assignments_someone_else_made_are_never_deleted_or_taken() {
                         "scope": {"resourceGroupRef": {"name": "rg-ra"}}}})
     };
     env.create::<RoleAssignment>(ra("reader", "Reader")).await;
-    env.wait_ready::<RoleAssignment>("platform", "reader").await;
+    let reader = env.wait_ready::<RoleAssignment>("platform", "reader").await;
+    assert_eq!(
+        reader.azure().ownership,
+        None,
+        "the principal has the role through someone else's assignment: azop owns nothing"
+    );
     env.create::<RoleAssignment>(ra("contributor", "Contributor"))
         .await;
     let stalled = env
