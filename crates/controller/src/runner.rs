@@ -435,20 +435,79 @@ fn controller_for<K: AzureKind>(
     })
 }
 
+/// The bindings of `store` that `refers` to a changed vault or identity, when its readiness
+/// (or generation) changed.
+fn bindings_of<D: AzureBacked>(
+    store: Store<azop_api::KeyVaultBinding>,
+    refers: fn(&azop_api::KeyVaultBinding, &str, &str) -> bool,
+) -> impl Fn(Arc<DeserializeGuard<D>>) -> Vec<ObjectRef<azop_api::KeyVaultBinding>> + Send + Sync + 'static
+{
+    let changed = Changed::new(readiness::<D>);
+    move |dep| {
+        let Ok(dep) = &dep.0 else { return Vec::new() };
+        if !changed.changed(dep) {
+            return Vec::new();
+        }
+        let (ns, name) = (dep.namespace().unwrap_or_default(), dep.name_any());
+        store
+            .state()
+            .iter()
+            .filter(|b| refers(b, &ns, &name))
+            .map(|b| ObjectRef::from_obj(&**b))
+            .collect()
+    }
+}
+
 /// KeyVaultBindings: not one Azure resource each, but role assignments they may share
 /// (`kinds::key_vault_binding`), so a controller of their own, with their own store for the
-/// assignments two bindings share. A binding waiting for its vault or identity looks again at
-/// the engine's waiting interval.
-fn binding_controller(ctx: Arc<Context>, concurrency: u16) -> Task {
+/// assignments two bindings share. A change of readiness of the vault or identity a binding
+/// names wakes it, and so does a change of its namespace's labels (a vault's bindingPolicy
+/// selects by them).
+fn binding_controller(ctx: Arc<Context>, subs: Subscriptions, concurrency: u16) -> Task {
     use crate::kinds::key_vault_binding::{self, BindingContext};
+    use azop_api::KeyVaultBinding;
     let controller = Controller::new(
-        Api::<azop_api::KeyVaultBinding>::all(ctx.client.clone()),
+        Api::<KeyVaultBinding>::all(ctx.client.clone()),
         watcher::Config::default(),
     )
     .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
+    let store = controller.store();
+    let labels = Changed::new(|ns: &Namespace| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        ns.metadata.labels.hash(&mut h);
+        h.finish()
+    });
+    let in_ns = store.clone();
+    let controller = controller
+        .watches_shared_stream(
+            subs.key_vaults,
+            bindings_of::<KeyVault>(store.clone(), |b, ns, name| {
+                let own = b.namespace().unwrap_or_default();
+                b.spec.vault_ref.name == name
+                    && b.spec.vault_ref.namespace.as_deref().unwrap_or(&own) == ns
+            }),
+        )
+        .watches_shared_stream(
+            subs.federated_identities,
+            bindings_of::<FederatedIdentity>(store.clone(), |b, ns, name| {
+                b.spec.identity_ref.name == name && b.namespace().as_deref() == Some(ns)
+            }),
+        )
+        .watches_shared_stream(subs.namespaces, move |ns: Arc<Namespace>| {
+            if !labels.changed(&ns) {
+                return Vec::new();
+            }
+            let name = ns.name_any();
+            in_ns
+                .state()
+                .iter()
+                .filter(|b| b.namespace().as_deref() == Some(name.as_str()))
+                .map(|b| ObjectRef::from_obj(&**b))
+                .collect()
+        });
     let bctx = Arc::new(BindingContext {
         ctx,
-        bindings: controller.store(),
+        bindings: store,
     });
     Box::pin(async move {
         controller
@@ -545,7 +604,11 @@ pub async fn run(
         .with_identities(options.identities.clone()),
     );
     let mut controllers = watches.controllers(&ctx, options.concurrency);
-    controllers.push(binding_controller(ctx.clone(), options.concurrency));
+    controllers.push(binding_controller(
+        ctx.clone(),
+        watches.subscriptions(),
+        options.concurrency,
+    ));
     let watch_tasks = watches.start(&client);
     let profiles = watches.profiles.store.clone();
     let namespaces = watches.namespaces.store.clone();

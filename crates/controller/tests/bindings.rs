@@ -283,3 +283,43 @@ async fn the_role_assignment_quota_warns_then_refuses_before_azure_does() {
         "deleting the refused binding releases what it made"
     );
 }
+
+/// A binding waiting for its identity is woken when the identity becomes Ready, not by the
+/// waiting interval (an hour here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_binding_is_woken_when_its_identity_becomes_ready() {
+    let defaults = Options::default();
+    let env = Env::start(Options {
+        engine: azop_controller::engine::EngineConfig {
+            waiting_requeue: Duration::from_secs(3600),
+            ..defaults.engine
+        },
+        ..defaults
+    })
+    .await;
+    vault_and_teams(&env).await;
+    let mut early = binding("team-a", "early", "SecretsUser", &[]);
+    early["spec"]["identityRef"]["name"] = json!("late");
+    create_binding(&env, early).await;
+    let api: Api<KeyVaultBinding> = Api::namespaced(env.client.clone(), "team-a");
+    for _ in 0..100 {
+        let b = api.get("early").await.expect("read");
+        let waiting = conditions::find(&b.status.unwrap_or_default().basic.conditions, READY)
+            .is_some_and(|c| c.reason == "WaitingForDependency");
+        if waiting {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    env.create::<FederatedIdentity>(
+        json!({"apiVersion": "azop.dev/v1alpha1", "kind": "FederatedIdentity",
+        "metadata": {"name": "late", "namespace": "team-a"},
+        "spec": {"location": "westeurope", "resourceGroupRef": {"name": "rg-team-a"},
+                 "issuer": {"url": "https://issuer.example.com"},
+                 "serviceAccount": {"name": "late", "create": true}}}),
+    )
+    .await;
+    env.wait_ready::<FederatedIdentity>("team-a", "late").await;
+    binding_condition(&env, "team-a", "early", READY).await;
+    assert_eq!(held(&env, "team-a", "early").await.len(), 1);
+}
