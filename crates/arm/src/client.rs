@@ -202,12 +202,32 @@ impl ArmClient {
             message: format!("{path_or_url} does not make a URL: {e}"),
         };
         let mut url = if path_or_url.starts_with("https://") || path_or_url.starts_with("http://") {
-            Url::parse(path_or_url).map_err(|e| bad(e.to_string()))?
+            let url = Url::parse(path_or_url).map_err(|e| bad(e.to_string()))?;
+            // Operation URLs come back from status, which is the object's: azop's bearer token
+            // goes only to the ARM endpoint it is configured with.
+            if url.origin() != self.inner.endpoint.origin() {
+                return Err(bad(format!(
+                    "it is not on the ARM endpoint {}",
+                    self.inner.endpoint
+                )));
+            }
+            url
         } else {
-            self.inner
+            let url = self
+                .inner
                 .endpoint
                 .join(path_or_url)
-                .map_err(|e| bad(e.to_string()))?
+                .map_err(|e| bad(e.to_string()))?;
+            // Dot segments (plain or escaped) would be resolved by the URL library into
+            // another resource's path.
+            let asked = path_or_url.split(['?', '#']).next().unwrap_or_default();
+            if asked.split('/').any(|s| {
+                let s = s.to_ascii_lowercase().replace("%2e", ".");
+                s == "." || s == ".."
+            }) {
+                return Err(bad(format!("its path becomes {}", url.path())));
+            }
+            url
         };
         if let Some(v) = api_version
             && !url.query_pairs().any(|(k, _)| k == "api-version")

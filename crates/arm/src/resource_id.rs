@@ -157,6 +157,20 @@ impl ResourceId {
         if segments.iter().any(|s| s.is_empty()) {
             return Err(ResourceIdError::EmptySegment { id: id() });
         }
+        // Dot segments and percent-escapes would make the URL built from the id name another
+        // resource than the id says (`.../rg-a/../..` is the subscription once a URL library
+        // normalises it): no ARM id carries them.
+        if let Some(found) = segments
+            .iter()
+            .find(|s| **s == "." || **s == ".." || s.contains('%') || s.contains('\\'))
+        {
+            return Err(ResourceIdError::Unexpected {
+                id: id(),
+                position: segments.iter().position(|s| s == found).unwrap_or(0) + 1,
+                expected: "a name without dot segments or escapes",
+                found: (*found).to_string(),
+            });
+        }
         let truncated = |expected| ResourceIdError::Truncated { id: id(), expected };
         let unexpected = |position: usize, expected, found: &str| ResourceIdError::Unexpected {
             id: id(),
@@ -499,6 +513,17 @@ mod tests {
     }
 
     const FIC: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1/federatedIdentityCredentials/fic1";
+
+    #[test]
+    fn dot_segments_and_escapes_are_refused_so_an_id_cannot_climb_out_of_its_group() {
+        for bad in [
+            "/subscriptions/s/resourceGroups/rg-a/providers/X/a/../../../../..",
+            "/subscriptions/s/resourceGroups/rg-a/providers/X/a/./b",
+            "/subscriptions/s/resourceGroups/rg-a/providers/X/a/%2e%2e",
+        ] {
+            assert!(ResourceId::parse(bad).is_err(), "{bad} must not parse");
+        }
+    }
 
     #[test]
     fn a_nested_resource_reads_every_part() {

@@ -491,6 +491,10 @@ pub trait AzureKind: AzureBacked {
         Box::pin(async { Ok(()) })
     }
 
+    /// The resource types of the kind's children: a delete reaches only children of these
+    /// types under the main resource, whatever `status.children` lists.
+    const CHILD_TYPES: &'static [&'static str] = &[];
+
     /// The child resources, in the order they are written (deleted in reverse). Pure.
     fn children(
         &self,
@@ -1422,8 +1426,9 @@ fn cleanup_azure<K: AzureKind>(obj: &K, ctx: &Context) -> Result<Arc<dyn Azure>,
 }
 
 /// The ARM client of the profile that governs `namespace` (its identity, or the operator's
-/// own when it names none, or when no profile governs the namespace). Allow-lists are not
-/// consulted: callers have checked what they must.
+/// own when it names none; a platform namespace without a profile uses the operator's own).
+/// A namespace no single profile governs gets no client at all: azop's own identity never acts
+/// for a tenant namespace. Allow-lists are not consulted: callers have checked what they must.
 pub fn azure_for_namespace(
     ctx: &Context,
     namespace: &str,
@@ -1447,7 +1452,8 @@ pub fn azure_for_namespace(
                 .map(|w| w.client_id.clone()),
             ..Decision::default()
         }),
-        _ => Ok(ctx.azure.clone()),
+        Ok(Governing::OperatorDefault) => Ok(ctx.azure.clone()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -1455,7 +1461,9 @@ pub fn azure_for_namespace(
 /// the object adopted.
 pub fn effective_deletion_policy<K: AzureBacked>(obj: &K) -> DeletionPolicy {
     obj.deletion_policy().unwrap_or_else(|| {
-        if obj.common_status().ownership == Some(Ownership::Adopted) {
+        // `spec.adopt` alone decides it too: status can be lost (a restore, a failed write
+        // after the adopting PUT), the spec is what the user wrote.
+        if obj.adopt() || obj.common_status().ownership == Some(Ownership::Adopted) {
             DeletionPolicy::Orphan
         } else {
             DeletionPolicy::Delete
@@ -1512,7 +1520,11 @@ async fn delete_owned<K: AzureKind>(
     // Children first, newest first. Each is a child of the main resource, so it shares its
     // provider's api-version.
     while let Some(child) = common.children.last().cloned() {
-        if crate::references::parse_id(&child)?.parent().as_ref() != Some(&main) {
+        let parsed = crate::references::parse_id(&child)?;
+        let kind_of_child = K::CHILD_TYPES
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(&parsed.resource_type()));
+        if parsed.parent().as_ref() != Some(&main) || !kind_of_child {
             tracing::warn!(child, resource_id = %id, "status names a child outside the resource; not deleted");
             common.children.pop();
             continue;

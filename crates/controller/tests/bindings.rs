@@ -323,3 +323,55 @@ async fn a_waiting_binding_is_woken_when_its_identity_becomes_ready() {
     binding_condition(&env, "team-a", "early", READY).await;
     assert_eq!(held(&env, "team-a", "early").await.len(), 1);
 }
+
+/// Revoking the policy revokes the access: when the vault's bindingPolicy stops selecting the
+/// namespace, the binding is Stalled PolicyDenied and what it was granted is deleted. And a
+/// vault azop only observes grants nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_the_policy_revokes_the_access_and_observed_vaults_grant_nothing() {
+    let env = Env::start(Options::default()).await;
+    vault_and_teams(&env).await;
+    create_binding(&env, binding("team-a", "b", "SecretsUser", &[])).await;
+    binding_condition(&env, "team-a", "b", READY).await;
+    let granted = held(&env, "team-a", "b").await;
+    assert_eq!(granted.len(), 1);
+    assert!(env.arm.resource(&granted[0]).is_some());
+    Api::<k8s_openapi::api::core::v1::Namespace>::all(env.client.clone())
+        .patch(
+            "team-a",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&json!({"metadata": {"labels": {"vault-access": "false"}}})),
+        )
+        .await
+        .expect("relabelled");
+    let (reason, _) = binding_condition(&env, "team-a", "b", STALLED).await;
+    assert_eq!(reason, "PolicyDenied");
+    for _ in 0..50 {
+        if env.arm.resource(&granted[0]).is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        env.arm.resource(&granted[0]).is_none(),
+        "the grant is revoked"
+    );
+    assert!(held(&env, "team-a", "b").await.is_empty());
+
+    // A second KeyVault object that only observes the same vault, with a generous policy.
+    env.create::<KeyVault>(
+        json!({"apiVersion": "azop.dev/v1alpha1", "kind": "KeyVault",
+        "metadata": {"name": "kv-observed", "namespace": "platform"},
+        "spec": {"azureName": VAULT, "location": "westeurope", "resourceGroupRef": {"name": "rg-p"},
+                 "managementPolicy": "Observe",
+                 "bindingPolicy": {"namespaceSelector": {}, "allowedRoles": ["SecretsUser"]}}}),
+    )
+    .await;
+    env.wait_ready::<KeyVault>("platform", "kv-observed").await;
+    let mut observed = binding("team-a", "via-observed", "SecretsUser", &[]);
+    observed["spec"]["vaultRef"]["name"] = json!("kv-observed");
+    create_binding(&env, observed).await;
+    let (reason, message) = binding_condition(&env, "team-a", "via-observed", STALLED).await;
+    assert_eq!(reason, "PolicyDenied");
+    assert!(message.contains("observed"), "{message}");
+}

@@ -206,6 +206,8 @@ fn credential_choice(
 impl AzureKind for FederatedIdentity {
     type Body = UserAssignedIdentity;
     type Resolved = Resolved;
+    const CHILD_TYPES: &'static [&'static str] =
+        &["Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials"];
 
     fn policy_request(&self) -> Request<'_> {
         Request {

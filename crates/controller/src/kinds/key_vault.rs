@@ -5,6 +5,7 @@
 //! this subscription holds is recovered instead.
 
 use azop_api::azure_resource::AzureBacked;
+use azop_api::conditions::Reason;
 use azop_api::key_vault::{
     NetworkAction, NetworkBypass, PublicNetworkAccess, VaultCreateMode, VaultSku,
 };
@@ -153,13 +154,32 @@ impl AzureKind for KeyVault {
                 decision.location.as_deref().unwrap_or_default(),
                 desired.id.name()
             );
-            if ctx
-                .azure
+            let Some(found) = ctx
+                .azure_for(decision)?
                 .get(&deleted, azop_arm::resources::vault::API_VERSION)
                 .await?
-                .is_some()
-                && let Some(p) = desired.body.properties.as_mut()
-            {
+            else {
+                return Ok(());
+            };
+            // Recovering brings back the vault and its secrets: only one this object owned.
+            let owner = crate::engine::owner_tag_value(&ctx.config.cluster_id, self);
+            let mark = found
+                .pointer(&format!(
+                    "/properties/tags/{}",
+                    azop_api::OWNER_TAG.replace('/', "~1")
+                ))
+                .and_then(serde_json::Value::as_str);
+            if mark != Some(owner.as_str()) {
+                return Err(ReconcileError::Stalled {
+                    reason: Reason::NameConflict,
+                    message: format!(
+                        "a soft-deleted vault named {} exists in {} and this object did not own it; azop will not recover it. Recover or purge it yourself, or choose another azureName",
+                        desired.id.name(),
+                        decision.location.as_deref().unwrap_or_default()
+                    ),
+                });
+            }
+            if let Some(p) = desired.body.properties.as_mut() {
                 p.create_mode = Some("recover".to_string());
             }
             Ok(())

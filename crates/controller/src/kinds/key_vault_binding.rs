@@ -20,7 +20,7 @@
 
 use std::sync::Arc;
 
-use azop_api::azure_resource::DeletionPolicy;
+use azop_api::azure_resource::{AzureBacked, DeletionPolicy, ManagementPolicy};
 use azop_api::conditions::{Conditions, Reason};
 use azop_api::profile::AzopKind;
 use azop_api::{FederatedIdentity, KeyVault, KeyVaultBinding, KeyVaultBindingStatus};
@@ -36,7 +36,7 @@ use serde_json::{Value, json};
 use crate::azure::{Azure, AzureError};
 use crate::engine::{self, Context, ReconcileError, jittered};
 use crate::kinds::role_assignment::assignment_name;
-use crate::policy::{self, Request};
+use crate::policy::{self, Request, RoleAsked};
 use crate::references;
 
 /// The description mark of the assignments bindings make: shared by every binding of this
@@ -139,7 +139,39 @@ fn gate(binding: &KeyVaultBinding, ctx: &Context) -> Result<(String, String), Re
             vref.name, binding.spec.role, bp.allowed_roles
         )));
     }
+    // Access is granted only on a vault azop manages, not one it merely observes (which any
+    // namespace may point at a vault it does not own).
+    if vault.management_policy() == ManagementPolicy::Observe {
+        return Err(denied(format!(
+            "KeyVault {vns}/{} is observed (managementPolicy: Observe): azop grants access only to vaults it manages",
+            vref.name
+        )));
+    }
+    // A namespace's own vault has a bindingPolicy the namespace wrote itself: outside the
+    // platform namespaces the role must also be one its profile allows.
+    if vns == ns && !ctx.config.platform_namespaces.contains(&ns) {
+        policy::decide(
+            &governing,
+            &Request {
+                kind: Some(AzopKind::KeyVaultBinding),
+                role: Some(RoleAsked {
+                    named: format!("{:?}", binding.spec.role),
+                    guid: binding.spec.role.role_definition_guid().to_string(),
+                }),
+                ..Request::default()
+            },
+        )?;
+    }
     let vault_id = references::ready_resource_id::<KeyVault>(ctx, &vns, &vref.name)?;
+    if !vault_id
+        .resource_type()
+        .eq_ignore_ascii_case("Microsoft.KeyVault/vaults")
+    {
+        return Err(denied(format!(
+            "KeyVault {vns}/{} reports {vault_id} as its resource id, which is no vault",
+            vref.name
+        )));
+    }
     let identity =
         references::ready::<FederatedIdentity>(ctx, &ns, &binding.spec.identity_ref.name)?;
     let principal = identity
@@ -191,6 +223,7 @@ async fn release(
         return Ok(());
     }
     let Some(actual) = azure.get(id, API_VERSION).await? else {
+        bctx.ctx.quota.forget(id);
         return Ok(());
     };
     let mark = binding_mark(&bctx.ctx.config.cluster_id);
@@ -226,7 +259,10 @@ async fn sync(
             engine::warn_near_quota(ctx, binding, admission).await;
             match azure.put(id, API_VERSION, body).await {
                 Ok(_) => {}
-                Err(AzureError::Conflict { code, .. }) if code == "RoleAssignmentExists" => {}
+                // Someone else's assignment gives the same access: nothing of azop's to hold.
+                Err(AzureError::Conflict { code, .. }) if code == "RoleAssignmentExists" => {
+                    continue;
+                }
                 Err(
                     AzureError::Terminal { code, message } | AzureError::NotFound { code, message },
                 ) if code == "PrincipalNotFound" => {
@@ -348,6 +384,18 @@ pub async fn reconcile(
         }
         Err(ReconcileError::Stalled { reason, message }) => {
             ctx.succeeded(&key);
+            // Policy no longer allows the binding (the vault's bindingPolicy or the profile
+            // changed): what it was granted goes, so revoking the policy revokes the access.
+            if reason == Reason::PolicyDenied && !status.role_assignment_ids.is_empty() {
+                let azure = vault_azure(&binding, ctx)?;
+                for id in status.role_assignment_ids.clone() {
+                    release(&binding, &bctx, azure.as_ref(), &id).await?;
+                    status
+                        .role_assignment_ids
+                        .retain(|h| !h.eq_ignore_ascii_case(&id));
+                }
+            }
+            let mut conditions = Conditions::new(&mut status.basic.conditions, generation, now());
             conditions.stalled(reason, message);
             Ok(Action::await_change())
         }
