@@ -1,6 +1,6 @@
 //! The emulator's state and its test controls (in process, and over HTTP under `/_emulator/`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::arm::Arm;
-use crate::{Bucket, Config, ThrottleLimits};
+use crate::{Bucket, Config, KeyVaultLimits, ThrottleLimits};
 
 /// One answered request.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -105,6 +105,9 @@ pub(crate) struct State {
     pub log: RequestLog,
     pub faults: Vec<(Fault, regex::Regex)>,
     buckets: HashMap<(String, &'static str), BucketState>,
+    /// When each vault's counted data-plane transactions were served, oldest first, by
+    /// lower-cased vault name: the ones inside the current window.
+    vault_windows: HashMap<String, VecDeque<Instant>>,
     /// Federated issuers' JWKS, by issuer URL.
     pub jwks: HashMap<String, Value>,
 }
@@ -136,6 +139,7 @@ impl Control {
                 log: RequestLog::default(),
                 faults: Vec::new(),
                 buckets: HashMap::new(),
+                vault_windows: HashMap::new(),
                 jwks: HashMap::new(),
             })),
             base_url,
@@ -149,13 +153,14 @@ impl Control {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The answered ARM requests, oldest first: the last [`REQUEST_LOG_CAPACITY`] of them.
+    /// The answered ARM and Key Vault data-plane requests (paths `/keyvault/{vault}/...`),
+    /// oldest first: the last [`REQUEST_LOG_CAPACITY`] of them.
     pub fn request_log(&self) -> Vec<LoggedRequest> {
         self.lock().log.entries.iter().cloned().collect()
     }
 
-    /// Every answered request since the last reset, counted by `"METHOD STATUS"` (exact, even
-    /// past the log's capacity).
+    /// Every answered (logged) request since the last reset, ARM's and Key Vault's alike,
+    /// counted by `"METHOD STATUS"` (exact, even past the log's capacity).
     pub fn counts(&self) -> BTreeMap<String, usize> {
         self.lock().log.counts.clone()
     }
@@ -196,6 +201,13 @@ impl Control {
         s.buckets.clear();
     }
 
+    /// Changes the Key Vault data plane's per-vault limit (every vault's window starts empty).
+    pub fn set_keyvault_throttling(&self, limits: KeyVaultLimits) {
+        let mut s = self.lock();
+        s.config.keyvault_throttling = limits;
+        s.vault_windows.clear();
+    }
+
     /// Every stored resource's body.
     pub fn resources(&self) -> Vec<Value> {
         let mut s = self.lock();
@@ -233,6 +245,7 @@ impl Control {
         s.log.clear();
         s.faults.clear();
         s.buckets.clear();
+        s.vault_windows.clear();
         s.jwks.clear();
     }
 
@@ -370,6 +383,47 @@ impl Control {
         }
     }
 
+    /// Counts one Key Vault data-plane transaction against `vault` at `now`; `Err(wait)`, and
+    /// nothing counted, when the vault already served its limit within the last window: `wait`
+    /// is how long until the oldest of those leaves the window and frees a slot.
+    ///
+    /// A sliding window (every window-long interval holds at most the limit), as the service
+    /// limits page states the limit: "maximum transactions allowed in 10 seconds, per vault".
+    /// A fixed window would let twice the limit through across a window boundary. Refused
+    /// requests are not counted, as the throttling guidance says: "Failed requests that return
+    /// a 429 do not count towards the throttle limits tracked by Key Vault"
+    /// (<https://learn.microsoft.com/en-us/azure/key-vault/general/overview-throttling>).
+    pub(crate) fn take_vault_transaction(
+        state: &mut State,
+        vault: &str,
+        now: Instant,
+    ) -> Result<(), Duration> {
+        let limits = state.config.keyvault_throttling;
+        if !limits.enabled {
+            return Ok(());
+        }
+        let served = state
+            .vault_windows
+            .entry(vault.to_ascii_lowercase())
+            .or_default();
+        while served
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= limits.window)
+        {
+            served.pop_front();
+        }
+        if served.len() < limits.transactions as usize {
+            served.push_back(now);
+            return Ok(());
+        }
+        // Full: a slot frees when the oldest transaction in the window leaves it (a limit of 0
+        // refuses everything, a window at a time).
+        match served.front() {
+            Some(oldest) => Err((*oldest + limits.window).saturating_duration_since(now)),
+            None => Err(limits.window),
+        }
+    }
+
     /// Removes and returns the fault a request hits, if any.
     pub(crate) fn fault_for(state: &mut State, method: &str, path: &str) -> Option<FaultKind> {
         let idx = state.faults.iter().position(|(f, re)| {
@@ -391,5 +445,82 @@ impl Control {
             }
         }
         Some(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn control(config: Config) -> Control {
+        let signer = crate::entra::Signer::generate().expect("signing key");
+        Control::new(config, "https://127.0.0.1:1".into(), signer)
+    }
+
+    #[test]
+    fn the_default_vault_limit_is_4000_per_sliding_10_seconds() {
+        assert_eq!(
+            Config::default().keyvault_throttling,
+            KeyVaultLimits {
+                enabled: true,
+                transactions: 4000,
+                window: Duration::from_secs(10),
+            }
+        );
+        let c = control(Config::default());
+        let mut s = c.lock();
+        let start = Instant::now();
+        // 4,000 spread over the first second all pass; the 4,001st is refused until the first
+        // leaves the window, 10 s after it was served.
+        for i in 0..4000u32 {
+            let at = start + Duration::from_micros(250 * u64::from(i));
+            assert_eq!(
+                Control::take_vault_transaction(&mut s, "kv", at),
+                Ok(()),
+                "{i}"
+            );
+        }
+        let at = start + Duration::from_secs(1);
+        assert_eq!(
+            Control::take_vault_transaction(&mut s, "kv", at),
+            Err(Duration::from_secs(9))
+        );
+        // Refused requests are not counted: still exactly one slot frees at 10 s.
+        assert_eq!(
+            Control::take_vault_transaction(&mut s, "KV", start + Duration::from_secs(10)),
+            Ok(())
+        );
+        assert!(
+            Control::take_vault_transaction(&mut s, "kv", start + Duration::from_secs(10)).is_err()
+        );
+        // Sliding, not fixed: at 10.5 s the 2,000 served from 0.25 ms to 0.5 s have left.
+        let at = start + Duration::from_millis(10_500);
+        for _ in 0..2000 {
+            assert_eq!(Control::take_vault_transaction(&mut s, "kv", at), Ok(()));
+        }
+        assert!(Control::take_vault_transaction(&mut s, "kv", at).is_err());
+        // Another vault has its own window.
+        assert_eq!(Control::take_vault_transaction(&mut s, "other", at), Ok(()));
+    }
+
+    #[test]
+    fn a_disabled_or_zero_limit() {
+        let mut config = Config::default();
+        config.keyvault_throttling.transactions = 0;
+        let c = control(config);
+        let now = Instant::now();
+        assert_eq!(
+            Control::take_vault_transaction(&mut c.lock(), "kv", now),
+            Err(Duration::from_secs(10))
+        );
+        c.set_keyvault_throttling(KeyVaultLimits {
+            enabled: false,
+            transactions: 0,
+            window: Duration::from_secs(10),
+        });
+        assert_eq!(
+            Control::take_vault_transaction(&mut c.lock(), "kv", now),
+            Ok(())
+        );
     }
 }

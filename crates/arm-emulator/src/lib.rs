@@ -17,7 +17,8 @@
 //! - per-subscription token-bucket throttling with the `x-ms-ratelimit-remaining-*` headers and
 //!   429 + Retry-After;
 //! - test control under `/_emulator/`: stored resources, the request log and counts, fault
-//!   injection, LRO duration and throttling limits, reset;
+//!   injection, LRO duration and throttling limits (`POST /_emulator/config` with
+//!   `throttling` and `keyvaultThrottling`), reset;
 //! - Microsoft Entra's token endpoint, `POST /{tenant}/oauth2/v2.0/token` (form-encoded, as
 //!   azure_identity's ClientSecretCredential, ClientAssertionCredential and
 //!   WorkloadIdentityCredential send it; point their authority host at [`ArmEmulator::url`] and
@@ -65,7 +66,11 @@
 //!   operation (`…/secrets/getSecret/action` for reads, `…/readMetadata/action` for lists,
 //!   which need the vault scope or above, `…/setSecret/action`, `…/secrets/delete`); else 403
 //!   `Forbidden` with innererror `ForbiddenByRbac` and Key Vault's message. The built-in
-//!   roleDefinitions carry Azure's real permissions; custom roles grant nothing.
+//!   roleDefinitions carry Azure's real permissions; custom roles grant nothing. Each vault
+//!   serves at most [`KeyVaultLimits::transactions`] authenticated requests in any
+//!   [`KeyVaultLimits::window`] (Azure: 4,000 per 10 s, a sliding window here); past that it
+//!   answers 429 `Throttled` with `Retry-After` and changes nothing (see [`KeyVaultLimits`],
+//!   [`Config::keyvault_throttling`], [`Control::set_keyvault_throttling`]).
 //!
 //! By default ARM itself accepts any bearer token (a request without one answers 401
 //! `AuthenticationFailed`) and acts with every right. With [`Config::enforce_authorization`] (or
@@ -80,8 +85,10 @@
 //! with [`Control::register_workload_identity`] or `POST /_emulator/workloadIdentities`
 //! `{"clientId","objectId","issuer","subject","audiences"}`.
 //!
-//! The request log and throttling cover ARM requests only, not the token endpoint or the Key
-//! Vault data plane.
+//! The request log covers ARM and Key Vault data-plane requests (the latter with their
+//! `/keyvault/{vault}/...` path, status and Key Vault's error code), not the token endpoint.
+//! ARM's token buckets cover ARM requests only; the Key Vault data plane has its own per-vault
+//! limit.
 
 mod arm;
 mod authz;
@@ -142,6 +149,56 @@ impl Default for ThrottleLimits {
     }
 }
 
+/// Key Vault's per-vault data-plane limit: at most `transactions` in any `window`.
+///
+/// Azure's "Azure Key Vault service limits"
+/// (<https://learn.microsoft.com/en-us/azure/key-vault/general/service-limits>), table
+/// "Secrets, managed storage account keys, and vault transactions": 4,000 transactions in
+/// 10 seconds, per vault per region (older editions of the page said 2,000). Every secret GET,
+/// PUT, DELETE and LIST counts. Over it Key Vault answers 429 (see "Azure Key Vault throttling
+/// guidance", <https://learn.microsoft.com/en-us/azure/key-vault/general/overview-throttling>),
+/// and a refused request does not count towards the limit.
+///
+/// Over `/_emulator/config` it reads `{"enabled", "transactions", "windowMillis"}`; a missing
+/// field takes the default's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct KeyVaultLimits {
+    /// Whether the data plane is throttled at all.
+    pub enabled: bool,
+    /// Transactions a vault may serve in any `window`.
+    pub transactions: u32,
+    /// The window's length.
+    #[serde(rename = "windowMillis", with = "millis")]
+    pub window: Duration,
+}
+
+impl Default for KeyVaultLimits {
+    /// Azure's published limit: 4,000 transactions per 10 seconds per vault, enabled.
+    fn default() -> Self {
+        KeyVaultLimits {
+            enabled: true,
+            transactions: 4000,
+            window: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A [`Duration`] as whole milliseconds.
+mod millis {
+    use std::time::Duration;
+
+    pub(crate) fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Duration, D::Error> {
+        <u64 as serde::Deserialize>::deserialize(d).map(Duration::from_millis)
+    }
+}
+
 /// Settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -151,6 +208,9 @@ pub struct Config {
     pub principal_propagation_delay: Duration,
     /// Per-subscription throttling.
     pub throttling: ThrottleLimits,
+    /// Per-vault throttling of the Key Vault data plane (Azure: 4,000 per 10 s). Change it at
+    /// run time with [`Control::set_keyvault_throttling`].
+    pub keyvault_throttling: KeyVaultLimits,
     /// The tenant identities and clusters belong to.
     pub tenant_id: String,
     /// Federated credentials allowed per identity (Azure: 20).
@@ -179,6 +239,7 @@ impl Default for Config {
             lro_duration: Duration::from_secs(2),
             principal_propagation_delay: Duration::from_secs(2),
             throttling: ThrottleLimits::default(),
+            keyvault_throttling: KeyVaultLimits::default(),
             tenant_id: "11111111-1111-1111-1111-111111111111".to_string(),
             max_federated_credentials: 20,
             max_role_assignments: 4000,

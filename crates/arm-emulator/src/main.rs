@@ -28,7 +28,7 @@ struct Args {
     /// How long a new principal is unknown to role assignments, in milliseconds.
     #[arg(long, default_value_t = 2000)]
     principal_delay_millis: u64,
-    /// Turn ARM throttling off.
+    /// Turn throttling off: ARM's and the Key Vault data plane's.
     #[arg(long)]
     no_throttling: bool,
     /// A CA certificate (PEM file) to trust when fetching a federated issuer's keys, e.g. the
@@ -51,6 +51,7 @@ async fn main() -> std::process::ExitCode {
         ..Default::default()
     };
     config.throttling.enabled = !args.no_throttling;
+    config.keyvault_throttling.enabled = !args.no_throttling;
     for path in &args.trust_ca {
         match std::fs::read_to_string(path) {
             Ok(pem) => config.trusted_ca_pems.push(pem),

@@ -10,9 +10,9 @@ use axum::response::Response;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
 
-use crate::ThrottleLimits;
 use crate::arm::{self, Answer, ArmError};
 use crate::control::{Control, Fault, FaultKind, LoggedRequest, class_of};
+use crate::{KeyVaultLimits, ThrottleLimits};
 
 /// Serves `listener` (TLS when an acceptor is given) until `stop` flips.
 pub(crate) fn serve(
@@ -156,8 +156,10 @@ async fn handle(
         None => {}
     }
 
-    // Entra's token endpoint and the Key Vault data plane answer in their own shapes; they
-    // stay out of ARM's throttling and request log.
+    // Entra's token endpoint and the Key Vault data plane answer in their own shapes and stay
+    // out of ARM's throttling (Key Vault throttles per vault itself). Key Vault requests are
+    // logged, with their `/keyvault/{vault}/...` path and Key Vault's error code; the token
+    // endpoint's are not.
     if let Some(tenant) = path
         .strip_prefix('/')
         .and_then(|p| p.strip_suffix("/oauth2/v2.0/token"))
@@ -168,6 +170,13 @@ async fn handle(
         return respond(a.status, a.body.as_ref(), &a.headers);
     }
     if let Some(a) = crate::keyvault::route(&control, &method, &path, &query, &headers, &body) {
+        let code = a
+            .body
+            .as_ref()
+            .and_then(|b| b.pointer("/error/code"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        log(&control, &m, &path, &query, a.status, code);
         return respond(a.status, a.body.as_ref(), &a.headers);
     }
 
@@ -545,6 +554,12 @@ fn control_api(control: &Control, method: &Method, rest: &str, body: &Bytes) -> 
                 match serde_json::from_value::<ThrottleLimits>(t.clone()) {
                     Ok(t) => control.set_throttling(t),
                     Err(e) => return bad(format!("invalid throttling: {e}")),
+                }
+            }
+            if let Some(t) = v.get("keyvaultThrottling") {
+                match serde_json::from_value::<KeyVaultLimits>(t.clone()) {
+                    Ok(t) => control.set_keyvault_throttling(t),
+                    Err(e) => return bad(format!("invalid keyvaultThrottling: {e}")),
                 }
             }
             ok(json!({}))
