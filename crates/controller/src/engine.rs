@@ -484,9 +484,9 @@ pub trait AzureKind: AzureBacked {
     /// when a person must decide. Default: nothing to check.
     fn before_delete<'a>(
         &'a self,
+        _ctx: &'a Context,
         _azure: &'a dyn Azure,
         _id: &'a str,
-        _cluster_id: &'a str,
     ) -> BoxFuture<'a, Result<(), ReconcileError>> {
         Box::pin(async { Ok(()) })
     }
@@ -1544,8 +1544,7 @@ async fn delete_owned<K: AzureKind>(
             }
         }
     }
-    obj.before_delete(azure, &id, &ctx.config.cluster_id)
-        .await?;
+    obj.before_delete(ctx, azure, &id).await?;
     let deleted = azure.delete(&id, api_version).await?;
     if K::KIND == AzopKind::RoleAssignment {
         ctx.quota.forget(&id);

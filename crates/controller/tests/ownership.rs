@@ -521,3 +521,38 @@ async fn a_group_is_not_deleted_with_resources_azop_did_not_create_in_it() {
     }
     panic!("the emptied group was not deleted");
 }
+
+/// What an object orphaned keeps its mark, but no object owns it any more: it holds the
+/// group's delete like anything azop did not create, instead of being waited for forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orphaned_resource_holds_its_groups_delete() {
+    use azop_api::FederatedIdentity;
+
+    let env = Env::start(Options::default()).await;
+    env.create::<ResourceGroup>(group("rg-orphan", json!({"location": "westeurope"})))
+        .await;
+    env.wait_ready::<ResourceGroup>("platform", "rg-orphan")
+        .await;
+    env.create::<FederatedIdentity>(json!({"apiVersion": "azop.dev/v1alpha1", "kind": "FederatedIdentity",
+        "metadata": {"name": "kept", "namespace": "platform"},
+        "spec": {"location": "westeurope", "resourceGroupRef": {"name": "rg-orphan"}, "deletionPolicy": "Orphan",
+                 "issuer": {"url": "https://issuer.example.com"}, "serviceAccount": {"name": "kept", "create": true}}}))
+    .await;
+    env.wait_ready::<FederatedIdentity>("platform", "kept")
+        .await;
+    delete_and_wait::<FederatedIdentity>(&env, "platform", "kept").await;
+    Api::<ResourceGroup>::namespaced(env.client.clone(), "platform")
+        .delete("rg-orphan", &DeleteParams::default())
+        .await
+        .expect("delete asked");
+    let held = env
+        .wait_condition::<ResourceGroup>("platform", "rg-orphan", STALLED)
+        .await;
+    assert_eq!(held.reason, "ForeignResources", "{held:?}");
+    assert!(
+        held.message.contains("userAssignedIdentities/kept"),
+        "{}",
+        held.message
+    );
+    assert_eq!(env.requests("DELETE", "/resourceGroups/rg-orphan"), 0);
+}

@@ -64,30 +64,36 @@ impl AzureKind for ResourceGroup {
     fn outputs(_status: &mut ResourceGroupStatus, _actual: &ArmResourceGroup) {}
 
     /// Deleting a group deletes everything in it. So the group goes only when it is empty of
-    /// other things: resources azop did not create (no mark of this cluster) hold the delete
-    /// for a person (`Stalled ForeignResources`); resources other objects of this cluster own
-    /// are waited for, as their objects delete them.
+    /// other things: resources azop did not create — no mark of this cluster, or the mark of
+    /// an object that no longer exists (orphaned) — hold the delete for a person (`Stalled
+    /// ForeignResources`); resources that live objects own are waited for, as their objects
+    /// delete them. Every page of the group's resource list is read.
     fn before_delete<'a>(
         &'a self,
+        ctx: &'a Context,
         azure: &'a dyn Azure,
         id: &'a str,
-        cluster_id: &'a str,
     ) -> BoxFuture<'a, Result<(), ReconcileError>> {
         Box::pin(async move {
-            let Some(list) = azure.get(&format!("{id}/resources"), API_VERSION).await? else {
-                return Ok(());
-            };
-            let ours = format!("{cluster_id}/");
-            let (azop, foreign): (Vec<&Value>, Vec<&Value>) = list["value"]
-                .as_array()
-                .map(|v| v.iter().collect::<Vec<_>>())
-                .unwrap_or_default()
-                .into_iter()
-                .partition(|r| {
-                    r.pointer(&format!("/tags/{}", azop_api::OWNER_TAG.replace('/', "~1")))
-                        .and_then(Value::as_str)
-                        .is_some_and(|o| o.starts_with(&ours))
-                });
+            let mut resources: Vec<Value> = Vec::new();
+            let mut page = format!("{id}/resources");
+            for _ in 0..MAX_PAGES {
+                let Some(list) = azure.get(&page, API_VERSION).await? else {
+                    return Ok(());
+                };
+                resources.extend(list["value"].as_array().cloned().unwrap_or_default());
+                match list["nextLink"].as_str() {
+                    Some(next) if !next.is_empty() => page = next.to_string(),
+                    _ => break,
+                }
+            }
+            let ours = format!("{}/", ctx.config.cluster_id);
+            let (owned, foreign): (Vec<&Value>, Vec<&Value>) = resources.iter().partition(|r| {
+                r.pointer(&format!("/tags/{}", azop_api::OWNER_TAG.replace('/', "~1")))
+                    .and_then(Value::as_str)
+                    .and_then(|o| o.strip_prefix(&ours))
+                    .is_some_and(|object| owner_exists(ctx, object))
+            });
             let ids = |rs: &[&Value]| {
                 let mut ids: Vec<&str> = rs.iter().filter_map(|r| r["id"].as_str()).collect();
                 let more = ids.len().saturating_sub(5);
@@ -102,24 +108,53 @@ impl AzureKind for ResourceGroup {
                 return Err(ReconcileError::Stalled {
                     reason: Reason::ForeignResources,
                     message: format!(
-                        "{id} holds {} resources azop did not create ({}); deleting the group would delete them, so azop will not. Delete or move them, or set spec.deletionPolicy: Orphan to keep the group",
+                        "{id} holds {} resources no azop object of this cluster owns ({}); deleting the group would delete them, so azop will not. Delete or move them, or set spec.deletionPolicy: Orphan to keep the group",
                         foreign.len(),
                         ids(&foreign)
                     ),
                 });
             }
-            if !azop.is_empty() {
+            if !owned.is_empty() {
                 return Err(ReconcileError::Waiting {
                     reason: Reason::WaitingForDependency,
                     message: format!(
                         "{id} still holds {} resources other azop objects own ({}); the group is deleted once their objects have deleted them",
-                        azop.len(),
-                        ids(&azop)
+                        owned.len(),
+                        ids(&owned)
                     ),
                 });
             }
             Ok(())
         })
+    }
+}
+
+/// Pages of a group's resource list read at most (ARM pages at 1,000).
+const MAX_PAGES: usize = 100;
+
+/// Whether the object a mark names (`<namespace>/<kind>/<name>`, after the cluster id) still
+/// exists. A digest-form name (`~…`) cannot be looked up and counts as existing.
+fn owner_exists(ctx: &Context, object: &str) -> bool {
+    let mut parts = object.splitn(3, '/');
+    let (Some(ns), Some(kind), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    if name.starts_with('~') {
+        return true;
+    }
+    match kind {
+        "ResourceGroup" => ctx.stores.get::<ResourceGroup>(ns, name).is_some(),
+        "KeyVault" => ctx.stores.get::<azop_api::KeyVault>(ns, name).is_some(),
+        "AksCluster" => ctx.stores.get::<azop_api::AksCluster>(ns, name).is_some(),
+        "FederatedIdentity" => ctx
+            .stores
+            .get::<azop_api::FederatedIdentity>(ns, name)
+            .is_some(),
+        "RoleAssignment" => ctx
+            .stores
+            .get::<azop_api::RoleAssignment>(ns, name)
+            .is_some(),
+        _ => false,
     }
 }
 
