@@ -196,20 +196,46 @@ fn vault_azure(binding: &KeyVaultBinding, ctx: &Context) -> Result<Arc<dyn Azure
 }
 
 /// Whether another live binding still needs assignment `id`.
-fn needed_elsewhere(
-    binding: &KeyVaultBinding,
-    bindings: &Store<KeyVaultBinding>,
-    id: &str,
-) -> bool {
-    bindings.state().iter().any(|b| {
+fn needed_elsewhere(binding: &KeyVaultBinding, bctx: &BindingContext, id: &str) -> bool {
+    bctx.bindings.state().iter().any(|b| {
         b.metadata.uid != binding.metadata.uid
             && b.metadata.deletion_timestamp.is_none()
-            && b.status.as_ref().is_some_and(|s| {
+            && (b.status.as_ref().is_some_and(|s| {
                 s.role_assignment_ids
                     .iter()
                     .any(|r| r.eq_ignore_ascii_case(id))
-            })
+            }) || would_want(b, &bctx.ctx, id))
     })
+}
+
+/// Whether binding `b` wants assignment `id` by its spec, whether or not its status says so
+/// yet (a binding that has just found a shared assignment records it only at the end of its
+/// pass): its vault's id and its identity's principal from memory.
+fn would_want(b: &KeyVaultBinding, ctx: &Context, id: &str) -> bool {
+    // A binding policy refuses holds nothing, whatever its spec asks.
+    let refused = b.status.as_ref().is_some_and(|s| {
+        azop_api::conditions::find(&s.basic.conditions, azop_api::conditions::STALLED)
+            .is_some_and(|c| c.status == "True" && c.reason == Reason::PolicyDenied.as_str())
+    });
+    if refused {
+        return false;
+    }
+    let ns = b.namespace().unwrap_or_default();
+    let vref = &b.spec.vault_ref;
+    let vns = vref.namespace.clone().unwrap_or_else(|| ns.clone());
+    let vault_id = ctx
+        .stores
+        .get::<KeyVault>(&vns, &vref.name)
+        .and_then(|v| v.common_status().resource_id);
+    let principal = ctx
+        .stores
+        .get::<FederatedIdentity>(&ns, &b.spec.identity_ref.name)
+        .and_then(|f| f.status.as_ref().and_then(|s| s.principal_id.clone()));
+    let (Some(vault_id), Some(principal)) = (vault_id, principal) else {
+        return false;
+    };
+    wanted_assignments(b, &vault_id, &principal, &ctx.config.cluster_id)
+        .is_ok_and(|w| w.iter().any(|(w, _)| w.eq_ignore_ascii_case(id)))
 }
 
 /// Deletes assignment `id` if it carries azop's binding mark and no other binding needs it.
@@ -219,7 +245,7 @@ async fn release(
     azure: &dyn Azure,
     id: &str,
 ) -> Result<(), ReconcileError> {
-    if needed_elsewhere(binding, &bctx.bindings, id) {
+    if needed_elsewhere(binding, bctx, id) {
         return Ok(());
     }
     let Some(actual) = azure.get(id, API_VERSION).await? else {
