@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use azop_api::conditions::{self, READY, STALLED};
 use azop_api::{AzureProfile, FederatedIdentity, KeyVault, KeyVaultBinding, ResourceGroup};
-use common::{Env, Options, SUBSCRIPTION, create_namespace, rg};
-use kube::api::{DeleteParams, PostParams};
+use common::{Env, Options, SUBSCRIPTION, create_namespace, delete_and_wait, rg};
+use kube::api::PostParams;
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 
@@ -54,20 +54,6 @@ async fn held(env: &Env, ns: &str, name: &str) -> Vec<String> {
         .await
         .expect("read");
     b.status.unwrap_or_default().role_assignment_ids
-}
-
-async fn delete_binding(env: &Env, ns: &str, name: &str) {
-    let api: Api<KeyVaultBinding> = Api::namespaced(env.client.clone(), ns);
-    api.delete(name, &DeleteParams::default())
-        .await
-        .expect("deleted");
-    for _ in 0..150 {
-        if api.get_opt(name).await.expect("read").is_none() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{ns}/{name} was not released");
 }
 
 fn role_assignment_writes(env: &Env) -> usize {
@@ -185,7 +171,7 @@ async fn bindings_share_assignments_and_release_only_what_no_binding_needs() {
     );
 
     // Deleting b1 keeps what b2 still needs and removes what only b1 needed.
-    delete_binding(&env, "team-a", "b1").await;
+    delete_and_wait::<KeyVaultBinding>(&env, "team-a", "b1").await;
     let user = b1.iter().find(|i| i.contains("db-user")).expect("db-user");
     assert!(
         env.arm.resource(user).is_none(),
@@ -195,7 +181,7 @@ async fn bindings_share_assignments_and_release_only_what_no_binding_needs() {
         env.arm.resource(&b2[0]).is_some(),
         "db-password's stays for b2"
     );
-    delete_binding(&env, "team-a", "b2").await;
+    delete_and_wait::<KeyVaultBinding>(&env, "team-a", "b2").await;
     assert!(
         env.arm.resource(&b2[0]).is_none(),
         "the last binding takes it along"
@@ -272,7 +258,7 @@ async fn the_role_assignment_quota_warns_then_refuses_before_azure_does() {
             .any(|n| n.contains("holds 4 role assignments")),
         "a Warning Event at 80% of Azure's limit: {events:?}"
     );
-    delete_binding(&env, "team-a", "two").await;
+    delete_and_wait::<KeyVaultBinding>(&env, "team-a", "two").await;
     assert_eq!(
         env.arm
             .resources()

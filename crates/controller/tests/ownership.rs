@@ -17,7 +17,7 @@ use azop_controller::azure::Azure;
 use azop_controller::engine::EngineConfig;
 use azop_controller::metrics::Metrics;
 use azop_controller::runner::{self, RunOptions};
-use common::{Env, Managed, Options, SUBSCRIPTION, rg_id};
+use common::{Env, Managed, Options, SUBSCRIPTION, delete_and_wait, rg_id};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
@@ -60,20 +60,6 @@ fn group(name: &str, spec: Value) -> Value {
 fn tags(env: &Env, id: &str) -> BTreeMap<String, String> {
     let r = env.arm.resource(id).expect("resource exists");
     serde_json::from_value(r["tags"].clone()).unwrap_or_default()
-}
-
-async fn delete_and_wait<K: Managed>(env: &Env, ns: &str, name: &str) {
-    let api: Api<K> = Api::namespaced(env.client.clone(), ns);
-    api.delete(name, &DeleteParams::default())
-        .await
-        .expect("deleted");
-    for _ in 0..150 {
-        if api.get_opt(name).await.expect("read").is_none() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{ns}/{name} was not released by azop's finalizer");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -268,6 +268,27 @@ impl Env {
     }
 }
 
+/// Deletes a namespaced object and waits (15 s at most) until azop's finalizer lets it go.
+pub async fn delete_and_wait<K>(env: &Env, ns: &str, name: &str)
+where
+    K: kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned,
+{
+    let api: Api<K> = Api::namespaced(env.client.clone(), ns);
+    api.delete(name, &kube::api::DeleteParams::default())
+        .await
+        .expect("deleted");
+    for _ in 0..150 {
+        if api.get_opt(name).await.expect("read").is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{ns}/{name} was not released by azop's finalizer");
+}
+
 /// A kube-emulator with azop's CRDs installed, and a client for it.
 pub async fn kube_with_crds() -> (kube_emulator::KubeEmulator, Client) {
     let kube = kube_emulator::KubeEmulator::start(Default::default())
