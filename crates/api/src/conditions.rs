@@ -237,6 +237,12 @@ impl<'a> Conditions<'a> {
     }
 }
 
+/// Whether the object is `Stalled` because policy refused it (reason `PolicyDenied`).
+pub fn denied_by_policy(list: &[Condition]) -> bool {
+    find(list, STALLED)
+        .is_some_and(|c| c.status == "True" && c.reason == Reason::PolicyDenied.as_str())
+}
+
 /// The condition of a type, if present.
 pub fn find<'c>(list: &'c [Condition], type_: &str) -> Option<&'c Condition> {
     list.iter().find(|c| c.type_ == type_)

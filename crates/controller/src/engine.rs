@@ -230,6 +230,53 @@ impl Context {
             .remove(key);
     }
 
+    /// Every AzureProfile, from memory.
+    pub fn profile_list(&self) -> Vec<AzureProfile> {
+        self.profiles
+            .state()
+            .iter()
+            .map(|p| (**p).clone())
+            .collect()
+    }
+
+    /// The profile that governs `namespace` among `profiles` (from [`Context::profile_list`]),
+    /// with the namespace's labels and the operator's platform namespaces.
+    pub fn governing<'p>(
+        &self,
+        profiles: &'p [AzureProfile],
+        namespace: &str,
+    ) -> Result<Governing<'p>, PolicyError> {
+        policy::governing_profile(
+            profiles,
+            namespace,
+            &self.namespace_labels(namespace),
+            &self.config.platform_namespaces,
+        )
+    }
+
+    /// The wait before retrying `key` after `error`: exponential backoff by its consecutive
+    /// failures, never sooner than Azure's Retry-After.
+    pub(crate) fn backoff_after(&self, key: &str, error: &ReconcileError) -> Action {
+        let consecutive = self.failed(key);
+        let retry_after = match error {
+            ReconcileError::Azure(AzureError::Throttled { retry_after }) => Some(*retry_after),
+            _ => None,
+        };
+        let wait = backoff(
+            consecutive,
+            self.config.error_backoff_base,
+            self.config.error_backoff_max,
+            retry_after,
+        );
+        tracing::debug!(
+            key,
+            consecutive,
+            wait_ms = wait.as_millis() as u64,
+            "backing off"
+        );
+        Action::requeue(wait)
+    }
+
     /// The labels of a namespace, from memory.
     pub fn namespace_labels(&self, namespace: &str) -> BTreeMap<String, String> {
         self.namespaces
@@ -495,6 +542,10 @@ pub trait AzureKind: AzureBacked {
     /// types under the main resource, whatever `status.children` lists.
     const CHILD_TYPES: &'static [&'static str] = &[];
 
+    /// Whether the main resource is a role assignment, counted against Azure's fixed limit per
+    /// subscription (`quota.rs`): admitted before it is created, counted while it exists.
+    const ROLE_ASSIGNMENT_QUOTA: bool = false;
+
     /// The child resources, in the order they are written (deleted in reverse). Pure.
     fn children(
         &self,
@@ -538,7 +589,7 @@ fn provisioning_state(actual: &Value) -> Option<&str> {
         .and_then(Value::as_str)
 }
 
-fn now() -> Time {
+pub(crate) fn now() -> Time {
     Time(jiff::Timestamp::now())
 }
 
@@ -597,12 +648,27 @@ async fn write_status<K: AzureBacked>(
     obj: &K,
     status: &K::Status,
 ) -> Result<(), ReconcileError> {
-    let old = serde_json::to_value(obj.status().cloned().unwrap_or_default())?;
-    let new = serde_json::to_value(status)?;
-    if old == new && obj.status().is_some() {
+    patch_status(api, obj, obj.status(), status).await
+}
+
+/// Patches `obj`'s status from `old` (as last read; `None` when never written) to `new`, as a
+/// merge patch, and only when they differ.
+pub(crate) async fn patch_status<K, S>(
+    api: &Api<K>,
+    obj: &K,
+    old: Option<&S>,
+    new: &S,
+) -> Result<(), ReconcileError>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + serde::de::DeserializeOwned,
+    S: serde::Serialize + Default + Clone,
+{
+    let was = serde_json::to_value(old.cloned().unwrap_or_default())?;
+    let now = serde_json::to_value(new)?;
+    if was == now && old.is_some() {
         return Ok(());
     }
-    let patch = json!({ "status": drift::merge_patch(&old, &new) });
+    let patch = json!({ "status": drift::merge_patch(&was, &now) });
     api.patch_status(
         &obj.name_any(),
         &PatchParams::default(),
@@ -615,14 +681,8 @@ async fn write_status<K: AzureBacked>(
 /// Step 2: which profile governs the object and what it allows.
 fn decision_for<K: AzureKind>(obj: &K, ctx: &Context) -> Result<Decision, ReconcileError> {
     let namespace = obj.namespace().unwrap_or_default();
-    let labels = ctx.namespace_labels(&namespace);
-    let profiles: Vec<AzureProfile> = ctx.profiles.state().iter().map(|p| (**p).clone()).collect();
-    let governing = policy::governing_profile(
-        &profiles,
-        &namespace,
-        &labels,
-        &ctx.config.platform_namespaces,
-    )?;
+    let profiles = ctx.profile_list();
+    let governing = ctx.governing(&profiles, &namespace)?;
     let mut request = obj.policy_request();
     request.kind = Some(K::KIND);
     request.adopt = obj.adopt();
@@ -1126,7 +1186,7 @@ async fn sync<K: AzureKind>(
                     });
                 }
             }
-            if K::KIND == AzopKind::RoleAssignment {
+            if K::ROLE_ASSIGNMENT_QUOTA {
                 ctx.quota.note(&id);
             }
             let dropped = dropped_tags(&K::azure_status(status).applied_tags, &body, actual);
@@ -1145,8 +1205,7 @@ async fn sync<K: AzureKind>(
         None => {
             obj.before_create(ctx, &decision, &mut desired).await?;
             body = owned_body::<K>(&desired, &owner)?;
-            // A role assignment counts against the subscription's fixed limit.
-            if K::KIND == AzopKind::RoleAssignment {
+            if K::ROLE_ASSIGNMENT_QUOTA {
                 let admission = ctx.quota.admit(&id)?;
                 warn_near_quota(ctx, obj, admission).await;
             }
@@ -1173,7 +1232,7 @@ async fn sync<K: AzureKind>(
             return sync_children(obj, ctx, azure, &resolved, &desired, status).await;
         }
     };
-    if K::KIND == AzopKind::RoleAssignment {
+    if K::ROLE_ASSIGNMENT_QUOTA {
         ctx.quota.note(&id);
     }
     // Azure took the body: from here on the resource carries this object's mark.
@@ -1433,23 +1492,11 @@ pub fn azure_for_namespace(
     ctx: &Context,
     namespace: &str,
 ) -> Result<Arc<dyn Azure>, ReconcileError> {
-    let namespace = namespace.to_string();
-    let profiles: Vec<AzureProfile> = ctx.profiles.state().iter().map(|p| (**p).clone()).collect();
-    let labels = ctx.namespace_labels(&namespace);
-    match policy::governing_profile(
-        &profiles,
-        &namespace,
-        &labels,
-        &ctx.config.platform_namespaces,
-    ) {
+    let profiles = ctx.profile_list();
+    match ctx.governing(&profiles, namespace) {
         Ok(Governing::Profile(p)) => ctx.azure_for(&Decision {
             tenant_id: p.spec.tenant_id.clone(),
-            credential_client_id: p
-                .spec
-                .credential
-                .as_ref()
-                .and_then(|c| c.workload_identity.as_ref())
-                .map(|w| w.client_id.clone()),
+            credential_client_id: policy::credential_client_id(p),
             ..Decision::default()
         }),
         Ok(Governing::OperatorDefault) => Ok(ctx.azure.clone()),
@@ -1546,7 +1593,7 @@ async fn delete_owned<K: AzureKind>(
     }
     obj.before_delete(ctx, azure, &id).await?;
     let deleted = azure.delete(&id, api_version).await?;
-    if K::KIND == AzopKind::RoleAssignment {
+    if K::ROLE_ASSIGNMENT_QUOTA {
         ctx.quota.forget(&id);
     }
     match deleted {
@@ -1570,25 +1617,7 @@ pub fn error_policy<K: AzureKind>(
     error: &ReconcileError,
     ctx: Arc<Context>,
 ) -> Action {
-    let key = object_key(&guard);
-    let consecutive = ctx.failed(&key);
-    let retry_after = match error {
-        ReconcileError::Azure(AzureError::Throttled { retry_after }) => Some(*retry_after),
-        _ => None,
-    };
-    let wait = backoff(
-        consecutive,
-        ctx.config.error_backoff_base,
-        ctx.config.error_backoff_max,
-        retry_after,
-    );
-    tracing::debug!(
-        key,
-        consecutive,
-        wait_ms = wait.as_millis() as u64,
-        "backing off"
-    );
-    Action::requeue(wait)
+    ctx.backoff_after(&object_key(&guard), error)
 }
 
 #[cfg(test)]

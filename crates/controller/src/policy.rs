@@ -416,12 +416,19 @@ pub fn decide(governing: &Governing<'_>, req: &Request<'_>) -> Result<Decision, 
         subscription_id: Some(spec.subscription_id.clone()),
         tenant_id: spec.tenant_id.clone(),
         tenant: None,
-        credential_client_id: spec
-            .credential
-            .as_ref()
-            .and_then(|c| c.workload_identity.as_ref())
-            .map(|w| w.client_id.clone()),
+        credential_client_id: credential_client_id(profile),
     })
+}
+
+/// The client id of the identity a profile names (`credential.workloadIdentity.clientId`);
+/// `None`: the operator's own.
+pub fn credential_client_id(profile: &AzureProfile) -> Option<String> {
+    profile
+        .spec
+        .credential
+        .as_ref()
+        .and_then(|c| c.workload_identity.as_ref())
+        .map(|w| w.client_id.clone())
 }
 
 /// Whether an `allowedRoles` entry names the role: by built-in name (`AcrPull`), or by

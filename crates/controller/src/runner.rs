@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use azop_api::azure_resource::AzureBacked;
-use azop_api::conditions::{self, READY, STALLED};
+use azop_api::conditions::{self, READY};
 use azop_api::{AksCluster, AzureProfile, FederatedIdentity, KeyVault, ResourceGroup};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
@@ -221,10 +221,7 @@ where
 
 /// Whether an object's Ready condition is refused by policy (or by a missing profile).
 fn denied_by_policy<K: AzureBacked>(obj: &K) -> bool {
-    let common = obj.common_status();
-    conditions::find(&common.conditions, STALLED).is_some_and(|c| c.status == "True")
-        && conditions::find(&common.conditions, READY)
-            .is_some_and(|c| c.reason == azop_api::conditions::Reason::PolicyDenied.as_str())
+    conditions::denied_by_policy(&obj.common_status().conditions)
 }
 
 /// The readable objects of a store that `keep` selects, as references for the controller.

@@ -177,13 +177,14 @@ async fn register_identities(
             .as_array()
             .map(|k| k.iter().filter_map(serde_json::Value::as_str).collect())
             .unwrap_or_default();
-        if kinds.iter().any(|k| *k == "*" || *k == "RoleAssignment") {
+        let may_assign = kinds.iter().any(|k| *k == "*" || *k == "RoleAssignment");
+        if may_assign {
             control.grant(&principal, RBAC_ADMINISTRATOR, &scope);
         }
         println!(
             "identity for AzureProfile {}: client id {client_id}, Contributor{} on {scope}",
             doc.metadata.name.as_deref().unwrap_or_default(),
-            if kinds.iter().any(|k| *k == "*" || *k == "RoleAssignment") {
+            if may_assign {
                 " and Role Based Access Control Administrator"
             } else {
                 ""

@@ -163,13 +163,8 @@ impl AzureKind for KeyVault {
             };
             // Recovering brings back the vault and its secrets: only one this object owned.
             let owner = crate::engine::owner_tag_value(&ctx.config.cluster_id, self);
-            let mark = found
-                .pointer(&format!(
-                    "/properties/tags/{}",
-                    azop_api::OWNER_TAG.replace('/', "~1")
-                ))
-                .and_then(serde_json::Value::as_str);
-            if mark != Some(owner.as_str()) {
+            // A deleted vault keeps its tags under `properties`.
+            if Self::owner_of(&found["properties"]) != Some(owner.as_str()) {
                 return Err(ReconcileError::Stalled {
                     reason: Reason::NameConflict,
                     message: format!(

@@ -25,8 +25,6 @@ use azop_api::conditions::{Conditions, Reason};
 use azop_api::profile::AzopKind;
 use azop_api::{FederatedIdentity, KeyVault, KeyVaultBinding, KeyVaultBindingStatus};
 use azop_arm::resources::role_assignment::API_VERSION;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams};
 use kube::core::SelectorExt;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
@@ -97,13 +95,8 @@ pub fn wanted_assignments(
 fn gate(binding: &KeyVaultBinding, ctx: &Context) -> Result<(String, String), ReconcileError> {
     let ns = binding.namespace().unwrap_or_default();
     // The namespace's own profile must allow the kind.
-    let profiles: Vec<_> = ctx.profiles.state().iter().map(|p| (**p).clone()).collect();
-    let governing = policy::governing_profile(
-        &profiles,
-        &ns,
-        &ctx.namespace_labels(&ns),
-        &ctx.config.platform_namespaces,
-    )?;
+    let profiles = ctx.profile_list();
+    let governing = ctx.governing(&profiles, &ns)?;
     policy::decide(
         &governing,
         &Request {
@@ -213,10 +206,10 @@ fn needed_elsewhere(binding: &KeyVaultBinding, bctx: &BindingContext, id: &str) 
 /// pass): its vault's id and its identity's principal from memory.
 fn would_want(b: &KeyVaultBinding, ctx: &Context, id: &str) -> bool {
     // A binding policy refuses holds nothing, whatever its spec asks.
-    let refused = b.status.as_ref().is_some_and(|s| {
-        azop_api::conditions::find(&s.basic.conditions, azop_api::conditions::STALLED)
-            .is_some_and(|c| c.status == "True" && c.reason == Reason::PolicyDenied.as_str())
-    });
+    let refused = b
+        .status
+        .as_ref()
+        .is_some_and(|s| azop_api::conditions::denied_by_policy(&s.basic.conditions));
     if refused {
         return false;
     }
@@ -319,29 +312,13 @@ async fn sync(
     Ok(())
 }
 
-fn now() -> Time {
-    Time(jiff::Timestamp::now())
-}
-
 /// Writes the status as a merge patch when it changed.
 async fn write_status(
     api: &Api<KeyVaultBinding>,
     binding: &KeyVaultBinding,
     status: &KeyVaultBindingStatus,
 ) -> Result<(), ReconcileError> {
-    let old = serde_json::to_value(binding.status.clone().unwrap_or_default())?;
-    let new = serde_json::to_value(status)?;
-    if old == new && binding.status.is_some() {
-        return Ok(());
-    }
-    let patch = json!({ "status": crate::drift::merge_patch(&old, &new) });
-    api.patch_status(
-        &binding.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
+    engine::patch_status(api, binding, binding.status.as_ref(), status).await
 }
 
 /// The controller's entry point for one binding.
@@ -380,7 +357,7 @@ pub async fn reconcile(
     let mut status = binding.status.clone().unwrap_or_default();
     if status.basic.observed_generation != generation {
         status.basic.observed_generation = generation;
-        Conditions::new(&mut status.basic.conditions, generation, now())
+        Conditions::new(&mut status.basic.conditions, generation, engine::now())
             .progressing(format!("generation {generation} seen; reconciling"));
         write_status(&api, &binding, &status).await?;
     }
@@ -388,8 +365,8 @@ pub async fn reconcile(
     let result = sync(&binding, &bctx, &mut held).await;
     let n = held.len();
     status.role_assignment_ids = held;
-    let key = format!("KeyVaultBinding/{ns}/{}", binding.name_any());
-    let mut conditions = Conditions::new(&mut status.basic.conditions, generation, now());
+    let key = failure_key(&binding);
+    let mut conditions = Conditions::new(&mut status.basic.conditions, generation, engine::now());
     let action = match result {
         Ok(()) => {
             ctx.succeeded(&key);
@@ -421,7 +398,8 @@ pub async fn reconcile(
                         .retain(|h| !h.eq_ignore_ascii_case(&id));
                 }
             }
-            let mut conditions = Conditions::new(&mut status.basic.conditions, generation, now());
+            let mut conditions =
+                Conditions::new(&mut status.basic.conditions, generation, engine::now());
             conditions.stalled(reason, message);
             Ok(Action::await_change())
         }
@@ -440,21 +418,14 @@ pub fn error_policy(
     error: &ReconcileError,
     bctx: Arc<BindingContext>,
 ) -> Action {
-    let key = format!(
+    bctx.ctx.backoff_after(&failure_key(&binding), error)
+}
+
+/// The binding's key in the engine's failure counts.
+fn failure_key(binding: &KeyVaultBinding) -> String {
+    format!(
         "KeyVaultBinding/{}/{}",
         binding.namespace().unwrap_or_default(),
         binding.name_any()
-    );
-    let consecutive = bctx.ctx.failed(&key);
-    let retry_after = match error {
-        ReconcileError::Azure(AzureError::Throttled { retry_after }) => Some(*retry_after),
-        _ => None,
-    };
-    let c = &bctx.ctx.config;
-    Action::requeue(engine::backoff(
-        consecutive,
-        c.error_backoff_base,
-        c.error_backoff_max,
-        retry_after,
-    ))
+    )
 }

@@ -89,8 +89,7 @@ impl AzureKind for ResourceGroup {
             }
             let ours = format!("{}/", ctx.config.cluster_id);
             let (owned, foreign): (Vec<&Value>, Vec<&Value>) = resources.iter().partition(|r| {
-                r.pointer(&format!("/tags/{}", azop_api::OWNER_TAG.replace('/', "~1")))
-                    .and_then(Value::as_str)
+                Self::owner_of(r)
                     .and_then(|o| o.strip_prefix(&ours))
                     .is_some_and(|object| owner_exists(ctx, object))
             });

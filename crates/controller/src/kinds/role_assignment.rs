@@ -242,6 +242,7 @@ fn tenant_scope_inside(
 impl AzureKind for RoleAssignment {
     type Body = ArmRoleAssignment;
     type Resolved = Resolved;
+    const ROLE_ASSIGNMENT_QUOTA: bool = true;
 
     fn policy_request(&self) -> Request<'_> {
         let p = &self.spec.principal;
