@@ -180,6 +180,10 @@ pub struct Dev {
     pub cluster_id: String,
     /// What `azop dev` printed up to "operator: running" (read fields with [`field`]).
     pub printed: Vec<String>,
+    /// The kubeconfig it wrote.
+    pub kubeconfig: PathBuf,
+    /// Where its stderr (the operator's log) goes.
+    pub stderr_path: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -243,6 +247,11 @@ impl Dev {
     /// Starts `azop dev` (the binary at `azop`) with these extra flags; returns once the
     /// operator runs.
     pub fn start(azop: &str, extra: &[&str]) -> Dev {
+        Dev::start_with_env(azop, extra, &[])
+    }
+
+    /// [`Dev::start`] with environment variables for the child (`RUST_LOG`, say).
+    pub fn start_with_env(azop: &str, extra: &[&str], env: &[(&str, &str)]) -> Dev {
         let dir = tempfile::tempdir().expect("temp dir");
         let kubeconfig = dir.path().join("kubeconfig");
         let stderr_path = dir.path().join("azop.stderr");
@@ -258,6 +267,7 @@ impl Dev {
             .args(["--lro-duration", "500ms", "--kubeconfig-out"])
             .arg(&kubeconfig)
             .args(extra)
+            .envs(env.iter().copied())
             .current_dir(dir.path())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
@@ -279,6 +289,8 @@ impl Dev {
             arm_http,
             cluster_id,
             printed: lines,
+            kubeconfig,
+            stderr_path,
             _dir: dir,
         }
     }
@@ -316,6 +328,11 @@ impl Dev {
         );
         enforce(true);
         answer
+    }
+
+    /// What the operator logged so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
     }
 
     /// Every resource the arm-emulator holds.

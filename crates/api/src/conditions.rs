@@ -24,6 +24,8 @@ pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
 /// `Stalled`: azop cannot make progress without a person (kstatus: Failed).
 pub const STALLED: &str = "Stalled";
+/// `Synced`: a KeyVaultBinding's Secret holds the vault secrets' current versions.
+pub const SYNCED: &str = "Synced";
 
 /// A condition's status, as the strings `True`, `False`, `Unknown`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +101,12 @@ pub enum Reason {
     /// Deleting the resource would delete Azure resources azop did not create (a resource
     /// group someone else put resources in): held until a person decides.
     ForeignResources,
+    /// A vault secret a binding syncs does not exist (or is disabled); the last Secret written
+    /// is kept.
+    SecretNotFound,
+    /// Key Vault refused the binding's identity (403): its role does not cover the secret, or
+    /// the role assignment has not propagated yet; the last Secret written is kept.
+    AccessDenied,
 }
 
 impl Reason {
@@ -128,6 +136,8 @@ impl Reason {
             Reason::ProfileOverlap => "ProfileOverlap",
             Reason::AlreadyExists => "AlreadyExists",
             Reason::ForeignResources => "ForeignResources",
+            Reason::SecretNotFound => "SecretNotFound",
+            Reason::AccessDenied => "AccessDenied",
         }
     }
 }

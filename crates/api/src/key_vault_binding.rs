@@ -60,7 +60,9 @@ pub struct SecretSync {
     /// The Secret's name in this namespace (owned by the binding).
     #[schemars(length(min = 1, max = 253), regex(pattern = DNS_SUBDOMAIN_PATTERN))]
     pub secret_name: String,
-    /// How often to re-read the vault, as a Go duration (`1h`, `15m`). Default 1h.
+    /// How often to re-read the vault, as a Go duration (`1h`, `15m`). Default 1h, jittered
+    /// by up to 10% per binding so refreshes spread out; `0s` reads once (a changed `items`
+    /// list or the `azop.dev/sync-requested-at` annotation reads again).
     #[serde(default = "default_refresh")]
     #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
     pub refresh_interval: String,
@@ -101,4 +103,16 @@ pub struct KeyVaultBindingStatus {
     /// When the Secret was last refreshed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    /// The Secret the values were last written to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    /// The value of the `azop.dev/sync-requested-at` annotation last honoured: setting the
+    /// annotation to a new value (a timestamp, say) forces a refresh now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_sync_request: Option<String>,
+    /// The federated credential azop added to the identity so that a token from the cluster
+    /// azop runs in can sign in as it while this binding syncs (the identity trusts another
+    /// cluster's issuer); removed when no syncing binding needs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_credential_id: Option<String>,
 }

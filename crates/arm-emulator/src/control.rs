@@ -110,6 +110,9 @@ pub(crate) struct State {
     vault_windows: HashMap<String, VecDeque<Instant>>,
     /// Federated issuers' JWKS, by issuer URL.
     pub jwks: HashMap<String, Value>,
+    /// Token requests with a client id (the token endpoint's are not in the request log), by
+    /// lower-cased client id.
+    pub token_requests: BTreeMap<String, usize>,
 }
 
 /// A handle on a running emulator's state; cheap to clone.
@@ -141,6 +144,7 @@ impl Control {
                 buckets: HashMap::new(),
                 vault_windows: HashMap::new(),
                 jwks: HashMap::new(),
+                token_requests: BTreeMap::new(),
             })),
             base_url,
             signer: Arc::new(signer),
@@ -247,6 +251,12 @@ impl Control {
         s.buckets.clear();
         s.vault_windows.clear();
         s.jwks.clear();
+        s.token_requests.clear();
+    }
+
+    /// Requests to the token endpoint by lower-cased client id (answered or refused).
+    pub fn token_requests(&self) -> BTreeMap<String, usize> {
+        self.lock().token_requests.clone()
     }
 
     /// Registers a service principal that signs in with `client_secret`; returns it with a
@@ -338,6 +348,29 @@ impl Control {
             }
         }
         s.config.workload_identities.push(w);
+    }
+
+    /// Sets a new version of secret `name` in the vault named `vault`, as a platform team's
+    /// `az keyvault secret set` would (a test control: no token, no throttling, not logged).
+    /// The new version's id, or `None` when no such vault exists or the name is not a secret
+    /// name.
+    pub fn set_secret(&self, vault: &str, name: &str, value: &str) -> Option<String> {
+        if !((1..=127).contains(&name.len())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        {
+            return None;
+        }
+        let mut s = self.lock();
+        let exists = s.arm.resources.values().any(|r| {
+            r.kind == crate::arm::Kind::Vault
+                && r.body["name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(vault))
+        });
+        if !exists {
+            return None;
+        }
+        Some(s.arm.secrets.set(vault, name, value))
     }
 
     /// Trusts another CA (PEM) when fetching a federated issuer's keys; forgets cached keys.

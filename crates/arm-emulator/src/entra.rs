@@ -287,6 +287,12 @@ pub(crate) async fn token(control: &Control, tenant: &str, body: &[u8]) -> Answe
     let Some(client_id) = get("client_id") else {
         return missing("client_id");
     };
+    // Counted per client id, whatever the answer: what a budget test reads.
+    *control
+        .lock()
+        .token_requests
+        .entry(client_id.to_ascii_lowercase())
+        .or_insert(0) += 1;
     let Some(scope) = get("scope") else {
         return missing("scope");
     };

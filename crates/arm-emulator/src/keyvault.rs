@@ -43,6 +43,34 @@ pub(crate) struct Secrets {
 }
 
 impl Secrets {
+    /// Sets a new version of secret `name` in vault `vault` (as `az keyvault secret set` does
+    /// through the data plane); its version id.
+    pub(crate) fn set(&mut self, vault: &str, name: &str, value: &str) -> String {
+        let t = now();
+        let version = SecretVersion {
+            version: uuid::Uuid::new_v4().simple().to_string(),
+            value: value.to_string(),
+            content_type: None,
+            tags: None,
+            enabled: true,
+            not_before: None,
+            expires: None,
+            created: t,
+            updated: t,
+        };
+        let s = self
+            .vaults
+            .entry(vault.to_ascii_lowercase())
+            .or_default()
+            .entry(name.to_ascii_lowercase())
+            .or_insert_with(|| Secret {
+                name: name.to_string(),
+                versions: Vec::new(),
+            });
+        s.versions.push(version.clone());
+        version.version
+    }
+
     /// Drops a vault's secrets (it was purged).
     pub(crate) fn forget_vault(&mut self, vault: &str) {
         self.vaults.remove(&vault.to_ascii_lowercase());

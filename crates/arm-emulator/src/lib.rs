@@ -16,7 +16,9 @@
 //!   validation answering 400, case-insensitive ids, ETag/If-Match, systemData;
 //! - per-subscription token-bucket throttling with the `x-ms-ratelimit-remaining-*` headers and
 //!   429 + Retry-After;
-//! - test control under `/_emulator/`: stored resources, the request log and counts, fault
+//! - test control under `/_emulator/`: stored resources, the request log and counts, token
+//!   requests per client id (`GET /_emulator/tokenRequests`: the token endpoint is not in the
+//!   request log), fault
 //!   injection, LRO duration and throttling limits (`POST /_emulator/config` with
 //!   `throttling` and `keyvaultThrottling`), reset;
 //! - Microsoft Entra's token endpoint, `POST /{tenant}/oauth2/v2.0/token` (form-encoded, as
@@ -56,7 +58,9 @@
 //!   {version}", attributes: {enabled, created, updated, recoveryLevel, recoverableDays},
 //!   tags?, contentType?}`), as are its errors (`SecretNotFound`, `BadParameter`). Secrets
 //!   belong to the vault: while it is soft-deleted its data plane answers 404 `VaultNotFound`,
-//!   recovering it brings them back, purging it drops them. Every call needs a bearer token the
+//!   recovering it brings them back, purging it drops them. A test (or `azop dev`, playing the
+//!   platform team's `az keyvault secret set`) sets a version directly with
+//!   [`Control::set_secret`] or `POST /_emulator/secrets` `{"vault","name","value"}`. Every call needs a bearer token the
 //!   token endpoint issued (signature checked) for `https://vault.azure.net`, else 401 with
 //!   `WWW-Authenticate: Bearer authorization="{url}/{tenant}", resource="https://vault.azure.net"`.
 //!   Authorisation is always Azure RBAC, whatever the vault's `enableRbacAuthorization` says

@@ -522,6 +522,7 @@ fn control_api(control: &Control, method: &Method, rest: &str, body: &Bytes) -> 
         (&Method::GET, "/resources") => ok(json!(control.resources())),
         (&Method::GET, "/requests") => ok(json!(control.request_log())),
         (&Method::GET, "/requests/counts") => ok(json!(control.counts())),
+        (&Method::GET, "/tokenRequests") => ok(json!(control.token_requests())),
         (&Method::DELETE, "/requests") => {
             control.clear_log();
             ok(json!({}))
@@ -603,6 +604,26 @@ fn control_api(control: &Control, method: &Method, rest: &str, body: &Bytes) -> 
                 Err(e) => bad(format!(
                     "expected {{clientId, objectId, issuer, subject, audiences}}: {e}"
                 )),
+            }
+        }
+        (&Method::POST, "/secrets") => {
+            #[derive(serde::Deserialize)]
+            struct Set {
+                vault: String,
+                name: String,
+                value: String,
+            }
+            match serde_json::from_slice::<Set>(body) {
+                Ok(x) => match control.set_secret(&x.vault, &x.name, &x.value) {
+                    Some(version) => {
+                        ok(json!({"vault": x.vault, "name": x.name, "version": version}))
+                    }
+                    None => bad(format!(
+                        "no vault {} (or {} is not a secret name)",
+                        x.vault, x.name
+                    )),
+                },
+                Err(e) => bad(format!("expected {{vault, name, value}}: {e}")),
             }
         }
         (&Method::POST, "/trustedCas") => match std::str::from_utf8(body) {

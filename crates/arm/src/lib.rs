@@ -27,6 +27,7 @@
 mod client;
 mod credential;
 mod error;
+mod keyvault;
 mod limits;
 mod operation;
 mod resource_id;
@@ -35,6 +36,10 @@ pub mod resources;
 pub use client::{ArmClient, ArmConfig, Written};
 pub use credential::{ClientAssertion, CredentialConfig, StaticTokenCredential, TokenFile};
 pub use error::ArmError;
+pub use keyvault::{
+    KEY_VAULT_API_VERSION, KEY_VAULT_AUDIENCE, KeyVaultClient, KeyVaultConfig, VaultError,
+    VaultSecret, WorkloadIdentity, vault_label,
+};
 pub use limits::{BucketLimit, RateLimits, RequestClass};
 pub use operation::{OperationToken, Polled};
 pub use resource_id::{ResourceId, ResourceIdError};

@@ -133,6 +133,8 @@ pub struct Context {
     failures: Mutex<HashMap<String, u32>>,
     /// Signs in as the profiles' identities.
     identities: Option<Arc<dyn Identities>>,
+    /// Reads vault secrets as a binding's identity (KeyVaultBinding `spec.sync`).
+    pub key_vault: Option<azop_arm::KeyVaultClient>,
     /// One ARM client per profile identity (tenant, client id), made on first use; each
     /// caches its tokens until shortly before they expire and keeps its own rate limits, as
     /// ARM counts them per principal.
@@ -168,6 +170,7 @@ impl Context {
             write_locks: Mutex::default(),
             failures: Mutex::default(),
             identities: None,
+            key_vault: None,
             clients: Mutex::default(),
         }
     }
@@ -175,6 +178,15 @@ impl Context {
     /// With the means to sign in as the identities profiles name.
     pub fn with_identities(mut self, identities: Option<Arc<dyn Identities>>) -> Self {
         self.identities = identities;
+        self
+    }
+
+    /// With the Key Vault client secret sync reads with; its counters go to `/metrics`.
+    pub fn with_key_vault(mut self, key_vault: Option<azop_arm::KeyVaultClient>) -> Self {
+        if let Some(k) = &key_vault {
+            self.metrics.follow_key_vault(k.clone());
+        }
+        self.key_vault = key_vault;
         self
     }
 
@@ -1042,7 +1054,7 @@ async fn publish_transition<K: AzureKind>(ctx: &Context, obj: &K, status: &K::St
 }
 
 /// Sets the conditions for an error; true when it needs a person (Stalled).
-fn set_error_conditions(conditions: &mut Conditions<'_>, e: &ReconcileError) -> bool {
+pub(crate) fn set_error_conditions(conditions: &mut Conditions<'_>, e: &ReconcileError) -> bool {
     match e {
         ReconcileError::Waiting { reason, message } => {
             conditions.working(*reason, message.clone());

@@ -16,3 +16,4 @@ pub mod profiles;
 pub mod quota;
 pub mod references;
 pub mod runner;
+pub mod tokens;

@@ -62,6 +62,15 @@ pub struct ArmLabels {
     pub status: String,
 }
 
+/// `vault` + `status` labels of Key Vault requests.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VaultLabels {
+    /// The vault's name.
+    pub vault: String,
+    /// HTTP status, or `error` for no answer.
+    pub status: String,
+}
+
 /// Everything azop exports.
 pub struct Metrics {
     registry: Registry,
@@ -81,8 +90,11 @@ pub struct Metrics {
     pub objects: Family<ReadinessLabels, Gauge>,
     /// Role assignments azop manages, by subscription (Azure allows 4,000 per subscription).
     pub role_assignments: Family<SubscriptionLabel, Gauge>,
+    /// Key Vault data-plane requests (KeyVaultBinding secret sync) by vault and status.
+    pub key_vault_requests: Family<VaultLabels, Counter>,
     ready: AtomicBool,
     arm_source: std::sync::OnceLock<ArmSource>,
+    key_vault_source: std::sync::OnceLock<azop_arm::KeyVaultClient>,
 }
 
 /// Where ARM request counts come from: the ARM client's own counters, read at scrape time.
@@ -137,8 +149,15 @@ impl Default for Metrics {
             "Role assignments azop manages, by subscription (Azure allows 4,000 per subscription)",
             role_assignments.clone(),
         );
+        let key_vault_requests = Family::<VaultLabels, Counter>::default();
+        registry.register(
+            "key_vault_requests",
+            "Key Vault data-plane requests (secret sync) by vault and status",
+            key_vault_requests.clone(),
+        );
         Metrics {
             registry,
+            key_vault_requests,
             reconciles,
             reconcile_failures,
             reconcile_duration,
@@ -149,6 +168,7 @@ impl Default for Metrics {
             role_assignments,
             ready: AtomicBool::new(false),
             arm_source: std::sync::OnceLock::new(),
+            key_vault_source: std::sync::OnceLock::new(),
         }
     }
 }
@@ -203,9 +223,27 @@ impl Metrics {
             .inc_by(waits.saturating_sub(self.throttled_waits.get()));
     }
 
+    /// Exports the Key Vault client's counters (by vault and status), read at every scrape.
+    pub fn follow_key_vault(&self, client: azop_arm::KeyVaultClient) {
+        let _ = self.key_vault_source.set(client);
+    }
+
+    fn sync_key_vault(&self) {
+        let Some(client) = self.key_vault_source.get() else {
+            return;
+        };
+        for ((vault, status), n) in client.request_counts() {
+            let c = self
+                .key_vault_requests
+                .get_or_create(&VaultLabels { vault, status });
+            c.inc_by(n.saturating_sub(c.get()));
+        }
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         self.sync_arm();
+        self.sync_key_vault();
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

@@ -36,6 +36,9 @@ pub struct RunOptions {
     /// Signs in as the identities AzureProfiles name (`credential.workloadIdentity`); without
     /// it, objects governed by such a profile are refused with a ConfigurationError.
     pub identities: Option<Arc<dyn crate::engine::Identities>>,
+    /// Reads vault secrets as a KeyVaultBinding's identity (`spec.sync`); without it, a
+    /// binding that syncs is answered with a ConfigurationError.
+    pub key_vault: Option<azop_arm::KeyVaultClient>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -44,6 +47,7 @@ impl std::fmt::Debug for RunOptions {
             .field("concurrency", &self.concurrency)
             .field("leader_election", &self.leader_election)
             .field("identities", &self.identities.is_some())
+            .field("key_vault", &self.key_vault.is_some())
             .finish()
     }
 }
@@ -65,6 +69,7 @@ impl Default for RunOptions {
             concurrency: 32,
             leader_election: None,
             identities: None,
+            key_vault: None,
         }
     }
 }
@@ -475,7 +480,13 @@ fn binding_controller(ctx: Arc<Context>, subs: Subscriptions, concurrency: u16) 
         h.finish()
     });
     let in_ns = store.clone();
+    // A synced Secret deleted or edited by hand wakes its binding, which writes it again.
+    let secrets = watcher::Config::default().labels(crate::kinds::binding_sync::BINDING_LABEL);
     let controller = controller
+        .owns(
+            Api::<k8s_openapi::api::core::v1::Secret>::all(ctx.client.clone()),
+            secrets,
+        )
         .watches_shared_stream(
             subs.key_vaults,
             bindings_of::<KeyVault>(store.clone(), |b, ns, name| {
@@ -502,10 +513,7 @@ fn binding_controller(ctx: Arc<Context>, subs: Subscriptions, concurrency: u16) 
                 .map(|b| ObjectRef::from_obj(&**b))
                 .collect()
         });
-    let bctx = Arc::new(BindingContext {
-        ctx,
-        bindings: store,
-    });
+    let bctx = Arc::new(BindingContext::new(ctx, store));
     Box::pin(async move {
         controller
             .run(
@@ -598,7 +606,8 @@ pub async fn run(
             watches.stores(),
             metrics.clone(),
         )
-        .with_identities(options.identities.clone()),
+        .with_identities(options.identities.clone())
+        .with_key_vault(options.key_vault.clone()),
     );
     let mut controllers = watches.controllers(&ctx, options.concurrency);
     controllers.push(binding_controller(

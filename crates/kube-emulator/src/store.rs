@@ -952,6 +952,9 @@ fn admit(rt: &ResourceType, obj: &mut Value, old: Option<&Value>) -> Result<(), 
     if rt.plural == "customresourcedefinitions" && rt.group == "apiextensions.k8s.io" {
         return crd_type(obj).map(|_| ());
     }
+    if rt.plural == "secrets" && rt.group.is_empty() {
+        fold_string_data(obj);
+    }
     let Some(schema) = &rt.schema else {
         return Ok(());
     };
@@ -993,6 +996,24 @@ fn admit(rt: &ResourceType, obj: &mut Value, old: Option<&Value>) -> Result<(), 
         details: Some(json!({"name": name, "group": rt.group, "kind": rt.kind, "causes": causes})),
         ..ApiError::new(422, "Invalid", message)
     })
+}
+
+/// A Secret's write-only `stringData` merged into `data` (base64), its keys winning, and
+/// dropped, as kube-apiserver stores Secrets.
+fn fold_string_data(obj: &mut Value) {
+    use base64::Engine as _;
+    let Some(Value::Object(strings)) = obj.as_object_mut().and_then(|o| o.remove("stringData"))
+    else {
+        return;
+    };
+    if !obj.get("data").is_some_and(Value::is_object) {
+        obj["data"] = json!({});
+    }
+    for (k, v) in strings {
+        if let Some(v) = v.as_str() {
+            obj["data"][k] = json!(base64::engine::general_purpose::STANDARD.encode(v));
+        }
+    }
 }
 
 /// An events.k8s.io/v1 Event in its core/v1 form.

@@ -505,3 +505,27 @@ async fn an_events_k8s_io_event_is_also_a_core_event() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_secret_stores_string_data_as_base64_data() {
+    let (_e, client, _widgets) = setup(Config::default()).await;
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client, "test");
+    let made = secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "s"},
+                "data": {"a": "b2xk", "b": "a2VwdA=="},
+                "stringData": {"a": "new", "c": "plain"},
+            }))
+            .expect("secret"),
+        )
+        .await
+        .expect("created");
+    assert_eq!(made.string_data, None, "stringData is write-only");
+    let data = made.data.expect("data");
+    let text = |k: &str| String::from_utf8(data[k].0.clone()).expect("utf-8");
+    assert_eq!(text("a"), "new", "stringData wins over data");
+    assert_eq!(text("b"), "kept");
+    assert_eq!(text("c"), "plain");
+}

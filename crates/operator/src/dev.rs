@@ -63,6 +63,65 @@ pub struct DevArgs {
     no_table: bool,
 }
 
+/// Plays the platform team's `az keyvault secret set`: every vault secret an example binding
+/// syncs gets a generated demo value once azop has created its vault (each `azop dev` starts
+/// with empty vaults). The values are printed nowhere; `kubectl get secret -o yaml` shows the copy.
+async fn seed_vault_secrets(control: arm_emulator::Control, documents: Vec<serde_json::Value>) {
+    let ns_of = |d: &serde_json::Value| {
+        d.pointer("/metadata/namespace")
+            .and_then(|v| v.as_str())
+            .unwrap_or("default")
+            .to_string()
+    };
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    for b in documents.iter().filter(|d| d["kind"] == "KeyVaultBinding") {
+        let ns = ns_of(b);
+        let vname = b.pointer("/spec/vaultRef/name").and_then(|v| v.as_str());
+        let vns = b
+            .pointer("/spec/vaultRef/namespace")
+            .and_then(|v| v.as_str())
+            .map_or(ns.clone(), str::to_string);
+        let vault = documents.iter().find(|d| {
+            d["kind"] == "KeyVault"
+                && d.pointer("/metadata/name").and_then(|v| v.as_str()) == vname
+                && ns_of(d) == vns
+        });
+        let Some(vault) = vault else { continue };
+        let azure_name = vault
+            .pointer("/spec/azureName")
+            .or_else(|| vault.pointer("/metadata/name"))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string();
+        for item in b
+            .pointer("/spec/sync/items")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(secret) = item["vaultSecret"].as_str() {
+                let pair = (azure_name.clone(), secret.to_string());
+                if !wanted.contains(&pair) {
+                    wanted.push(pair);
+                }
+            }
+        }
+    }
+    while !wanted.is_empty() {
+        wanted.retain(|(vault, secret)| {
+            let value = format!("demo-{}", uuid::Uuid::new_v4().simple());
+            match control.set_secret(vault, secret, &value) {
+                Some(_) => {
+                    tracing::info!(vault = %vault, secret = %secret, "seeded a demo secret value");
+                    false
+                }
+                None => true,
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// The examples shipped with azop: `./examples`, else the source tree's.
 fn examples_dir() -> anyhow::Result<PathBuf> {
     let candidates = [
@@ -328,6 +387,13 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     )
     .await?;
     println!("operator: running (Ctrl-C stops everything)");
+    tokio::spawn(seed_vault_secrets(
+        arm.control(),
+        documents
+            .iter()
+            .filter_map(|d| serde_json::to_value(d).ok())
+            .collect(),
+    ));
 
     let shown = async {
         if table {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use azop_arm::{ArmClient, ArmConfig};
+use azop_arm::{ArmClient, ArmConfig, KeyVaultClient, KeyVaultConfig};
 use azop_controller::engine::EngineConfig;
 use azop_controller::metrics::{self, Metrics};
 use azop_controller::runner::{self, RunOptions};
@@ -115,6 +115,19 @@ impl Operator {
         options: RunOptions,
         metrics_listen: Option<SocketAddr>,
     ) -> anyhow::Result<Self> {
+        let mut options = options;
+        if options.key_vault.is_none() {
+            // Secret sync reaches Entra and Key Vault through the same CA bundle and authority
+            // host as ARM.
+            options.key_vault = Some(
+                KeyVaultClient::new(KeyVaultConfig {
+                    ca_bundle_pem: arm.ca_bundle_pem.clone(),
+                    authority_host: arm.authority_host.clone(),
+                    ..KeyVaultConfig::default()
+                })
+                .context("building the Key Vault client")?,
+            );
+        }
         let arm = ArmClient::new(arm).context("building the ARM client")?;
         let metrics = Arc::new(Metrics::default());
         let counters = arm.clone();

@@ -115,6 +115,9 @@ pub struct RunArgs {
     /// `https://management.azure.com` when the endpoint is an arm-emulator.
     #[arg(long, env = "AZOP_ARM_AUDIENCE")]
     arm_audience: Option<String>,
+    /// The audience of Key Vault tokens (secret sync); sovereign clouds have their own.
+    #[arg(long, env = "AZOP_KEY_VAULT_AUDIENCE", default_value = azop_arm::KEY_VAULT_AUDIENCE)]
+    key_vault_audience: String,
     /// azop creates no role assignment once it manages this many in a subscription (Azure's
     /// fixed limit is 4,000 and fails abruptly); it warns at 80% of Azure's limit.
     #[arg(long, env = "AZOP_ROLE_ASSIGNMENT_THRESHOLD", default_value_t = 3800)]
@@ -184,6 +187,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         audience: args.arm_audience.clone(),
         ..ArmConfig::default()
     };
+    let key_vault = azop_arm::KeyVaultClient::new(azop_arm::KeyVaultConfig {
+        ca_bundle_pem: arm.ca_bundle_pem.clone(),
+        authority_host: arm.authority_host.clone(),
+        audience: args.key_vault_audience.clone(),
+        ..azop_arm::KeyVaultConfig::default()
+    })
+    .context("building the Key Vault client")?;
     let identities = args.federated_token_file.as_ref().map(|path| {
         Arc::new(ArmIdentities::new(
             arm.clone(),
@@ -208,6 +218,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         },
         RunOptions {
             identities,
+            key_vault: Some(key_vault),
             concurrency: args.concurrency,
             leader_election: args.leader_election.then(|| LeaderElection {
                 namespace: args.lease_namespace.clone(),

@@ -17,11 +17,16 @@
 //! 3. An assignment the binding no longer needs (a secret dropped from `spec.secrets`, the
 //!    binding deleted) is deleted only when it carries azop's binding mark and no other
 //!    binding still needs it.
+//! 4. With `spec.sync`, the listed vault secrets are copied into a Secret the binding owns,
+//!    read as the binding's own identity ([`binding_sync`](crate::kinds::binding_sync)).
+//!    `Ready` means the assignments are in place and, with `spec.sync`, the Secret holds the
+//!    vault's current versions (`Synced=True`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use azop_api::azure_resource::{AzureBacked, DeletionPolicy, ManagementPolicy};
-use azop_api::conditions::{Conditions, Reason};
+use azop_api::conditions::{Conditions, Reason, SYNCED, Status};
 use azop_api::profile::AzopKind;
 use azop_api::{FederatedIdentity, KeyVault, KeyVaultBinding, KeyVaultBindingStatus};
 use azop_arm::resources::role_assignment::API_VERSION;
@@ -33,6 +38,7 @@ use serde_json::{Value, json};
 
 use crate::azure::{Azure, AzureError};
 use crate::engine::{self, Context, ReconcileError, jittered};
+use crate::kinds::binding_sync;
 use crate::kinds::role_assignment::assignment_name;
 use crate::policy::{self, Request, RoleAsked};
 use crate::references;
@@ -50,6 +56,21 @@ pub struct BindingContext {
     pub ctx: Arc<Context>,
     /// All KeyVaultBindings.
     pub bindings: Store<KeyVaultBinding>,
+    /// What each binding's last sync recorded, by uid: the store can lag behind the status
+    /// this process just wrote (the Secret's own watch event may wake the binding first), and
+    /// a stale status must not cost a second round of vault reads.
+    pub last_sync: binding_sync::SyncMemory,
+}
+
+impl BindingContext {
+    /// A context over the engine's `ctx` and the bindings' store.
+    pub fn new(ctx: Arc<Context>, bindings: Store<KeyVaultBinding>) -> Self {
+        BindingContext {
+            ctx,
+            bindings,
+            last_sync: binding_sync::SyncMemory::default(),
+        }
+    }
 }
 
 /// The role assignments a binding needs, by full ARM id, with their bodies.
@@ -348,6 +369,13 @@ pub async fn reconcile(
                 release(&binding, &bctx, azure.as_ref(), id).await?;
             }
         }
+        // The credential azop added for its own issuer is sync's plumbing, not something the
+        // binding asked for: it goes whatever the deletion policy (the Secret goes with the
+        // binding through its ownerReference).
+        let mut status = binding.status.clone().unwrap_or_default();
+        bctx.last_sync.recall(&binding, &mut status);
+        binding_sync::release_trust(&binding, &bctx, &mut status).await?;
+        bctx.last_sync.forget(&binding);
         engine::remove_finalizer(&api, binding.as_ref()).await?;
         return Ok(Action::await_change());
     }
@@ -361,41 +389,101 @@ pub async fn reconcile(
             .progressing(format!("generation {generation} seen; reconciling"));
         write_status(&api, &binding, &status).await?;
     }
+    bctx.last_sync.recall(&binding, &mut status);
     let mut held = status.role_assignment_ids.clone();
-    let result = sync(&binding, &bctx, &mut held).await;
+    let granted = sync(&binding, &bctx, &mut held).await;
     let n = held.len();
     status.role_assignment_ids = held;
+    // Then the Secret, once the access it reads with is in place.
+    let synced = match (&granted, &binding.spec.sync) {
+        (Ok(()), Some(_)) => Some(binding_sync::sync_secret(&binding, &bctx, &mut status).await),
+        (Ok(()), None) => {
+            if status.secret_name.is_some() || status.sync_credential_id.is_some() {
+                binding_sync::stop_sync(&binding, &bctx, &mut status).await?;
+            }
+            Conditions::new(&mut status.basic.conditions, generation, engine::now()).remove(SYNCED);
+            None
+        }
+        (Err(_), _) => None,
+    };
     let key = failure_key(&binding);
+    let assignments = format!(
+        "{n} role assignment{} in place for the identity",
+        if n == 1 { "" } else { "s" }
+    );
+    let result = match (granted, synced) {
+        (Err(e), _) => Err(e),
+        (Ok(()), None) => Ok(None),
+        (Ok(()), Some(Ok(outcome))) => Ok(Some(outcome)),
+        (Ok(()), Some(Err(e))) => Err(e),
+    };
+    let sync_failed = binding.spec.sync.is_some() && result.is_err();
     let mut conditions = Conditions::new(&mut status.basic.conditions, generation, engine::now());
     let action = match result {
-        Ok(()) => {
+        Ok(outcome) => {
             ctx.succeeded(&key);
-            let sync = if binding.spec.sync.is_some() {
-                "; secret sync (spec.sync) is not implemented yet: no Secret is written"
-            } else {
-                ""
-            };
-            conditions.ready(format!(
-                "{n} role assignment{} in place for the identity{sync}",
-                if n == 1 { "" } else { "s" }
-            ));
-            Ok(Action::requeue(jittered(ctx.config.sync_period)))
+            let mut next = jittered(ctx.config.sync_period);
+            match (&binding.spec.sync, outcome) {
+                (Some(spec), Some(outcome)) => {
+                    let keys = spec.items.len();
+                    let message = format!(
+                        "Secret {} holds {keys} key{} from vault {} ({} secret version{} read as the binding's identity)",
+                        spec.secret_name,
+                        if keys == 1 { "" } else { "s" },
+                        binding.spec.vault_ref.name,
+                        status.synced_versions.len(),
+                        if status.synced_versions.len() == 1 {
+                            ""
+                        } else {
+                            "s"
+                        },
+                    );
+                    conditions.set(SYNCED, Status::True, Reason::Succeeded, message.clone());
+                    conditions.ready(format!("{assignments}; {message}"));
+                    if let Some(n) = outcome.next {
+                        next = next.min(n.max(Duration::from_secs(1)));
+                    }
+                }
+                _ => conditions.ready(assignments),
+            }
+            Ok(Action::requeue(next))
+        }
+        // A vault secret missing or refused: retried with backoff (each retry reads the
+        // vault), the last Secret kept.
+        Err(ReconcileError::Waiting { reason, message })
+            if matches!(reason, Reason::SecretNotFound | Reason::AccessDenied) =>
+        {
+            conditions.working(reason, message.clone());
+            Ok(ctx.backoff_after(&key, &ReconcileError::Waiting { reason, message }))
         }
         Err(ReconcileError::Waiting { reason, message }) => {
             conditions.working(reason, message);
             Ok(Action::requeue(jittered(ctx.config.waiting_requeue)))
         }
+        // Someone else's Secret in the way: looked at again now and then (only the Kubernetes
+        // API), as its deletion does not wake the binding.
+        Err(ReconcileError::Stalled { reason, message }) if reason == Reason::Conflict => {
+            ctx.succeeded(&key);
+            conditions.stalled(reason, message);
+            Ok(Action::requeue(jittered(ctx.config.waiting_requeue * 6)))
+        }
         Err(ReconcileError::Stalled { reason, message }) => {
             ctx.succeeded(&key);
             // Policy no longer allows the binding (the vault's bindingPolicy or the profile
-            // changed): what it was granted goes, so revoking the policy revokes the access.
-            if reason == Reason::PolicyDenied && !status.role_assignment_ids.is_empty() {
-                let azure = vault_azure(&binding, ctx)?;
-                for id in status.role_assignment_ids.clone() {
-                    release(&binding, &bctx, azure.as_ref(), &id).await?;
-                    status
-                        .role_assignment_ids
-                        .retain(|h| !h.eq_ignore_ascii_case(&id));
+            // changed): what it was granted goes, so revoking the policy revokes the access,
+            // and the copy of the vault's secrets goes with it.
+            if reason == Reason::PolicyDenied {
+                if !status.role_assignment_ids.is_empty() {
+                    let azure = vault_azure(&binding, ctx)?;
+                    for id in status.role_assignment_ids.clone() {
+                        release(&binding, &bctx, azure.as_ref(), &id).await?;
+                        status
+                            .role_assignment_ids
+                            .retain(|h| !h.eq_ignore_ascii_case(&id));
+                    }
+                }
+                if status.secret_name.is_some() || status.sync_credential_id.is_some() {
+                    binding_sync::stop_sync(&binding, &bctx, &mut status).await?;
                 }
             }
             let mut conditions =
@@ -404,11 +492,31 @@ pub async fn reconcile(
             Ok(Action::await_change())
         }
         Err(e) => {
-            conditions.working(Reason::AzureError, e.to_string());
+            engine::set_error_conditions(&mut conditions, &e);
             Err(e)
         }
     };
+    // Synced=False with Ready's reason when the pass failed after the assignments (or
+    // before them: the Secret is not being kept current either); the last Secret stays.
+    if sync_failed {
+        let list = &mut status.basic.conditions;
+        if let Some(ready) = azop_api::conditions::find(list, azop_api::conditions::READY).cloned()
+        {
+            let now = engine::now();
+            let kept = azop_api::conditions::find(list, SYNCED)
+                .filter(|c| c.status == "False")
+                .map(|c| c.last_transition_time.clone());
+            list.retain(|c| c.type_ != SYNCED);
+            list.push(k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+                type_: SYNCED.to_string(),
+                status: "False".to_string(),
+                last_transition_time: kept.unwrap_or(now),
+                ..ready
+            });
+        }
+    }
     write_status(&api, &binding, &status).await?;
+    bctx.last_sync.remember(&binding, &status);
     action
 }
 
