@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use azop_e2e::{Dev, Kubectl, eventually, repo_root, terminate};
+use azop_e2e::{Dev, Kubectl, eventually, field, repo_root, terminate};
 use serde_json::{Value, json};
 
 const AZOP: &str = env!("CARGO_BIN_EXE_azop");
@@ -41,6 +41,7 @@ fn the_examples_become_ready_with_exactly_the_expected_azure_resources() {
         "akscluster/prod",
         "federatedidentity/external-dns",
         "roleassignment/external-dns-reader",
+        "roleassignment/prod-kubelet-kv-officer",
     ]);
     dev.kubectl.ok(&[
         "wait",
@@ -50,6 +51,7 @@ fn the_examples_become_ready_with_exactly_the_expected_azure_resources() {
         "team-a",
         "resourcegroup/rg-team-a",
         "federatedidentity/orders",
+        "federatedidentity/exporter",
         "keyvaultbinding/orders-db",
     ]);
 
@@ -79,6 +81,10 @@ fn the_examples_become_ready_with_exactly_the_expected_azure_resources() {
             "/resourceGroups/rg-team-a/providers/Microsoft.ManagedIdentity/userAssignedIdentities/orders",
             "team-a/FederatedIdentity/orders",
         ),
+        (
+            "/resourceGroups/rg-team-a/providers/Microsoft.ManagedIdentity/userAssignedIdentities/exporter",
+            "team-a/FederatedIdentity/exporter",
+        ),
     ];
     for (suffix, owner) in owned {
         let r = find(&resources, suffix).unwrap_or_else(|| {
@@ -100,12 +106,23 @@ fn the_examples_become_ready_with_exactly_the_expected_azure_resources() {
         "profile default tags"
     );
 
-    // One federated credential per identity, trusting the right issuer and subject.
-    let credentials: Vec<&Value> = resources
+    // One federated credential per identity, trusting the right issuer and subject; and the
+    // one azop added to `orders` for its own cluster's issuer while the binding syncs.
+    let (sync, credentials): (Vec<&Value>, Vec<&Value>) = resources
         .iter()
         .filter(|r| id_of(r).contains("/federatedidentitycredentials/"))
-        .collect();
-    assert_eq!(credentials.len(), 2, "{credentials:?}");
+        .partition(|r| id_of(r).contains("/federatedidentitycredentials/azop-sync-"));
+    assert_eq!(credentials.len(), 3, "{credentials:?}");
+    assert_eq!(sync.len(), 1, "{sync:?}");
+    assert!(id_of(sync[0]).contains("/userassignedidentities/orders/"));
+    assert_eq!(
+        sync[0]["properties"]["issuer"],
+        json!(field(&dev.printed, "issuer: "))
+    );
+    assert_eq!(
+        sync[0]["properties"]["subject"],
+        "system:serviceaccount:team-a:orders"
+    );
     let cluster = find(&resources, "/managedClusters/prod").expect("cluster");
     let issuer = cluster["properties"]["oidcIssuerProfile"]["issuerURL"].clone();
     for (identity, subject) in [
@@ -114,6 +131,7 @@ fn the_examples_become_ready_with_exactly_the_expected_azure_resources() {
             "system:serviceaccount:platform:external-dns",
         ),
         ("orders", "system:serviceaccount:team-a:orders"),
+        ("exporter", "system:serviceaccount:team-a:exporter"),
     ] {
         let c = credentials
             .iter()
@@ -167,7 +185,7 @@ fn the_examples_become_ready_with_exactly_the_expected_azure_resources() {
             .iter()
             .map(|s| s.rsplit('/').next().unwrap_or_default())
             .collect::<Vec<_>>(),
-        ["db-password", "db-user"],
+        ["db-name", "db-password", "db-server", "db-user"],
         "{bound:?}"
     );
     for r in &bound {
@@ -182,6 +200,37 @@ fn the_examples_become_ready_with_exactly_the_expected_azure_resources() {
             "Key Vault Secrets User: {r}"
         );
     }
+
+    // The kubelet identity as Key Vault Secrets Officer on the vault.
+    let kubelet = with_description("/RoleAssignment/prod-kubelet-kv-officer");
+    assert_eq!(kubelet.len(), 1, "{kubelet:?}");
+    let cluster = find(&resources, "/managedClusters/prod").expect("cluster");
+    assert_eq!(
+        kubelet[0]["properties"]["principalId"],
+        cluster["properties"]["identityProfile"]["kubeletidentity"]["objectId"]
+    );
+    assert!(
+        kubelet[0]["properties"]["roleDefinitionId"]
+            .as_str()
+            .is_some_and(|d| d.ends_with("b86a8fe4-44ce-4948-aee5-eccb2c155cd7")),
+        "Key Vault Secrets Officer"
+    );
+    assert_eq!(
+        kubelet[0]["properties"]["scope"],
+        find(&resources, "/vaults/azop-platform-kv").expect("vault")["id"]
+    );
+
+    // The binding's Secret: the four database settings, as the vault holds them.
+    let keys = dev.kubectl.ok(&[
+        "get",
+        "secret",
+        "orders-db",
+        "-n",
+        "team-a",
+        "-o",
+        r#"go-template={{range $k, $v := .data}}{{$k}} {{end}}"#,
+    ]);
+    assert_eq!(keys.trim(), "database password server user");
 
     // Nothing else: every resource is one of those above (or a cluster's agent pool).
     for r in &resources {
@@ -207,6 +256,25 @@ fn the_examples_become_ready_with_exactly_the_expected_azure_resources() {
     ]);
     let orders = find(&resources, "/userAssignedIdentities/orders").expect("identity");
     assert_eq!(json!(client_id), orders["properties"]["clientId"]);
+
+    // The onward-federating workload's ServiceAccount carries its identity's client and tenant.
+    let exporter = find(&resources, "/userAssignedIdentities/exporter").expect("identity");
+    for (annotation, property) in [("client-id", "clientId"), ("tenant-id", "tenantId")] {
+        let value = dev.kubectl.ok(&[
+            "get",
+            "serviceaccount",
+            "exporter",
+            "-n",
+            "team-a",
+            "-o",
+            &format!(r"jsonpath={{.metadata.annotations.azure\.workload\.identity/{annotation}}}"),
+        ]);
+        assert_eq!(
+            json!(value),
+            exporter["properties"][property],
+            "{annotation}"
+        );
+    }
 
     assert!(
         terminate(&mut dev.child).success(),

@@ -60,6 +60,81 @@ pub struct BindingContext {
     /// this process just wrote (the Secret's own watch event may wake the binding first), and
     /// a stale status must not cost a second round of vault reads.
     pub last_sync: binding_sync::SyncMemory,
+    /// When each binding's assignments were last found in Azure, and principals Entra does
+    /// not know yet.
+    pub verified: Verified,
+}
+
+/// What the binding controller remembers of Azure between reconciles, to spare ARM reads
+/// and writes that would answer what it already knows.
+#[derive(Default)]
+pub struct Verified {
+    /// By binding uid: the generation and assignment ids last found in Azure, and when.
+    assignments:
+        std::sync::Mutex<std::collections::HashMap<String, (i64, Vec<String>, std::time::Instant)>>,
+    /// By principal id: until when Entra is assumed not to know it (`PrincipalNotFound`).
+    unknown_principals: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+}
+
+impl Verified {
+    fn recent(&self, binding: &KeyVaultBinding, ids: &[String], period: Duration) -> bool {
+        let Some(uid) = binding.metadata.uid.as_deref() else {
+            return false;
+        };
+        self.assignments
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(uid)
+            .is_some_and(|(generation, known, at)| {
+                Some(*generation) == binding.metadata.generation
+                    && known == ids
+                    && at.elapsed() < period
+            })
+    }
+
+    fn record(&self, binding: &KeyVaultBinding, ids: Vec<String>) {
+        if let (Some(uid), Some(generation)) =
+            (binding.metadata.uid.clone(), binding.metadata.generation)
+        {
+            self.assignments
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(uid, (generation, ids, std::time::Instant::now()));
+        }
+    }
+
+    /// Forgets a binding (deleted, or its access revoked).
+    pub fn forget(&self, binding: &KeyVaultBinding) {
+        if let Some(uid) = binding.metadata.uid.as_deref() {
+            self.assignments
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(uid);
+        }
+    }
+
+    fn principal_unknown(&self, principal: &str, wait: Duration) {
+        self.unknown_principals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(principal.to_string(), std::time::Instant::now() + wait);
+    }
+
+    fn principal_pending(&self, principal: &str) -> Option<Duration> {
+        let now = std::time::Instant::now();
+        let mut map = self
+            .unknown_principals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match map.get(principal) {
+            Some(until) if *until > now => Some(*until - now),
+            Some(_) => {
+                map.remove(principal);
+                None
+            }
+            None => None,
+        }
+    }
 }
 
 impl BindingContext {
@@ -69,6 +144,7 @@ impl BindingContext {
             ctx,
             bindings,
             last_sync: binding_sync::SyncMemory::default(),
+            verified: Verified::default(),
         }
     }
 }
@@ -290,6 +366,29 @@ async fn sync(
     let (vault_id, principal) = gate(binding, ctx)?;
     let azure = vault_azure(binding, ctx)?;
     let wanted = wanted_assignments(binding, &vault_id, &principal, &ctx.config.cluster_id)?;
+    // Checked against Azure at most once per sync period while nothing changes: a status
+    // write, a refresh annotation or a Secret event wakes the binding without costing ARM
+    // reads.
+    let ids: Vec<String> = wanted
+        .iter()
+        .map(|(id, _)| id.to_ascii_lowercase())
+        .collect();
+    let all_held = ids
+        .iter()
+        .all(|w| held.iter().any(|h| h.eq_ignore_ascii_case(w)))
+        && held.len() == ids.len();
+    if all_held && bctx.verified.recent(binding, &ids, ctx.config.sync_period) {
+        return Ok(());
+    }
+    if let Some(wait) = bctx.verified.principal_pending(&principal) {
+        return Err(ReconcileError::Waiting {
+            reason: Reason::WaitingForPrincipal,
+            message: format!(
+                "Entra does not know the identity's principal {principal} yet (replication); trying again in {}s",
+                wait.as_secs().max(1)
+            ),
+        });
+    }
     for (id, body) in &wanted {
         if azure.get(id, API_VERSION).await?.is_some() {
             ctx.quota.note(id);
@@ -306,6 +405,10 @@ async fn sync(
                 Err(
                     AzureError::Terminal { code, message } | AzureError::NotFound { code, message },
                 ) if code == "PrincipalNotFound" => {
+                    // Every binding of this identity would get the same answer: they wait
+                    // without asking ARM until then.
+                    bctx.verified
+                        .principal_unknown(&principal, ctx.config.waiting_requeue);
                     return Err(ReconcileError::Waiting {
                         reason: Reason::WaitingForPrincipal,
                         message: format!(
@@ -321,6 +424,7 @@ async fn sync(
             held.push(id.clone());
         }
     }
+    bctx.verified.record(binding, ids);
     let dropped: Vec<String> = held
         .iter()
         .filter(|h| !wanted.iter().any(|(w, _)| w.eq_ignore_ascii_case(h)))
@@ -376,6 +480,7 @@ pub async fn reconcile(
         bctx.last_sync.recall(&binding, &mut status);
         binding_sync::release_trust(&binding, &bctx, &mut status).await?;
         bctx.last_sync.forget(&binding);
+        bctx.verified.forget(&binding);
         engine::remove_finalizer(&api, binding.as_ref()).await?;
         return Ok(Action::await_change());
     }
@@ -453,6 +558,10 @@ pub async fn reconcile(
         Err(ReconcileError::Waiting { reason, message })
             if matches!(reason, Reason::SecretNotFound | Reason::AccessDenied) =>
         {
+            // A 403 may mean an assignment went missing: the next pass checks them in Azure.
+            if reason == Reason::AccessDenied {
+                bctx.verified.forget(&binding);
+            }
             conditions.working(reason, message.clone());
             Ok(ctx.backoff_after(&key, &ReconcileError::Waiting { reason, message }))
         }
@@ -473,6 +582,7 @@ pub async fn reconcile(
             // changed): what it was granted goes, so revoking the policy revokes the access,
             // and the copy of the vault's secrets goes with it.
             if reason == Reason::PolicyDenied {
+                bctx.verified.forget(&binding);
                 if !status.role_assignment_ids.is_empty() {
                     let azure = vault_azure(&binding, ctx)?;
                     for id in status.role_assignment_ids.clone() {
