@@ -293,6 +293,55 @@ async fn a_token_request_in_protobuf_is_answered_with_a_signed_token() {
 }
 
 #[tokio::test]
+async fn a_delete_reads_its_options_from_a_protobuf_body() {
+    let (_e, client) = emulator().await;
+    let config_map = core_pb::ConfigMap {
+        metadata: metadata("c1"),
+        ..Default::default()
+    };
+    let created = send(
+        &client,
+        Method::POST,
+        "/api/v1/namespaces/default/configmaps",
+        Some(PROTOBUF_THEN_JSON),
+        Some((PROTOBUF, envelope("v1", "ConfigMap", &config_map))),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let delete = |dry_run: Vec<String>| {
+        let options = meta_pb::DeleteOptions {
+            dry_run,
+            propagation_policy: Some("Background".into()),
+            ..Default::default()
+        };
+        envelope("v1", "DeleteOptions", &options)
+    };
+    let path = "/api/v1/namespaces/default/configmaps/c1";
+    let dry = send(
+        &client,
+        Method::DELETE,
+        path,
+        Some(PROTOBUF_THEN_JSON),
+        Some((PROTOBUF, delete(vec!["All".into()]))),
+    )
+    .await;
+    assert_eq!(dry.status, StatusCode::OK);
+    let still = send(&client, Method::GET, path, Some("application/json"), None).await;
+    assert_eq!(still.status, StatusCode::OK, "a dry run deletes nothing");
+    let real = send(
+        &client,
+        Method::DELETE,
+        path,
+        Some(PROTOBUF_THEN_JSON),
+        Some((PROTOBUF, delete(Vec::new()))),
+    )
+    .await;
+    assert_eq!(real.status, StatusCode::OK);
+    let gone = send(&client, Method::GET, path, Some("application/json"), None).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn errors_are_statuses_in_the_negotiated_encoding() {
     let (_e, client) = emulator().await;
     let missing = send(
