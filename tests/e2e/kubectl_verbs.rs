@@ -1,7 +1,8 @@
 //! The kubectl verbs people use on azop objects, run with the real kubectl against the
 //! kube-emulator: server-side apply (field managers and conflicts), describe, patch (spec and
 //! the status subresource), label and label selectors, wait for a condition set while kubectl
-//! waits, delete held by a finalizer, and get's yaml, json and jsonpath output.
+//! waits, delete held by a finalizer, get's yaml, json and jsonpath output, and the typed
+//! `create` verbs (which send protobuf) with `apply -f` of the List `get -o yaml` prints.
 //!
 //! Every test has its own emulator and its own kubectl discovery cache.
 
@@ -35,6 +36,12 @@ impl Cluster {
             .stderr(Stdio::piped())
             .spawn()
             .expect("kubectl starts (set AZOP_KUBECTL or run tests/run)")
+    }
+
+    /// kubectl with a discovery cache of its own, for one invocation: nothing it finds (or
+    /// fails to find) is remembered from an earlier one.
+    fn fresh(&self) -> Kubectl {
+        Kubectl::new(&self.dir.path().join("kubeconfig"))
     }
 
     fn apply(&self, yaml: &str, extra: &[&str]) -> Output {
@@ -862,6 +869,109 @@ async fn get_prints_yaml_json_and_jsonpath() {
         }
         let namespaces = c.kubectl.ok(&["get", "namespaces", "-o", "jsonpath={.items[*].metadata.name}"]);
         assert_eq!(namespaces, "default kube-public kube-system platform team-a");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typed_create_verbs_work_and_a_listed_yaml_applies_back() {
+    run(|c| {
+        // These send protobuf bodies and ask for protobuf answers.
+        for (args, printed) in [
+            (vec!["create", "namespace", "x1"], "namespace/x1 created\n"),
+            (
+                vec![
+                    "create",
+                    "secret",
+                    "generic",
+                    "s1",
+                    "--from-literal=a=b",
+                    "-n",
+                    "x1",
+                ],
+                "secret/s1 created\n",
+            ),
+            (
+                vec![
+                    "create",
+                    "configmap",
+                    "c1",
+                    "--from-literal=a=b",
+                    "-n",
+                    "x1",
+                ],
+                "configmap/c1 created\n",
+            ),
+            (
+                vec!["create", "serviceaccount", "sa1", "-n", "x1"],
+                "serviceaccount/sa1 created\n",
+            ),
+        ] {
+            assert_eq!(c.fresh().ok(&args), printed);
+        }
+        let token = c.fresh().ok(&[
+            "create",
+            "token",
+            "sa1",
+            "-n",
+            "x1",
+            "--audience",
+            "api://AzureADTokenExchange",
+        ]);
+        assert!(
+            token.starts_with("eyJ") && token.trim().split('.').count() == 3,
+            "{token}"
+        );
+
+        let yaml = c
+            .fresh()
+            .ok(&["get", "secret", "s1", "-n", "x1", "-o", "yaml"]);
+        for line in [
+            "kind: Secret\n",
+            "  a: Yg==\n",
+            "  name: s1\n",
+            "  namespace: x1\n",
+        ] {
+            assert!(yaml.contains(line), "{line:?} missing from:\n{yaml}");
+        }
+        // Go writes empty strings in protobuf; they are not stored as fields.
+        assert!(!yaml.contains("generateName"), "{yaml}");
+
+        // What `get -o yaml` prints for several objects is a `kind: List`, which kubectl
+        // validates against /openapi/v2 before applying.
+        let list = c.fresh().ok(&[
+            "get",
+            "configmaps,secrets,serviceaccounts",
+            "-n",
+            "x1",
+            "-o",
+            "yaml",
+        ]);
+        assert!(list.contains("kind: List\n"), "{list}");
+        let out = c.fresh().run_with_stdin(&["apply", "-f", "-"], Some(&list));
+        assert!(
+            out.status.success(),
+            "apply -f of the List failed:\n{}",
+            stderr(&out)
+        );
+        let applied = stdout(&out);
+        for line in [
+            "configmap/c1 configured\n",
+            "secret/s1 configured\n",
+            "serviceaccount/sa1 configured\n",
+        ] {
+            assert!(applied.contains(line), "{line:?} missing from:\n{applied}");
+        }
+        let last_applied = c.fresh().ok(&[
+            "get",
+            "configmap",
+            "c1",
+            "-n",
+            "x1",
+            "-o",
+            "jsonpath={.metadata.annotations.kubectl\\.kubernetes\\.io/last-applied-configuration}",
+        ]);
+        assert!(last_applied.contains("\"a\":\"b\""), "{last_applied}");
     })
     .await;
 }

@@ -10,12 +10,14 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::managed_fields::{self, Writer};
+use crate::negotiation::{Encoding, negotiate, negotiate_openapi_v2};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{
     ApiError, Ownership, ResourceType, Store, TypeKey, WatchEvent, admit_create, merge_patch,
 };
 use crate::stored::Stored;
 use crate::tokens::Signer;
+use crate::{openapi_v2, protobuf};
 
 /// What every request handler shares.
 pub struct Shared {
@@ -76,6 +78,38 @@ fn strict_fields(
 
 fn error_response(e: &ApiError) -> Response {
     json_response(e.code, &e.status())
+}
+
+fn bytes_response(code: u16, content_type: &'static str, body: Vec<u8>) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
+    r
+}
+
+/// An object (which names its apiVersion and kind) in the negotiated encoding.
+fn respond(encoding: Encoding, code: u16, object: &Value) -> Response {
+    match encoding {
+        Encoding::Json => json_response(code, object),
+        Encoding::Protobuf => match protobuf::encode(object) {
+            Ok(bytes) => bytes_response(code, protobuf::MEDIA_TYPE, bytes),
+            Err(e) => respond_error(encoding, &e),
+        },
+    }
+}
+
+/// An error's Status in the negotiated encoding.
+fn respond_error(encoding: Encoding, e: &ApiError) -> Response {
+    match encoding {
+        Encoding::Protobuf => match protobuf::encode(&e.status()) {
+            Ok(bytes) => bytes_response(e.code, protobuf::MEDIA_TYPE, bytes),
+            Err(_) => error_response(e),
+        },
+        Encoding::Json => error_response(e),
+    }
 }
 
 fn query_params(uri: &Uri) -> Vec<(String, String)> {
@@ -142,6 +176,16 @@ pub async fn handle(
             json_response(200, &shared.signer.openid_configuration(&shared.issuer))
         }
         ["openid", "v1", "jwks"] => json_response(200, &shared.signer.jwks()),
+        ["openapi", "v2"] => {
+            let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+            match negotiate_openapi_v2(accept) {
+                Ok(Encoding::Json) => json_response(200, &openapi_v2::json()),
+                Ok(Encoding::Protobuf) => {
+                    bytes_response(200, openapi_v2::PROTOBUF_MEDIA_TYPE, openapi_v2::protobuf())
+                }
+                Err(e) => error_response(&e),
+            }
+        }
         ["openapi", "v3"] => json_response(200, &openapi_index(&shared.store().types())),
         ["openapi", "v3", "api", "v1"] => json_response(
             200,
@@ -349,16 +393,9 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Ok(Value::Null);
     }
-    if ct.contains("protobuf") {
-        // client-go retries with JSON on 415.
-        return Err(ApiError {
-            code: 415,
-            reason: "UnsupportedMediaType",
-            message: format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/merge-patch+json, application/json-patch+json, application/apply-patch+yaml (got {ct})"
-            ),
-            details: None,
-        });
+    if ct.starts_with(protobuf::MEDIA_TYPE) {
+        // Custom resources have no protobuf form: 415 for them, as on a real server.
+        return protobuf::decode(body);
     }
     if ct.contains("yaml") {
         serde_yaml::from_slice(body)
@@ -384,17 +421,26 @@ async fn resource(
         Ok(t) => t,
         Err(e) => return error_response(&e),
     };
-    let wants_table = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("as=Table"));
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let wants_table = accept.is_some_and(|a| a.contains("as=Table"));
+    // What the answer is (a TokenRequest for `serviceaccounts/NAME/token`) decides whether it
+    // can be protobuf.
+    let protobuf_form = if t.sub.as_deref() == Some("token") {
+        protobuf::serves("authentication.k8s.io/v1", "TokenRequest")
+    } else {
+        protobuf::serves(&t.rt.api_version(), &t.rt.kind)
+    };
+    let encoding = match negotiate(accept, protobuf_form && !wants_table) {
+        Ok(encoding) => encoding,
+        Err(e) => return error_response(&e),
+    };
     let manager = field_manager(params, headers);
     let dry_run = param(params, "dryRun").is_some_and(|d| !d.is_empty());
     let result: Result<Response, ApiError> = (|| {
         let parsed = parse_body(headers, &body)?;
         match (&method, &t.name, t.sub.as_deref()) {
             (&Method::GET, None, _) if matches!(param(params, "watch"), Some("true" | "1")) => {
-                Ok(watch(shared.clone(), &t, params)?)
+                Ok(watch(shared.clone(), &t, params, encoding)?)
             }
             (&Method::GET, None, _) => {
                 let selection = Selection::parse(params)?;
@@ -407,7 +453,7 @@ async fn resource(
                         &table(&t.rt, &Value::Array(items), &meta, params),
                     ))
                 } else {
-                    list(&store, &t, params, &selection)
+                    list(&store, &t, params, &selection, encoding)
                 }
             }
             (&Method::POST, None, _) => {
@@ -420,7 +466,7 @@ async fn resource(
                     Ownership::Update(&manager),
                 )?;
                 let obj = shared.store().commit_create(&t.key, admitted, dry_run)?;
-                Ok(json_response(201, &obj))
+                Ok(respond(encoding, 201, &obj))
             }
             (&Method::GET, Some(name), None | Some("status")) => {
                 let obj = shared
@@ -430,7 +476,7 @@ async fn resource(
                 Ok(if wants_table {
                     json_response(200, &table(&t.rt, &json!([obj]), &json!({}), params))
                 } else {
-                    json_response(200, &obj)
+                    respond(encoding, 200, &obj)
                 })
             }
             (&Method::PUT, Some(name), sub @ (None | Some("status"))) => {
@@ -444,7 +490,7 @@ async fn resource(
                     Ownership::Update(&manager),
                     dry_run,
                 )?;
-                Ok(json_response(200, &obj))
+                Ok(respond(encoding, 200, &obj))
             }
             (&Method::PATCH, Some(name), sub @ (None | Some("status"))) => {
                 let ct = headers
@@ -461,7 +507,7 @@ async fn resource(
                     dry_run,
                 };
                 let (code, obj) = patch(&shared, &t, name, parsed, &how)?;
-                Ok(json_response(code, &obj))
+                Ok(respond(encoding, code, &obj))
             }
             (&Method::DELETE, Some(name), None) => {
                 // kubectl sends a delete's dryRun in the DeleteOptions body.
@@ -472,14 +518,15 @@ async fn resource(
                 } else {
                     shared.store().delete(&t.key, &t.namespace, name, dry_run)?
                 };
-                Ok(json_response(200, &obj))
+                Ok(respond(encoding, 200, &obj))
             }
             (&Method::POST, Some(name), Some("token")) if t.key.1 == "serviceaccounts" => {
                 let sa = shared
                     .store()
                     .get(&t.key, &t.namespace, name)
                     .ok_or_else(|| ApiError::not_found(&t.rt, name))?;
-                Ok(json_response(
+                Ok(respond(
+                    encoding,
                     201,
                     &shared.signer.token_request(&shared.issuer, &sa, &parsed)?,
                 ))
@@ -492,7 +539,7 @@ async fn resource(
             }),
         }
     })();
-    result.unwrap_or_else(|e| error_response(&e))
+    result.unwrap_or_else(|e| respond_error(encoding, &e))
 }
 
 fn delete_namespace(shared: &Shared, name: &str) -> Result<Value, ApiError> {
@@ -749,15 +796,23 @@ fn list_page<'s>(
     Ok((page, meta))
 }
 
-/// A list, written straight from the store's objects without copying them.
+/// A list: in JSON, written straight from the store's objects without copying them.
 fn list(
     store: &Store,
     t: &Target,
     params: &[(String, String)],
     selection: &Selection,
+    encoding: Encoding,
 ) -> Result<Response, ApiError> {
     const CHUNK: usize = 256 * 1024;
     let (items, meta) = list_page(store, t, params, selection)?;
+    if encoding == Encoding::Protobuf {
+        let rt = &t.rt;
+        let items = items.into_iter().map(Stored::to_value).collect();
+        let bytes =
+            protobuf::encode_list(&rt.api_version(), &rt.kind, &rt.list_kind, &meta, items)?;
+        return Ok(bytes_response(200, protobuf::MEDIA_TYPE, bytes));
+    }
     let head = json!({"kind": t.rt.list_kind, "apiVersion": t.rt.api_version(), "metadata": meta});
     let head = head.to_string();
     // `{"kind":...,"metadata":{...}` then `,"items":[...]}`, in chunks: a big list is never
@@ -794,6 +849,7 @@ fn watch(
     shared: Arc<Shared>,
     t: &Target,
     params: &[(String, String)],
+    encoding: Encoding,
 ) -> Result<Response, ApiError> {
     let selection = Selection::parse(params)?;
     let since = param(params, "resourceVersion")
@@ -833,8 +889,10 @@ fn watch(
                 == Some(ns.as_str()))
             && selection.selects(&e.object.object)
     };
-    let line = |type_: &str, object: &Value| {
-        Bytes::from(format!("{}\n", json!({"type": type_, "object": object})))
+    let line = move |type_: &str, object: &Value| match encoding {
+        Encoding::Json => Bytes::from(format!("{}\n", json!({"type": type_, "object": object}))),
+        // Cannot fail: Status and every kind negotiated as protobuf have a protobuf form.
+        Encoding::Protobuf => protobuf::watch_frame(type_, object).unwrap_or_default(),
     };
     let gone = move |message: &str| {
         line(
@@ -852,7 +910,7 @@ fn watch(
         };
         let mut last = since.unwrap_or(current);
         for e in initial.iter().filter(|e| in_scope(e)) {
-            if tx.send(e.line()).await.is_err() {
+            if tx.send(e.encoded(encoding)).await.is_err() {
                 return;
             }
         }
@@ -865,7 +923,7 @@ fn watch(
             for e in backlog.drain(..) {
                 if e.rv > last {
                     last = e.rv;
-                    if in_scope(&e) && tx.send(e.line()).await.is_err() {
+                    if in_scope(&e) && tx.send(e.encoded(encoding)).await.is_err() {
                         return;
                     }
                 }
@@ -876,7 +934,7 @@ fn watch(
                     Ok(e) if e.rv <= last => {}
                     Ok(e) => {
                         last = e.rv;
-                        if in_scope(&e) && tx.send(e.line()).await.is_err() {
+                        if in_scope(&e) && tx.send(e.encoded(encoding)).await.is_err() {
                             return;
                         }
                     }
@@ -902,7 +960,7 @@ fn watch(
                     while let Ok(e) = live.try_recv() {
                         if e.rv > last {
                             last = e.rv;
-                            if in_scope(&e) && tx.send(e.line()).await.is_err() {
+                            if in_scope(&e) && tx.send(e.encoded(encoding)).await.is_err() {
                                 return;
                             }
                         }
@@ -929,9 +987,13 @@ fn watch(
         Some((Ok::<_, Infallible>(bytes), rx))
     });
     let mut r = Response::new(Body::from_stream(stream));
+    let content_type = match encoding {
+        Encoding::Json => "application/json",
+        Encoding::Protobuf => protobuf::WATCH_MEDIA_TYPE,
+    };
     r.headers_mut().insert(
         header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
+        header::HeaderValue::from_static(content_type),
     );
     Ok(r)
 }

@@ -26,18 +26,26 @@
 //! - the Table format with a CRD's printer columns (and kube-apiserver's columns for Events),
 //!   for `kubectl get`;
 //! - the OIDC issuer documents (`/.well-known/openid-configuration`, `/openid/v1/jwks`) for the
-//!   ServiceAccount tokens it signs.
+//!   ServiceAccount tokens it signs;
+//! - Kubernetes' protobuf encoding for the built-in kinds (requests, answers, lists and watch
+//!   streams), negotiated by Content-Type and Accept as kube-apiserver negotiates it, so
+//!   kubectl's typed verbs (`kubectl create namespace|secret|configmap|serviceaccount|token`)
+//!   work; custom resources are JSON only, as on a real server (`protobuf`, `negotiation`);
+//! - `/openapi/v2` (JSON, or the protobuf form kubectl asks for to validate a `kind: List`),
+//!   publishing no definitions, and `/openapi/v3`.
 //!
-//! Authentication accepts any bearer token; there is no authorisation. Bodies are JSON or YAML:
-//! protobuf is answered 415, so kubectl's typed generators (`kubectl create namespace X`) do not
-//! work; `kubectl apply`/`create -f` (which send JSON) do. A `dryRun` write (`kubectl
-//! --dry-run=server`) is admitted and answered, and stores nothing.
+//! Authentication accepts any bearer token; there is no authorisation. Bodies are JSON, YAML
+//! or, for built-in kinds, protobuf. A `dryRun` write (`kubectl --dry-run=server`) is admitted
+//! and answered, and stores nothing.
 //!
 //! `cargo run --release -p kube-emulator --example bench_objects` measures creates, lists,
 //! watch fan-out and memory with 10,000 custom objects.
 
 mod http;
 mod managed_fields;
+mod negotiation;
+mod openapi_v2;
+mod protobuf;
 mod selector;
 mod store;
 mod stored;

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use crate::managed_fields::{self, Writer};
+use crate::negotiation::Encoding;
 use crate::stored::Stored;
 
 /// A served resource type.
@@ -95,6 +96,8 @@ pub struct WatchEvent {
     pub object: Arc<Stored>,
     /// The serialized line, made once however many watchers send it.
     line: OnceLock<Bytes>,
+    /// The protobuf frame, likewise.
+    frame: OnceLock<Bytes>,
 }
 
 impl WatchEvent {
@@ -105,6 +108,7 @@ impl WatchEvent {
             type_,
             object,
             line: OnceLock::new(),
+            frame: OnceLock::new(),
         })
     }
 
@@ -120,6 +124,23 @@ impl WatchEvent {
                 ))
             })
             .clone()
+    }
+
+    /// The event in `encoding`: the JSON line, or the protobuf frame (an object that cannot
+    /// be written in protobuf is an ERROR event carrying a 500 Status).
+    pub fn encoded(&self, encoding: Encoding) -> Bytes {
+        match encoding {
+            Encoding::Json => self.line(),
+            Encoding::Protobuf => self
+                .frame
+                .get_or_init(|| {
+                    crate::protobuf::watch_frame(self.type_, &self.object.to_value())
+                        .or_else(|e| crate::protobuf::watch_frame("ERROR", &e.status()))
+                        // Cannot fail: a Status always has a protobuf form.
+                        .unwrap_or_default()
+                })
+                .clone(),
+        }
     }
 }
 
