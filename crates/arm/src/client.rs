@@ -115,34 +115,50 @@ fn resource_type_of(path: &str) -> String {
     ResourceId::parse(path).map_or_else(|_| "other".to_string(), |id| id.resource_type())
 }
 
+/// The HTTP client (trusting `ca_bundle_pem` as well, following no redirects) and the options
+/// credentials sign in with (the same transport; Entra at `authority_host` when set), shared by
+/// the ARM and Key Vault clients.
+pub(crate) fn http_and_sign_in(
+    builder: reqwest::ClientBuilder,
+    ca_bundle_pem: Option<&str>,
+    authority_host: Option<&str>,
+) -> Result<(reqwest::Client, ClientOptions), ArmError> {
+    let mut http = builder.redirect(reqwest::redirect::Policy::none());
+    if let Some(pem) = ca_bundle_pem {
+        for cert in reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
+            ArmError::Configuration {
+                message: format!("the CA bundle does not parse: {e}"),
+            }
+        })? {
+            http = http.add_root_certificate(cert);
+        }
+    }
+    let http = http.build().map_err(|e| ArmError::Configuration {
+        message: format!("the HTTP client could not be built: {e}"),
+    })?;
+    let mut credential_options = ClientOptions {
+        transport: Some(Transport::new(Arc::new(http.clone()))),
+        ..Default::default()
+    };
+    if let Some(host) = authority_host {
+        let mut cloud = azure_core::cloud::CustomConfiguration::default();
+        cloud.authority_host = host.trim_end_matches('/').to_string();
+        credential_options.cloud = Some(Arc::new(cloud.into()));
+    }
+    Ok((http, credential_options))
+}
+
 impl ArmClient {
     /// A client for `config`.
     pub fn new(config: ArmConfig) -> Result<Self, ArmError> {
         let endpoint = Url::parse(&config.endpoint).map_err(|e| ArmError::Configuration {
             message: format!("the ARM endpoint {} is not a URL: {e}", config.endpoint),
         })?;
-        let mut http = reqwest::ClientBuilder::new().redirect(reqwest::redirect::Policy::none());
-        if let Some(pem) = &config.ca_bundle_pem {
-            for cert in reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
-                ArmError::Configuration {
-                    message: format!("the CA bundle does not parse: {e}"),
-                }
-            })? {
-                http = http.add_root_certificate(cert);
-            }
-        }
-        let http = http.build().map_err(|e| ArmError::Configuration {
-            message: format!("the HTTP client could not be built: {e}"),
-        })?;
-        let mut credential_options = ClientOptions {
-            transport: Some(Transport::new(Arc::new(http.clone()))),
-            ..Default::default()
-        };
-        if let Some(host) = &config.authority_host {
-            let mut cloud = azure_core::cloud::CustomConfiguration::default();
-            cloud.authority_host = host.trim_end_matches('/').to_string();
-            credential_options.cloud = Some(Arc::new(cloud.into()));
-        }
+        let (http, credential_options) = http_and_sign_in(
+            reqwest::ClientBuilder::new(),
+            config.ca_bundle_pem.as_deref(),
+            config.authority_host.as_deref(),
+        )?;
         let credential =
             config
                 .credential

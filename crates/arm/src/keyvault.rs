@@ -160,30 +160,11 @@ pub struct KeyVaultClient {
 impl KeyVaultClient {
     /// A client for `config`.
     pub fn new(config: KeyVaultConfig) -> Result<Self, ArmError> {
-        let mut http = reqwest::ClientBuilder::new()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(config.timeout);
-        if let Some(pem) = &config.ca_bundle_pem {
-            for cert in reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
-                ArmError::Configuration {
-                    message: format!("the CA bundle does not parse: {e}"),
-                }
-            })? {
-                http = http.add_root_certificate(cert);
-            }
-        }
-        let http = http.build().map_err(|e| ArmError::Configuration {
-            message: format!("the HTTP client could not be built: {e}"),
-        })?;
-        let mut credential_options = ClientOptions {
-            transport: Some(Transport::new(Arc::new(http.clone()))),
-            ..Default::default()
-        };
-        if let Some(host) = &config.authority_host {
-            let mut cloud = azure_core::cloud::CustomConfiguration::default();
-            cloud.authority_host = host.trim_end_matches('/').to_string();
-            credential_options.cloud = Some(Arc::new(cloud.into()));
-        }
+        let (http, credential_options) = crate::client::http_and_sign_in(
+            reqwest::ClientBuilder::new().timeout(config.timeout),
+            config.ca_bundle_pem.as_deref(),
+            config.authority_host.as_deref(),
+        )?;
         let options = ClientOptions {
             transport: Some(Transport::new(Arc::new(http))),
             // A 429 pauses the vault and goes back to the caller; no hidden retries, so every
