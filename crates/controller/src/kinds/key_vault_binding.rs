@@ -65,13 +65,15 @@ pub struct BindingContext {
     pub verified: Verified,
 }
 
+/// A binding's generation and assignment ids last found in Azure, and when.
+type Checked = (i64, Vec<String>, std::time::Instant);
+
 /// What the binding controller remembers of Azure between reconciles, to spare ARM reads
 /// and writes that would answer what it already knows.
 #[derive(Default)]
 pub struct Verified {
     /// By binding uid: the generation and assignment ids last found in Azure, and when.
-    assignments:
-        std::sync::Mutex<std::collections::HashMap<String, (i64, Vec<String>, std::time::Instant)>>,
+    assignments: std::sync::Mutex<std::collections::HashMap<String, Checked>>,
     /// By principal id: until when Entra is assumed not to know it (`PrincipalNotFound`).
     unknown_principals: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
