@@ -42,6 +42,8 @@ async fn kubectl_accepts_the_crds_and_applies_every_example() {
             "resourcegroup.azop.dev/rg-team-a",
             "federatedidentity.azop.dev/orders",
             "keyvaultbinding.azop.dev/orders-db",
+            "federatedidentity.azop.dev/exporter",
+            "roleassignment.azop.dev/prod-kubelet-kv-officer",
         ] {
             assert!(
                 applied.contains(&format!("{obj} created")),
@@ -60,9 +62,9 @@ async fn kubectl_accepts_the_crds_and_applies_every_example() {
         for column in ["NAMESPACE", "NAME", "READY", "REASON", "AGE"] {
             assert!(header.contains(column), "{column} missing from {header}");
         }
-        // Two profiles and eight namespaced objects, every kind listed by the category.
+        // Two profiles and ten namespaced objects, every kind listed by the category.
         let rows = table.lines().filter(|l| l.contains(".azop.dev/")).count();
-        assert_eq!(rows, 10, "{table}");
+        assert_eq!(rows, 12, "{table}");
         let kv = kubectl.ok(&["get", "kv", "-n", "platform"]);
         assert!(
             kv.lines().next().unwrap_or_default().contains("URI"),

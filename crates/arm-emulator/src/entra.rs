@@ -352,23 +352,9 @@ pub(crate) async fn token(control: &Control, tenant: &str, body: &[u8]) -> Answe
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
         );
     };
-    let now = jiff::Timestamp::now().as_second();
-    let claims = json!({
-        "aud": resource,
-        "iss": format!("{}/{tenant_id}/v2.0", control.base_url),
-        "iat": now,
-        "nbf": now,
-        "exp": now + TOKEN_LIFETIME,
-        "oid": principal,
-        "sub": principal,
-        "tid": tenant_id,
-        "appid": client_id,
-        "azp": client_id,
-        "idtyp": "app",
-        "ver": "1.0",
-        "uti": uuid::Uuid::new_v4().simple().to_string(),
-    });
-    let Some(access_token) = control.signer.sign(&claims) else {
+    let Some((access_token, _)) =
+        access_token(control, &tenant_id, resource, &principal, client_id)
+    else {
         return entra_error(500, "temporarily_unavailable", 90033, "Signing failed.");
     };
     Answer {
@@ -380,6 +366,114 @@ pub(crate) async fn token(control: &Control, tenant: &str, body: &[u8]) -> Answe
             "access_token": access_token,
         })),
         headers: vec![("Cache-Control".into(), "no-store, no-cache".into())],
+    }
+}
+
+/// An access token for `principal` (application `client_id`) to `resource`, and when it
+/// expires (Unix seconds).
+fn access_token(
+    control: &Control,
+    tenant_id: &str,
+    resource: &str,
+    principal: &str,
+    client_id: &str,
+) -> Option<(String, i64)> {
+    let now = jiff::Timestamp::now().as_second();
+    let exp = now + TOKEN_LIFETIME;
+    let claims = json!({
+        "aud": resource,
+        "iss": format!("{}/{tenant_id}/v2.0", control.base_url),
+        "iat": now,
+        "nbf": now,
+        "exp": exp,
+        "oid": principal,
+        "sub": principal,
+        "tid": tenant_id,
+        "appid": client_id,
+        "azp": client_id,
+        "idtyp": "app",
+        "ver": "1.0",
+        "uti": uuid::Uuid::new_v4().simple().to_string(),
+    });
+    control.signer.sign(&claims).map(|t| (t, exp))
+}
+
+/// The managed identity endpoint of an emulated AKS node (`GET /msi/token`, the App Service
+/// protocol): a token for one of the managed clusters' kubelet identities, chosen by
+/// `client_id`, `object_id` or `msi_res_id` (or the only one there is), when the request
+/// carries the node's `X-IDENTITY-HEADER`.
+pub(crate) fn node_token(control: &Control, query: &str, header: Option<&str>) -> Answer {
+    let fail = |status: u16, message: &str| Answer {
+        status,
+        body: Some(json!({"error": {"code": "invalid_request", "message": message}})),
+        headers: Vec::new(),
+    };
+    let (tenant_id, expected, kubelets) = {
+        let s = control.lock();
+        let kubelets: Vec<Value> = s
+            .arm
+            .resources
+            .values()
+            .filter(|r| r.kind == crate::arm::Kind::ManagedCluster)
+            .filter_map(|r| {
+                r.body
+                    .pointer("/properties/identityProfile/kubeletidentity")
+                    .cloned()
+            })
+            .collect();
+        (
+            s.config.tenant_id.clone(),
+            s.config.node_identity_header.clone(),
+            kubelets,
+        )
+    };
+    if header != Some(expected.as_str()) {
+        return fail(401, "The X-IDENTITY-HEADER header is missing or wrong.");
+    }
+    let q: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let Some(resource) = q.get("resource").filter(|r| !r.is_empty()) else {
+        return fail(400, "The resource parameter is required.");
+    };
+    let field = |k: &Value, f: &str| k[f].as_str().unwrap_or_default().to_ascii_lowercase();
+    let asked = [
+        ("client_id", "clientId"),
+        ("object_id", "objectId"),
+        ("msi_res_id", "resourceId"),
+    ]
+    .iter()
+    .find_map(|(p, f)| q.get(*p).map(|v| (*f, v.to_ascii_lowercase())));
+    let chosen = match asked {
+        Some((f, v)) => kubelets.iter().find(|k| field(k, f) == v),
+        None if kubelets.len() == 1 => kubelets.first(),
+        None => None,
+    };
+    let Some(kubelet) = chosen else {
+        return fail(
+            400,
+            "The requested identity has not been assigned to this resource.",
+        );
+    };
+    let Some((token, exp)) = access_token(
+        control,
+        &tenant_id,
+        resource.trim_end_matches('/'),
+        &field(kubelet, "objectId"),
+        &field(kubelet, "clientId"),
+    ) else {
+        return fail(500, "Signing failed.");
+    };
+    Answer {
+        status: 200,
+        body: Some(json!({
+            "access_token": token,
+            "expires_on": exp.to_string(),
+            "resource": resource,
+            "token_type": "Bearer",
+            "client_id": field(kubelet, "clientId"),
+        })),
+        headers: Vec::new(),
     }
 }
 

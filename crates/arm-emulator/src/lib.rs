@@ -49,6 +49,12 @@
 //!     `POST /_emulator/trustedCas` with a PEM body), from loopback issuers only (anything else
 //!     answers AADSTS50166, so nothing leaves the machine), and cached per issuer (refetched
 //!     once when a token names an unknown `kid`). A malformed assertion answers AADSTS50027.
+//! - the managed identity endpoint of an emulated AKS node, `GET {url}/msi/token` (the App
+//!   Service protocol azure_identity's `ManagedIdentityCredential` speaks when
+//!   `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` are set; `api-version=2019-08-01`, `resource`,
+//!   and `client_id`, `object_id` or `msi_res_id`): it answers tokens for the kubelet identities
+//!   of the managed clusters it holds, as IMDS does on their nodes, and nothing else.
+//!   `GET /_emulator/nodeIdentity` gives the endpoint and the header value.
 //! - the Key Vault secrets data plane under each vault's `properties.vaultUri`,
 //!   `{url}/keyvault/{vault}/` (any `api-version`, e.g. 7.5, 7.6): `PUT secrets/{name}` (set a new
 //!   version: `value`, `contentType`, `tags`, `attributes.enabled/nbf/exp`), `GET secrets/{name}`
@@ -235,6 +241,10 @@ pub struct Config {
     /// or above whose role allows the request's action. Off by default: any bearer token then
     /// acts with every right. Flip at run time with [`Control::set_enforce_authorization`].
     pub enforce_authorization: bool,
+    /// The secret an emulated AKS node's managed identity endpoint expects in its
+    /// `X-IDENTITY-HEADER` (`IDENTITY_HEADER` for azure_identity's `ManagedIdentityCredential`);
+    /// a random one by default.
+    pub node_identity_header: String,
 }
 
 impl Default for Config {
@@ -251,6 +261,7 @@ impl Default for Config {
             trusted_ca_pems: Vec::new(),
             workload_identities: Vec::new(),
             enforce_authorization: false,
+            node_identity_header: uuid::Uuid::new_v4().simple().to_string(),
         }
     }
 }

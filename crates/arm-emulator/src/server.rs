@@ -169,6 +169,13 @@ async fn handle(
         let a = crate::entra::token(&control, tenant, &body).await;
         return respond(a.status, a.body.as_ref(), &a.headers);
     }
+    if path == "/msi/token" && method == Method::GET {
+        let header = headers
+            .get("x-identity-header")
+            .and_then(|v| v.to_str().ok());
+        let a = crate::entra::node_token(&control, &query, header);
+        return respond(a.status, a.body.as_ref(), &a.headers);
+    }
     if let Some(a) = crate::keyvault::route(&control, &method, &path, &query, &headers, &body) {
         let code = a
             .body
@@ -523,6 +530,10 @@ fn control_api(control: &Control, method: &Method, rest: &str, body: &Bytes) -> 
         (&Method::GET, "/requests") => ok(json!(control.request_log())),
         (&Method::GET, "/requests/counts") => ok(json!(control.counts())),
         (&Method::GET, "/tokenRequests") => ok(json!(control.token_requests())),
+        (&Method::GET, "/nodeIdentity") => ok(json!({
+            "endpoint": format!("{}/msi/token", control.base_url),
+            "header": control.lock().config.node_identity_header.clone(),
+        })),
         (&Method::DELETE, "/requests") => {
             control.clear_log();
             ok(json!({}))
