@@ -186,7 +186,7 @@ async fn server_side_apply_creates_updates_and_reports_conflicts_between_field_m
                 "{obj} missing from:\n{applied}"
             );
         }
-        assert_eq!(applied.matches("serverside-applied").count(), 12, "{applied}");
+        assert_eq!(applied.matches("serverside-applied").count(), 14, "{applied}");
         let rg = c.json(&RG);
         assert_eq!(rg["spec"]["location"], "westeurope");
         assert_eq!(rg["spec"]["managementPolicy"], "Manage", "schema default");
