@@ -271,6 +271,20 @@ fn attacks() -> Vec<Attack> {
             refusal: Refusal::Stalled("PolicyDenied", &["principal.objectId", "platform namespaces"]),
         },
         Attack {
+            what: "someone else's identity (finance's payroll, in a group inside the allow-list) observed into the namespace and named as principal",
+            yaml: format!(
+                "apiVersion: azop.dev/v1alpha1\nkind: FederatedIdentity\nmetadata: {{name: watched-payroll, namespace: team-a}}\nspec:\n  azureName: payroll\n  resourceGroupName: rg-team-a-finance\n  managementPolicy: Observe\n  issuer: {{url: \"https://westeurope.oic.prod-aks.azure.com/tenant/issuer/\"}}\n  serviceAccount: {{name: payroll}}\n---\n{}",
+                ra(
+                    "observed-principal",
+                    "{federatedIdentity: {name: watched-payroll}}",
+                    "role: AcrPull",
+                    own_rg,
+                )
+            ),
+            object: ("roleassignment/observed-principal", "team-a"),
+            refusal: Refusal::Stalled("PolicyDenied", &["is observed", "managementPolicy: Observe"]),
+        },
+        Attack {
             what: "the platform cluster's kubelet identity as principal",
             yaml: ra(
                 "kubelet",

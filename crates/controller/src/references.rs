@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use azop_api::ResourceGroup;
-use azop_api::azure_resource::AzureBacked;
+use azop_api::azure_resource::{AzureBacked, ManagementPolicy};
 use azop_api::conditions::Reason;
 use azop_api::conditions::{self, READY};
 use azop_api::profile::AzopKind;
@@ -48,6 +48,24 @@ pub fn ready<T: AzureBacked>(
         });
     }
     Ok(obj)
+}
+
+/// Refuses a referenced object azop only observes (`managementPolicy: Observe`, which any
+/// namespace may point at a resource it does not own) as `Stalled`/`PolicyDenied`: `use_` (what
+/// the referrer would do with it) happens only with what azop manages.
+pub fn not_observed<T: AzureBacked>(obj: &T, use_: &str) -> Result<(), ReconcileError> {
+    if obj.management_policy() != ManagementPolicy::Observe {
+        return Ok(());
+    }
+    Err(ReconcileError::Stalled {
+        reason: Reason::PolicyDenied,
+        message: format!(
+            "{} {}/{} is observed (managementPolicy: Observe): {use_} only with what azop manages",
+            T::kind(&()),
+            obj.namespace().unwrap_or_default(),
+            obj.name_any()
+        ),
+    })
 }
 
 /// The ARM id a Ready referenced object reports.

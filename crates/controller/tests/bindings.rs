@@ -360,4 +360,60 @@ async fn revoking_the_policy_revokes_the_access_and_observed_vaults_grant_nothin
     let (reason, message) = binding_condition(&env, "team-a", "via-observed", STALLED).await;
     assert_eq!(reason, "PolicyDenied");
     assert!(message.contains("observed"), "{message}");
+
+    // Nor does an identity azop only observes: team-a points an observing object at team-b's
+    // identity (its group is inside team-a's allow-list) and asks for access and a sync with
+    // it. Refused before any write: no grant, no federated credential on team-b's identity.
+    Api::<k8s_openapi::api::core::v1::Namespace>::all(env.client.clone())
+        .patch(
+            "team-a",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&json!({"metadata": {"labels": {"vault-access": "true"}}})),
+        )
+        .await
+        .expect("selected again");
+    env.create::<FederatedIdentity>(
+        json!({"apiVersion": "azop.dev/v1alpha1", "kind": "FederatedIdentity",
+        "metadata": {"name": "stolen", "namespace": "team-a"},
+        "spec": {"azureName": "orders", "location": "westeurope", "resourceGroupName": "rg-team-b",
+                 "managementPolicy": "Observe", "issuer": {"url": "https://issuer.example.com"},
+                 "serviceAccount": {"name": "orders", "create": false}}}),
+    )
+    .await;
+    env.wait_ready::<FederatedIdentity>("team-a", "stolen")
+        .await;
+    let writes_before = env
+        .arm
+        .request_log()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .count();
+    let mut stolen = binding("team-a", "via-stolen", "SecretsUser", &["db-password"]);
+    stolen["spec"]["identityRef"]["name"] = json!("stolen");
+    stolen["spec"]["sync"] =
+        json!({"secretName": "loot", "items": [{"key": "p", "vaultSecret": "db-password"}]});
+    create_binding(&env, stolen).await;
+    let (reason, message) = binding_condition(&env, "team-a", "via-stolen", STALLED).await;
+    assert_eq!(reason, "PolicyDenied");
+    assert!(
+        message.contains("FederatedIdentity team-a/stolen is observed"),
+        "{message}"
+    );
+    let writes_after = env
+        .arm
+        .request_log()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .count();
+    assert_eq!(
+        writes_after, writes_before,
+        "no ARM write for the refused binding"
+    );
+    assert!(
+        env.arm.resources().iter().all(|r| !r["id"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/federatedIdentityCredentials/azop-sync-")),
+        "no federated credential added to team-b's identity"
+    );
 }

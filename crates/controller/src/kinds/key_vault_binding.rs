@@ -25,7 +25,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use azop_api::azure_resource::{AzureBacked, DeletionPolicy, ManagementPolicy};
+use azop_api::azure_resource::{AzureBacked, DeletionPolicy};
 use azop_api::conditions::{Conditions, Reason, SYNCED, Status};
 use azop_api::profile::AzopKind;
 use azop_api::{FederatedIdentity, KeyVault, KeyVaultBinding, KeyVaultBindingStatus};
@@ -231,14 +231,8 @@ fn gate(binding: &KeyVaultBinding, ctx: &Context) -> Result<(String, String), Re
             vref.name, binding.spec.role, bp.allowed_roles
         )));
     }
-    // Access is granted only on a vault azop manages, not one it merely observes (which any
-    // namespace may point at a vault it does not own).
-    if vault.management_policy() == ManagementPolicy::Observe {
-        return Err(denied(format!(
-            "KeyVault {vns}/{} is observed (managementPolicy: Observe): azop grants access only to vaults it manages",
-            vref.name
-        )));
-    }
+    // Access is granted only on a vault azop manages, not one it merely observes.
+    references::not_observed(vault.as_ref(), "azop grants vault access")?;
     // A namespace's own vault has a bindingPolicy the namespace wrote itself: outside the
     // platform namespaces the role must also be one its profile allows.
     if vns == ns && !ctx.config.platform_namespaces.contains(&ns) {
@@ -264,8 +258,14 @@ fn gate(binding: &KeyVaultBinding, ctx: &Context) -> Result<(String, String), Re
             vref.name
         )));
     }
-    let identity =
-        references::ready::<FederatedIdentity>(ctx, &ns, &binding.spec.identity_ref.name)?;
+    // Nor to an identity azop only observes: a grant on it (or sync's federated credential)
+    // would reach an identity the namespace does not own.
+    let identity_name = &binding.spec.identity_ref.name;
+    references::not_observed(
+        references::existing::<FederatedIdentity>(ctx, &ns, identity_name)?.as_ref(),
+        "azop grants vault access and syncs",
+    )?;
+    let identity = references::ready::<FederatedIdentity>(ctx, &ns, identity_name)?;
     let principal = identity
         .status
         .as_ref()

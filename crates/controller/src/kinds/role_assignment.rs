@@ -61,6 +61,14 @@ fn principal_id(ra: &RoleAssignment, ctx: &Context) -> Result<String, ReconcileE
         return Ok(id.clone());
     }
     if let Some(r) = &p.federated_identity {
+        // Outside the platform namespaces, an observed identity would be any principal by
+        // another name (principal.objectId is platform-only).
+        if !ctx.config.platform_namespaces.contains(&ns) {
+            references::not_observed(
+                references::existing::<FederatedIdentity>(ctx, &ns, &r.name)?.as_ref(),
+                "outside the platform namespaces roles are granted",
+            )?;
+        }
         let fi = references::ready::<FederatedIdentity>(ctx, &ns, &r.name)?;
         return fi
             .status
