@@ -180,21 +180,32 @@ impl<'a> Conditions<'a> {
     /// Sets one condition. `lastTransitionTime` moves only when the status changes;
     /// `observedGeneration` is always the generation being described.
     pub fn set(&mut self, type_: &str, status: Status, reason: Reason, message: impl Into<String>) {
-        let message = message.into();
+        self.set_reason(type_, status, reason.as_str(), message.into());
+    }
+
+    /// Sets condition `to` to `status` with the reason and message `from` has now (nothing
+    /// when `from` is absent): a condition that reports the same cause as another.
+    pub fn copy_cause(&mut self, from: &str, to: &str, status: Status) {
+        if let Some(c) = find(self.list, from).cloned() {
+            self.set_reason(to, status, &c.reason, c.message);
+        }
+    }
+
+    fn set_reason(&mut self, type_: &str, status: Status, reason: &str, message: String) {
         match self.list.iter_mut().find(|c| c.type_ == type_) {
             Some(c) => {
                 if c.status != status.as_str() {
                     c.status = status.as_str().to_string();
                     c.last_transition_time = self.now.clone();
                 }
-                c.reason = reason.as_str().to_string();
+                c.reason = reason.to_string();
                 c.message = message;
                 c.observed_generation = Some(self.generation);
             }
             None => self.list.push(Condition {
                 type_: type_.to_string(),
                 status: status.as_str().to_string(),
-                reason: reason.as_str().to_string(),
+                reason: reason.to_string(),
                 message,
                 observed_generation: Some(self.generation),
                 last_transition_time: self.now.clone(),
@@ -271,6 +282,22 @@ mod tests {
 
     fn at(s: i64) -> Time {
         Time(jiff::Timestamp::from_second(s).expect("valid timestamp"))
+    }
+
+    #[test]
+    fn a_copied_cause_keeps_its_own_transition_time() {
+        let mut list = Vec::new();
+        Conditions::new(&mut list, 1, at(100)).working(Reason::SecretNotFound, "no db-user");
+        Conditions::new(&mut list, 1, at(100)).copy_cause(READY, SYNCED, Status::False);
+        Conditions::new(&mut list, 1, at(200)).working(Reason::AccessDenied, "403");
+        Conditions::new(&mut list, 1, at(200)).copy_cause(READY, SYNCED, Status::False);
+        let synced = find(&list, SYNCED).expect("copied");
+        assert_eq!(synced.status, "False");
+        assert_eq!(synced.reason, "AccessDenied");
+        assert_eq!(synced.message, "403");
+        assert_eq!(synced.last_transition_time, at(100));
+        Conditions::new(&mut list, 1, at(300)).copy_cause("Missing", "Other", Status::True);
+        assert!(find(&list, "Other").is_none());
     }
 
     #[test]

@@ -355,21 +355,11 @@ impl Control {
     /// The new version's id, or `None` when no such vault exists or the name is not a secret
     /// name.
     pub fn set_secret(&self, vault: &str, name: &str, value: &str) -> Option<String> {
-        if !((1..=127).contains(&name.len())
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-        {
+        if !crate::keyvault::valid_secret_name(name) {
             return None;
         }
         let mut s = self.lock();
-        let exists = s.arm.resources.values().any(|r| {
-            r.kind == crate::arm::Kind::Vault
-                && r.body["name"]
-                    .as_str()
-                    .is_some_and(|n| n.eq_ignore_ascii_case(vault))
-        });
-        if !exists {
-            return None;
-        }
+        crate::keyvault::vault_named(&s.arm, vault)?;
         Some(s.arm.secrets.set(vault, name, value))
     }
 

@@ -150,7 +150,20 @@ impl Operation {
     }
 }
 
-fn valid_secret_name(name: &str) -> bool {
+/// The body of the live vault named `name` (ARM names vaults case-insensitively).
+pub(crate) fn vault_named<'a>(arm: &'a crate::arm::Arm, name: &str) -> Option<&'a Value> {
+    arm.resources
+        .values()
+        .find(|r| {
+            r.kind == Kind::Vault
+                && r.body["name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .map(|r| &r.body)
+}
+
+pub(crate) fn valid_secret_name(name: &str) -> bool {
     (1..=127).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
@@ -175,18 +188,7 @@ pub(crate) fn route(
     let tenant = state.config.tenant_id.clone();
     state.arm.settle();
 
-    let Some(vault) = state
-        .arm
-        .resources
-        .values()
-        .find(|r| {
-            r.kind == Kind::Vault
-                && r.body["name"]
-                    .as_str()
-                    .is_some_and(|n| n.eq_ignore_ascii_case(vault_name))
-        })
-        .map(|r| r.body.clone())
-    else {
+    let Some(vault) = vault_named(&state.arm, vault_name).cloned() else {
         // Azure's DNS would not resolve the name; the emulator answers 404.
         return Some(kv_error(
             404,

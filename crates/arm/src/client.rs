@@ -99,7 +99,7 @@ fn header(h: &Headers, name: &'static str) -> Option<String> {
     h.get_optional_string(&HeaderName::from_static(name))
 }
 
-fn retry_after(h: &Headers) -> Option<Duration> {
+pub(crate) fn retry_after(h: &Headers) -> Option<Duration> {
     header(h, "retry-after")
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs)

@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use azure_core::credentials::{Secret, TokenCredential};
-use azure_core::http::headers::HeaderName;
 use azure_core::http::{
     ClientOptions, Context, Method, Pipeline, PipelineSendOptions, Request, RetryOptions,
     Transport, Url,
@@ -352,10 +351,8 @@ impl KeyVaultClient {
                 message: format!("Key Vault refused the token: {code}: {message}"),
             }),
             429 => {
-                let retry_after = headers
-                    .get_optional_string(&HeaderName::from_static("retry-after"))
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map_or(Duration::from_secs(10), Duration::from_secs);
+                let retry_after =
+                    crate::client::retry_after(&headers).unwrap_or(Duration::from_secs(10));
                 self.inner
                     .paused_until
                     .lock()

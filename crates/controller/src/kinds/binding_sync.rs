@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use azop_api::conditions::Reason;
 use azop_api::{FederatedIdentity, KeyVault, KeyVaultBinding, KeyVaultBindingStatus};
-use azop_arm::resources::{ArmList, FederatedIdentityCredential};
+use azop_arm::resources::FederatedIdentityCredential;
 use azop_arm::{VaultError, WorkloadIdentity};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -41,7 +41,9 @@ use serde_json::Value;
 
 use crate::azure::AzureError;
 use crate::engine::{self, Context, ReconcileError};
-use crate::kinds::federated_identity::{API_VERSION, MAX_CREDENTIALS, subject};
+use crate::kinds::federated_identity::{
+    API_VERSION, MAX_CREDENTIALS, azure_credential_name, credentials_of, subject,
+};
 use crate::kinds::key_vault_binding::BindingContext;
 use crate::tokens::{ServiceAccountToken, TOKEN_EXCHANGE_AUDIENCE};
 
@@ -173,14 +175,11 @@ pub fn refresh_interval(binding: &KeyVaultBinding) -> Option<Duration> {
 
 /// The federated credential azop adds to identity `fi` for its own issuer.
 fn sync_credential_name(fi: &FederatedIdentity) -> String {
-    let mut n = format!(
+    azure_credential_name(format!(
         "{SYNC_CREDENTIAL_PREFIX}{}-{}",
         fi.namespace().unwrap_or_default(),
         fi.spec.service_account.name
-    );
-    n.retain(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    n.truncate(120);
-    n
+    ))
 }
 
 /// Whether a binding syncs with identity `ns/name` and is not going away.
@@ -244,16 +243,7 @@ async fn ensure_trust(
     // reconcile takes the same lock.
     let lock = ctx.write_lock(&identity_id);
     let _guard = lock.lock().await;
-    let list = azure
-        .get(
-            &format!("{identity_id}/federatedIdentityCredentials"),
-            API_VERSION,
-        )
-        .await?
-        .map(serde_json::from_value::<ArmList<Value>>)
-        .transpose()?
-        .map(|l| l.value)
-        .unwrap_or_default();
+    let list = credentials_of(azure.as_ref(), &identity_id).await?;
     if list.iter().any(trusts) {
         // Someone already trusts azop's issuer for this subject: nothing of azop's to add.
         return Ok(None);

@@ -41,10 +41,31 @@ const CREDENTIALS: &str = "federatedIdentityCredentials";
 /// The credential's name: `spec.credentialName`, else `<namespace>-<name>` cut to Azure's 120.
 fn credential_name(fi: &FederatedIdentity) -> String {
     fi.spec.credential_name.clone().unwrap_or_else(|| {
-        let mut n = format!("{}-{}", fi.namespace().unwrap_or_default(), fi.name_any());
-        n.retain(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        n.truncate(120);
-        n
+        azure_credential_name(format!(
+            "{}-{}",
+            fi.namespace().unwrap_or_default(),
+            fi.name_any()
+        ))
+    })
+}
+
+/// `raw` as a federated credential name: the characters Azure allows, at most its 120.
+pub(crate) fn azure_credential_name(mut raw: String) -> String {
+    raw.retain(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    raw.truncate(120);
+    raw
+}
+
+/// The federated credentials of identity `identity_id` as Azure lists them (none when the
+/// identity does not exist yet).
+pub(crate) async fn credentials_of(
+    azure: &dyn crate::azure::Azure,
+    identity_id: &str,
+) -> Result<Vec<Value>, ReconcileError> {
+    let list_id = format!("{identity_id}/{CREDENTIALS}");
+    Ok(match azure.get(&list_id, API_VERSION).await? {
+        Some(list) => serde_json::from_value::<ArmList<Value>>(list)?.value,
+        None => Vec::new(),
     })
 }
 
@@ -233,14 +254,11 @@ impl AzureKind for FederatedIdentity {
                 }
             }
             let group = references::resource_group_id(ctx, self, decision)?;
-            let list_id = format!("{}/{CREDENTIALS}", identity_id(self, &group)?);
-            let credentials = match ctx.azure_for(decision)?.get(&list_id, API_VERSION).await? {
-                Some(list) => {
-                    let list: ArmList<Value> = serde_json::from_value(list)?;
-                    list.value
-                }
-                None => Vec::new(),
-            };
+            let credentials = credentials_of(
+                ctx.azure_for(decision)?.as_ref(),
+                identity_id(self, &group)?.as_str(),
+            )
+            .await?;
             Ok(Resolved {
                 group,
                 issuer,

@@ -611,21 +611,11 @@ pub async fn reconcile(
     // Synced=False with Ready's reason when the pass failed after the assignments (or
     // before them: the Secret is not being kept current either); the last Secret stays.
     if sync_failed {
-        let list = &mut status.basic.conditions;
-        if let Some(ready) = azop_api::conditions::find(list, azop_api::conditions::READY).cloned()
-        {
-            let now = engine::now();
-            let kept = azop_api::conditions::find(list, SYNCED)
-                .filter(|c| c.status == "False")
-                .map(|c| c.last_transition_time.clone());
-            list.retain(|c| c.type_ != SYNCED);
-            list.push(k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
-                type_: SYNCED.to_string(),
-                status: "False".to_string(),
-                last_transition_time: kept.unwrap_or(now),
-                ..ready
-            });
-        }
+        Conditions::new(&mut status.basic.conditions, generation, engine::now()).copy_cause(
+            azop_api::conditions::READY,
+            SYNCED,
+            Status::False,
+        );
     }
     write_status(&api, &binding, &status).await?;
     bctx.last_sync.remember(&binding, &status);
