@@ -690,7 +690,7 @@ async fn service_account_token(http: &reqwest::Client, kube: &KubeEmulator, name
     let base = format!("{}/api/v1/namespaces/default/serviceaccounts", kube.url());
     let r = http
         .post(&base)
-        .bearer_auth("kube")
+        .bearer_auth(kube.admin_token())
         .json(&json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}))
         .send()
         .await
@@ -698,7 +698,7 @@ async fn service_account_token(http: &reqwest::Client, kube: &KubeEmulator, name
     assert!(matches!(r.status().as_u16(), 201 | 409));
     let r = http
         .post(format!("{base}/{name}/token"))
-        .bearer_auth("kube")
+        .bearer_auth(kube.admin_token())
         .json(
             &json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
             "spec": {"audiences": [EXCHANGE_AUDIENCE]}}),

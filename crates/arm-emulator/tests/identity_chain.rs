@@ -144,7 +144,7 @@ impl Env {
             self.kube.url()
         );
         let (s, _, _) = self
-            .send(self.http.post(&base).bearer_auth("kube").json(
+            .send(self.http.post(&base).bearer_auth(self.kube.admin_token()).json(
                 &json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}),
             ))
             .await;
@@ -153,7 +153,7 @@ impl Env {
             .send(
                 self.http
                     .post(format!("{base}/{name}/token"))
-                    .bearer_auth("kube")
+                    .bearer_auth(self.kube.admin_token())
                     .json(
                         &json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
                         "spec": {"audiences": [audience]}}),

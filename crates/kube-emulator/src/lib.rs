@@ -258,6 +258,11 @@ impl KubeEmulator {
         &self.ca_pem
     }
 
+    /// The administrator's bearer token (a `system:masters` user), for raw HTTP clients.
+    pub fn admin_token(&self) -> &str {
+        &self.token
+    }
+
     /// A kubeconfig for the emulator: the CA inline, the administrator's bearer token (a
     /// `system:masters` user), the context selected.
     pub fn kubeconfig_yaml(&self) -> String {
