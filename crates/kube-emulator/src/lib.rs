@@ -41,6 +41,8 @@
 //! `cargo run --release -p kube-emulator --example bench_objects` measures creates, lists,
 //! watch fan-out and memory with 10,000 custom objects.
 
+mod builtin;
+mod cluster_ips;
 mod http;
 mod managed_fields;
 mod negotiation;

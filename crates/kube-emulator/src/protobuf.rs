@@ -134,6 +134,7 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
         kinds::codec(&api_version, &kind).ok_or_else(|| unsupported(&api_version, &kind))?;
     let mut object = (codec.decode)(unknown.raw.as_deref().unwrap_or_default())
         .map_err(|e| invalid(format!("{kind}: {e}")))?;
+    crate::builtin::catalog().omit_zero_values(&api_version, &kind, &mut object);
     // DeleteOptions says which group's it is in the envelope only.
     if let Some(fields) = object.as_object_mut() {
         fields.insert("apiVersion".into(), Value::String(api_version));

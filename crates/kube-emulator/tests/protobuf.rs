@@ -146,14 +146,15 @@ async fn a_secret_created_in_protobuf_is_stored_and_read_back_in_either_encoding
     assert!(meta.uid.is_some_and(|u| !u.is_empty()));
     assert_eq!(answered.data.get("a").map(Vec::as_slice), Some(&b"b"[..]));
 
-    // JSON readers see the same object, without the empty strings Go wrote.
+    // JSON readers see the same object, without the empty strings Go wrote, and with the type
+    // kube-apiserver defaults.
     let secrets: Api<Secret> = Api::namespaced(client.clone(), "default");
     let read = secrets.get("s1").await.expect("read as JSON");
     assert_eq!(
         read.data.and_then(|d| d.get("a").cloned()).map(|b| b.0),
         Some(b"b".to_vec())
     );
-    assert_eq!(read.type_, None);
+    assert_eq!(read.type_.as_deref(), Some("Opaque"));
     assert_eq!(read.metadata.generate_name, None);
 
     let got = send(
