@@ -92,7 +92,7 @@ fn allocate_node_ports(spec: &mut Map<String, Value>, taken: &BTreeSet<i64>) -> 
         .into_iter()
         .flatten()
         .filter_map(Value::as_object_mut);
-    for port in ports {
+    for (i, port) in ports.enumerate() {
         match port
             .get("nodePort")
             .and_then(Value::as_i64)
@@ -100,7 +100,7 @@ fn allocate_node_ports(spec: &mut Map<String, Value>, taken: &BTreeSet<i64>) -> 
         {
             Some(n) if taken.contains(&n) => {
                 return Err(format!(
-                    "spec.ports[0].nodePort: Invalid value: {n}: provided port is already allocated"
+                    "spec.ports[{i}].nodePort: Invalid value: {n}: provided port is already allocated"
                 ));
             }
             Some(n) => {
@@ -110,7 +110,9 @@ fn allocate_node_ports(spec: &mut Map<String, Value>, taken: &BTreeSet<i64>) -> 
                 let n = NODE_PORTS
                     .clone()
                     .find(|n| !taken.contains(n))
-                    .ok_or("spec.ports[0].nodePort: Internal error: range is full")?;
+                    .ok_or_else(|| {
+                        format!("spec.ports[{i}].nodePort: Internal error: range is full")
+                    })?;
                 taken.insert(n);
                 port.insert("nodePort".into(), json!(n));
             }

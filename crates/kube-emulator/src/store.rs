@@ -943,37 +943,25 @@ impl Store {
     /// range: 422).
     fn allocate_service_addresses(&self, service: &mut Value) -> Result<(), ApiError> {
         let key: TypeKey = ("".into(), "services".into());
-        let services = self.objects.get(&key);
-        let taken = |pointer: &str| -> BTreeSet<String> {
-            services
-                .into_iter()
-                .flat_map(|m| m.values())
-                .flat_map(|s| match s.object.pointer(pointer) {
-                    Some(Value::Array(items)) => items.clone(),
-                    Some(v) => vec![v.clone()],
-                    None => Vec::new(),
-                })
-                .map(|v| match v {
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                })
-                .collect()
-        };
-        let ips = taken("/spec/clusterIP");
-        let mut node_ports = BTreeSet::new();
-        for s in services.into_iter().flat_map(|m| m.values()) {
-            for p in s
-                .object
-                .pointer("/spec/ports")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(n) = p.get("nodePort").and_then(Value::as_i64) {
-                    node_ports.insert(n);
-                }
-            }
-        }
+        let services = || self.objects.get(&key).into_iter().flat_map(|m| m.values());
+        let ips: BTreeSet<String> = services()
+            .filter_map(|s| {
+                s.object
+                    .pointer("/spec/clusterIP")?
+                    .as_str()
+                    .map(String::from)
+            })
+            .collect();
+        let node_ports: BTreeSet<i64> = services()
+            .flat_map(|s| {
+                s.object
+                    .pointer("/spec/ports")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.get("nodePort").and_then(Value::as_i64))
+            })
+            .collect();
         cluster_ips::allocate(service, &ips, &node_ports).map_err(|m| {
             let name = service
                 .pointer("/metadata/name")
