@@ -64,7 +64,52 @@ impl fmt::Display for FieldError {
     }
 }
 
+/// Constructors for the apiserver's field errors, for validation written by hand (a built-in
+/// kind's `ValidateDeployment` and the like), so their wording matches the schema's errors.
 impl FieldError {
+    /// `field: Required value` (and `: detail` if any).
+    pub fn required(field: &str, detail: &str) -> Self {
+        Self::new(field, Kind::Required, None, detail)
+    }
+
+    /// `field: Invalid value: <value>: detail`, the value printed as the apiserver prints a
+    /// string, number or boolean.
+    pub fn invalid(field: &str, value: &Value, detail: &str) -> Self {
+        Self::new(field, Kind::Invalid, Some(value), detail)
+    }
+
+    /// `field: Invalid value: <rendered>: detail`, for a value the apiserver prints with Go's
+    /// `%#v` (a map: `map[string]string{"app":"x"}`).
+    pub fn invalid_rendered(field: &str, rendered: &str, detail: &str) -> Self {
+        let mut e = Self::new(field, Kind::Invalid, None, "");
+        e.message = format!("{}: {rendered}", e.message);
+        if !detail.is_empty() {
+            e.message = format!("{}: {detail}", e.message);
+        }
+        e
+    }
+
+    /// `field: Unsupported value: <value>: supported values: "a", "b"`.
+    pub fn not_supported(field: &str, value: &Value, supported: &[&str]) -> Self {
+        let list: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
+        Self::new(
+            field,
+            Kind::NotSupported,
+            Some(value),
+            &format!("supported values: {}", list.join(", ")),
+        )
+    }
+
+    /// `field: Forbidden: detail`.
+    pub fn forbidden(field: &str, detail: &str) -> Self {
+        Self::new(field, Kind::Forbidden, None, detail)
+    }
+
+    /// `field: Duplicate value: <value>`.
+    pub fn duplicate(field: &str, value: &Value) -> Self {
+        Self::new(field, Kind::Duplicate, Some(value), "")
+    }
+
     fn new(field: &str, kind: Kind, value: Option<&Value>, detail: &str) -> Self {
         let (reason, label) = kind.reason_and_label();
         let mut message = String::new();
@@ -185,6 +230,11 @@ impl Schema {
             rules,
             validator,
         })
+    }
+
+    /// The schema as it was given.
+    pub fn open_api_v3_schema(&self) -> &Value {
+        &self.root
     }
 
     /// Drops the fields the schema does not know (keeping `apiVersion`, `kind` and `metadata`

@@ -10,12 +10,15 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::auth::{Authenticator, Impersonation, MASTERS, Peer, UserInfo};
+use crate::builtin::catalog;
+use crate::builtin::printers::age;
 use crate::managed_fields::{self, Writer};
 use crate::negotiation::{Encoding, negotiate, negotiate_openapi_v2};
 use crate::rbac::{self, Attributes, Policy};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{
-    ApiError, Ownership, ResourceType, Store, TypeKey, WatchEvent, admit_create, merge_patch,
+    ApiError, Ownership, ResourceType, Store, TypeKey, WatchEvent, admit_create, cannot_be_handled,
+    merge_patch,
 };
 use crate::stored::Stored;
 use crate::tokens::Signer;
@@ -134,6 +137,10 @@ fn strict_fields(
     params: &[(String, String)],
     body: &Value,
 ) -> Result<(), ApiError> {
+    // A value of the wrong type is refused first, whatever the validation asked for.
+    if let Some(error) = rt.builtin.and_then(|k| k.decode_error(body)) {
+        return Err(ApiError::bad_request(cannot_be_handled(rt, &error)));
+    }
     if param(params, "fieldValidation") != Some("Strict") {
         return Ok(());
     }
@@ -148,11 +155,9 @@ fn strict_fields(
         .iter()
         .map(|f| format!("unknown field \"{f}\""))
         .collect();
-    Err(ApiError::bad_request(format!(
-        "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
-        fields.join(", "),
-        kind = rt.kind,
-        version = rt.version,
+    Err(ApiError::bad_request(cannot_be_handled(
+        rt,
+        &format!("strict decoding error: {}", fields.join(", ")),
     )))
 }
 
@@ -373,7 +378,9 @@ fn openapi_index(types: &[Arc<ResourceType>]) -> Value {
 
 /// A group-version's OpenAPI document, as far as kubectl needs it: every write operation
 /// accepts `fieldValidation`, so kubectl leaves validation to the server (which validates
-/// against the CRD schema and its rules).
+/// against the kind's schema); and the kinds' schemas under `components.schemas`, each naming
+/// its `x-kubernetes-group-version-kind`, for `kubectl explain` — the built-in kinds' as
+/// kube-apiserver publishes them, a custom resource's from its CRD.
 fn openapi_group_version(group: &str, version: &str, types: &[Arc<ResourceType>]) -> Value {
     let mut paths = serde_json::Map::new();
     let prefix = if group.is_empty() {
@@ -381,10 +388,11 @@ fn openapi_group_version(group: &str, version: &str, types: &[Arc<ResourceType>]
     } else {
         format!("/apis/{group}/{version}")
     };
-    for t in types
+    let served: Vec<&Arc<ResourceType>> = types
         .iter()
         .filter(|t| t.group == group && t.version == version)
-    {
+        .collect();
+    for t in &served {
         let gvk = json!({"group": t.group, "version": t.version, "kind": t.kind});
         let params = json!([{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}, {"name": "dryRun", "in": "query", "schema": {"type": "string"}}]);
         let op = |action: &str| json!({"x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk, "parameters": params, "responses": {"200": {"description": "OK"}}});
@@ -396,7 +404,29 @@ fn openapi_group_version(group: &str, version: &str, types: &[Arc<ResourceType>]
         paths.insert(base.clone(), json!({"post": op("post"), "get": op("list")}));
         paths.insert(format!("{base}/{{name}}"), json!({"get": op("get"), "put": op("put"), "patch": op("patch"), "delete": op("delete")}));
     }
-    json!({"openapi": "3.0.0", "info": {"title": "kube-emulator", "version": version}, "paths": paths, "components": {"schemas": {}}})
+    let api_versions: Vec<(String, String)> = served
+        .iter()
+        .filter(|t| t.builtin.is_some())
+        .map(|t| (t.api_version(), t.kind.clone()))
+        .collect();
+    let catalog = catalog();
+    let mut schemas = catalog.published(api_versions.iter().map(|(v, k)| (v.as_str(), k.as_str())));
+    for t in served.iter().filter(|t| t.builtin.is_none()) {
+        let Some(schema) = &t.schema else { continue };
+        let mut schema = schema.open_api_v3_schema().clone();
+        let object_meta = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+        schema["properties"]["metadata"] = json!({"allOf": [{"$ref": format!("#/components/schemas/{object_meta}")}], "description": "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"});
+        schema["x-kubernetes-group-version-kind"] =
+            json!([{"group": t.group, "kind": t.kind, "version": t.version}]);
+        // kube-apiserver names a custom resource's definition by its group reversed.
+        let reversed: Vec<&str> = t.group.split('.').rev().collect();
+        schemas.insert(
+            format!("{}.{}.{}", reversed.join("."), t.version, t.kind),
+            schema,
+        );
+        schemas.extend(catalog.definitions_under([object_meta]));
+    }
+    json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.33.0"}, "paths": paths, "components": {"schemas": schemas}})
 }
 
 fn group_list(types: &[Arc<ResourceType>]) -> Value {
@@ -446,7 +476,11 @@ fn resource_list(group: &str, version: &str, types: &[Arc<ResourceType>]) -> Val
             resources.push(json!({"name": format!("{}/status", t.plural), "singularName": "", "namespaced": t.namespaced, "kind": t.kind, "verbs": ["get", "patch", "update"]}));
         }
         for sub in &t.extra_subresources {
-            resources.push(json!({"name": format!("{}/{sub}", t.plural), "singularName": "", "namespaced": t.namespaced, "kind": "TokenRequest", "group": "authentication.k8s.io", "version": "v1", "verbs": ["create"]}));
+            let (kind, group, verbs) = match sub.as_str() {
+                "scale" => ("Scale", "autoscaling", json!(["get", "patch", "update"])),
+                _ => ("TokenRequest", "authentication.k8s.io", json!(["create"])),
+            };
+            resources.push(json!({"name": format!("{}/{sub}", t.plural), "singularName": "", "namespaced": t.namespaced, "kind": kind, "group": group, "version": "v1", "verbs": verbs}));
         }
     }
     let gv = if group.is_empty() {
@@ -669,6 +703,14 @@ async fn resource(
                     &shared.signer.token_request(&shared.issuer, &sa, &parsed)?,
                 ))
             }
+            (_, Some(name), Some("scale"))
+                if t.rt.extra_subresources.iter().any(|s| s == "scale") =>
+            {
+                let (code, obj) = scale(
+                    &shared, &t, name, &method, parsed, headers, &manager, dry_run,
+                )?;
+                Ok(respond(encoding, code, &obj))
+            }
             _ => Err(ApiError {
                 code: 405,
                 reason: "MethodNotAllowed",
@@ -739,6 +781,7 @@ impl Write<'_> {
                     manager,
                     force,
                     dry_run,
+                    params,
                 };
                 patch(shared, t, name, parsed, &how)
             }
@@ -875,6 +918,88 @@ fn review(shared: &Shared, t: &Target, user: &UserInfo, body: Value) -> Result<V
     Ok(answer)
 }
 
+/// `deployments/NAME/scale`: the object's replicas as an autoscaling/v1 Scale (what
+/// `kubectl scale` and an autoscaler read and write); a write sets `spec.replicas`.
+#[allow(clippy::too_many_arguments)]
+fn scale(
+    shared: &Shared,
+    t: &Target,
+    name: &str,
+    method: &Method,
+    body: Value,
+    headers: &HeaderMap,
+    manager: &str,
+    dry_run: bool,
+) -> Result<(u16, Value), ApiError> {
+    let mut store = shared.store();
+    let current = store
+        .get(&t.key, &t.namespace, name)
+        .ok_or_else(|| ApiError::not_found(&t.rt, name))?;
+    let mut wanted = scale_of(&current);
+    match *method {
+        Method::GET => return Ok((200, wanted)),
+        Method::PUT => wanted = body,
+        Method::PATCH => {
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let scale = crate::builtin::kind("autoscaling/v1", "Scale");
+            apply_patch(&mut wanted, body, content_type, scale)?;
+        }
+        _ => {
+            return Err(ApiError {
+                code: 405,
+                reason: "MethodNotAllowed",
+                message: format!("{method} is not supported here"),
+                details: None,
+            });
+        }
+    }
+    // Go leaves a zero `replicas` out of a Scale.
+    let replicas = match wanted.pointer("/spec/replicas") {
+        None | Some(Value::Null) => 0,
+        Some(v) => v.as_i64().ok_or_else(|| {
+            ApiError::bad_request(
+                "Scale in version \"v1\" cannot be handled as a Scale: json: cannot unmarshal string into Go struct field ScaleSpec.spec.replicas of type int32",
+            )
+        })?,
+    };
+    let mut object = current;
+    object["spec"]["replicas"] = json!(replicas);
+    // A Scale naming a resourceVersion is a precondition on the object's.
+    if let Some(rv) = wanted.pointer("/metadata/resourceVersion") {
+        object["metadata"]["resourceVersion"] = rv.clone();
+    }
+    let updated = store.update(
+        &t.key,
+        &t.namespace,
+        name,
+        object,
+        false,
+        Ownership::Update(manager),
+        dry_run,
+    )?;
+    Ok((200, scale_of(&updated)))
+}
+
+/// An object's Scale: its desired and current replicas and its selector.
+fn scale_of(object: &Value) -> Value {
+    let metadata = &object["metadata"];
+    let selector = object
+        .pointer("/spec/selector")
+        .and_then(LabelSelector::from_object)
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    json!({
+        "apiVersion": "autoscaling/v1", "kind": "Scale",
+        "metadata": {"name": metadata["name"], "namespace": metadata["namespace"], "uid": metadata["uid"],
+            "resourceVersion": metadata["resourceVersion"], "creationTimestamp": metadata["creationTimestamp"]},
+        "spec": {"replicas": object.pointer("/spec/replicas").cloned().unwrap_or(json!(0))},
+        "status": {"replicas": object.pointer("/status/replicas").cloned().unwrap_or(json!(0)), "selector": selector},
+    })
+}
+
 fn delete_namespace(shared: &Shared, name: &str) -> Result<Value, ApiError> {
     let mut store = shared.store();
     for rt in store.types().into_iter().filter(|t| t.namespaced) {
@@ -916,6 +1041,8 @@ struct PatchHow<'a> {
     /// `force=true`: a server-side apply takes conflicting fields over.
     force: bool,
     dry_run: bool,
+    /// The request's parameters (`fieldValidation`).
+    params: &'a [(String, String)],
 }
 
 fn patch(
@@ -929,12 +1056,40 @@ fn patch(
     let mut store = shared.store();
     let existing = store.get(&t.key, &t.namespace, name);
     if content_type.starts_with("application/apply-patch") {
+        strict_fields(&t.rt, how.params, &patch)?;
         return server_side_apply(&mut store, t, name, existing, patch, how);
     }
     let Some(mut obj) = existing else {
         return Err(ApiError::not_found(&t.rt, name));
     };
-    if content_type.starts_with("application/json-patch+json") {
+    apply_patch(&mut obj, patch, content_type, t.rt.builtin)?;
+    // The patched object is decoded (and, if asked, strictly) as a body would be.
+    strict_fields(&t.rt, how.params, &obj)?;
+    let obj = store.update(
+        &t.key,
+        &t.namespace,
+        name,
+        obj,
+        status,
+        Ownership::Update(manager),
+        how.dry_run,
+    )?;
+    Ok((200, obj))
+}
+
+/// A JSON patch (with `test`), a strategic merge patch (for a built-in kind; a custom
+/// resource's is applied as a merge patch) or a merge patch applied to `obj`.
+fn apply_patch(
+    obj: &mut Value,
+    patch: Value,
+    content_type: &str,
+    kind: Option<&crate::builtin::Kind>,
+) -> Result<(), ApiError> {
+    if let Some(kind) =
+        kind.filter(|_| content_type.starts_with("application/strategic-merge-patch"))
+    {
+        kind.strategic_merge(obj, &patch);
+    } else if content_type.starts_with("application/json-patch+json") {
         // As kube-apiserver (evanphx/json-patch) does, `test` with a null value passes when
         // the path is absent; kube's finalizer helper relies on it.
         let mut kept = Vec::new();
@@ -959,7 +1114,7 @@ fn patch(
         }
         let ops: json_patch::Patch = serde_json::from_value(Value::Array(kept))
             .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
-        json_patch::patch(&mut obj, &ops).map_err(|e| ApiError {
+        json_patch::patch(obj, &ops).map_err(|e| ApiError {
             code: 422,
             reason: "Invalid",
             message: format!("the JSON patch could not be applied: {e}"),
@@ -967,18 +1122,9 @@ fn patch(
         })?;
     } else {
         // The stored resourceVersion stays unless the patch names one (then it must match).
-        merge_patch(&mut obj, &patch);
+        merge_patch(obj, &patch);
     }
-    let obj = store.update(
-        &t.key,
-        &t.namespace,
-        name,
-        obj,
-        status,
-        Ownership::Update(manager),
-        how.dry_run,
-    )?;
-    Ok((200, obj))
+    Ok(())
 }
 
 /// `application/apply-patch+yaml`: create or merge the configuration, with field ownership
@@ -1361,20 +1507,6 @@ fn json_path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
     Some(cur)
 }
 
-fn age(timestamp: &str) -> String {
-    let Ok(t) = timestamp.parse::<jiff::Timestamp>() else {
-        return "<unknown>".into();
-    };
-    let s = jiff::Timestamp::now().duration_since(t).as_secs().max(0);
-    match s {
-        0..120 => format!("{s}s"),
-        120..600 => format!("{}m{}s", s / 60, s % 60),
-        600..10800 => format!("{}m", s / 60),
-        10800..172800 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86400),
-    }
-}
-
 /// Core Events print as kube-apiserver prints them: LAST SEEN, TYPE, REASON, OBJECT, MESSAGE.
 fn event_table(items: &Value, meta: &Value, params: &[(String, String)]) -> Value {
     let columns: Vec<Value> = [
@@ -1422,9 +1554,41 @@ fn event_table(items: &Value, meta: &Value, params: &[(String, String)]) -> Valu
     json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": columns, "rows": rows})
 }
 
+/// A built-in kind's table, with kube-apiserver's columns for it.
+fn builtin_table(
+    columns: &crate::builtin::Columns,
+    items: &Value,
+    meta: &Value,
+    params: &[(String, String)],
+) -> Value {
+    let definitions: Vec<Value> = std::iter::once(&("Name", "string", 0, "Name must be unique within a namespace."))
+        .chain(columns.definitions)
+        .map(|(name, type_, priority, description)| {
+            let format = if *name == "Name" { "name" } else { "" };
+            json!({"name": name, "type": type_, "format": format, "description": description, "priority": priority})
+        })
+        .collect();
+    let full = param(params, "includeObject") == Some("Object");
+    let rows: Vec<Value> = items
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| {
+            let mut cells = vec![o.pointer("/metadata/name").cloned().unwrap_or(Value::Null)];
+            cells.extend((columns.cells)(o));
+            let object = if full { o.clone() } else { json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}) };
+            json!({"cells": cells, "object": object})
+        })
+        .collect();
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": definitions, "rows": rows})
+}
+
 fn table(rt: &ResourceType, items: &Value, meta: &Value, params: &[(String, String)]) -> Value {
     if rt.plural == "events" && rt.group.is_empty() {
         return event_table(items, meta, params);
+    }
+    if let Some(columns) = rt.builtin.and_then(|k| k.columns) {
+        return builtin_table(columns, items, meta, params);
     }
     let mut columns = vec![
         json!({"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}),

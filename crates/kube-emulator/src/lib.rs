@@ -10,29 +10,52 @@
 //!   `Recorder` writes it, is also a core/v1 Event, as `kubectl describe` reads it), Leases,
 //!   CustomResourceDefinitions, and every resource a CRD defines, served as soon as the CRD is
 //!   created;
+//! - what an operator's install brings (`builtin`): apps/v1 Deployments (with `/status` and
+//!   the `/scale` subresource `kubectl scale` uses), v1 Services (a cluster IP from
+//!   10.96.0.0/12, node ports; `default/kubernetes` holds 10.96.0.1), v1 Pods,
+//!   policy/v1 PodDisruptionBudgets and networking.k8s.io/v1 NetworkPolicies, stored, never
+//!   scheduled (a Deployment's status stays empty, a Pod stays Pending);
+//! - built-in objects decoded, pruned, defaulted and validated as kube-apiserver does: a value
+//!   of the wrong type is a 400 in the words of Go's decoder (`json: cannot unmarshal string
+//!   into Go struct field DeploymentSpec.spec.replicas of type int32`), the defaults its
+//!   defaulting functions give (a Deployment's replicas, strategy and pod template, a
+//!   Service's type, session affinity and ports, a Secret's type), and the rules of its
+//!   validation people meet (a selector that must match the template's labels, containers'
+//!   names and images, Service ports), refused with a 422 naming the field; the schemas are
+//!   k8s-openapi's (`builtin::schemas` says why);
 //! - custom objects pruned, defaulted and validated against the CRD schema and its CEL rules
 //!   (`crd-validation`), refused with a 422 Status naming the field as kube-apiserver does;
-//! - resourceVersion and optimistic concurrency, generation bumped on spec changes, the status
+//! - `fieldValidation=Strict` (what kubectl sends) on creates, updates and patches: an
+//!   unknown field is refused, named (`unknown field "spec.template.spec.containers[0].imagee"`);
+//! - resourceVersion and optimistic concurrency, generation set and bumped on spec changes for
+//!   the kinds whose strategy keeps one (custom resources, CRDs, Deployments, budgets and
+//!   network policies; not Secrets, ConfigMaps or Services), the status
 //!   subresource, finalizers and deletionTimestamp, background garbage collection through
 //!   ownerReferences, label and field selectors, list paging (continue tokens name the last
 //!   key, so pages stay consistent while objects come and go), watches resumable from a
 //!   resourceVersion (410 Gone when too old; a watcher that falls behind catches up from the
 //!   event log), bookmarks, watch timeouts;
-//! - JSON merge, JSON (with `test`) and strategic-merge patches (strategic merge is applied as a
-//!   merge patch, enough for kubectl's apply/label/annotate), and server-side apply with field
+//! - JSON merge, JSON (with `test`) and strategic-merge patches (for built-in kinds, lists
+//!   merge by their Go types' merge keys, with `$patch`, `$setElementOrder`, `$retainKeys` and
+//!   `$deleteFromPrimitiveList`, as `kubectl apply`, `set image` and `rollout restart` need;
+//!   for custom resources, a merge patch), and server-side apply with field
 //!   ownership in `metadata.managedFields`: an apply changing a field another manager set is a
 //!   409 conflict unless forced, and fields an applier stops applying are removed (lists are
 //!   owned whole, a simplification of structured-merge-diff);
-//! - the Table format with a CRD's printer columns (and kube-apiserver's columns for Events),
-//!   for `kubectl get`;
+//! - the Table format with a CRD's printer columns, and kube-apiserver's columns for the
+//!   built-in kinds (a Deployment's READY, UP-TO-DATE, AVAILABLE; a Service's TYPE,
+//!   CLUSTER-IP, PORT(S); Events'), for `kubectl get`;
 //! - the OIDC issuer documents (`/.well-known/openid-configuration`, `/openid/v1/jwks`) for the
 //!   ServiceAccount tokens it signs;
 //! - Kubernetes' protobuf encoding for the built-in kinds (requests, answers, lists and watch
 //!   streams), negotiated by Content-Type and Accept as kube-apiserver negotiates it, so
-//!   kubectl's typed verbs (`kubectl create namespace|secret|configmap|serviceaccount|token`)
-//!   work; custom resources are JSON only, as on a real server (`protobuf`, `negotiation`);
+//!   kubectl's typed verbs (`kubectl create namespace|secret|configmap|serviceaccount|token|
+//!   deployment|service|poddisruptionbudget`, `kubectl run`, `kubectl expose`) work; custom
+//!   resources are JSON only, as on a real server (`protobuf`, `negotiation`);
 //! - `/openapi/v2` (JSON, or the protobuf form kubectl asks for to validate a `kind: List`),
-//!   publishing no definitions, and `/openapi/v3`.
+//!   publishing no definitions, and `/openapi/v3`, whose group-version documents publish the
+//!   kinds' schemas with their `x-kubernetes-group-version-kind` (built-in kinds' as
+//!   kube-apiserver names them, custom resources' from their CRD), for `kubectl explain`.
 //!
 //! Authentication and authorization are kube-apiserver's (`auth`, `rbac`): client
 //! certificates signed by the server's CA (user = CN, groups = O), static tokens
@@ -50,6 +73,8 @@
 //! watch fan-out and memory with 10,000 custom objects.
 
 mod auth;
+mod builtin;
+mod cluster_ips;
 mod http;
 mod managed_fields;
 mod negotiation;

@@ -1,6 +1,9 @@
 //! Kubernetes' protobuf encoding (`application/vnd.kubernetes.protobuf`), which kubectl's typed
-//! verbs (`kubectl create namespace|secret|configmap|serviceaccount|token`) and client-go send
-//! and ask for, for the built-in kinds this server stores.
+//! verbs (`kubectl create namespace|secret|configmap|serviceaccount|token|deployment|service`,
+//! `kubectl run`) and client-go send and ask for, for the built-in kinds this server stores.
+//! Go's protobuf writes a non-pointer field even when it is zero, where its JSON leaves it out;
+//! such zeros are dropped from a request (`builtin`), so the object reads as it would from
+//! kube-apiserver.
 //!
 //! On the wire an object is the 4 bytes `k8s\0` and then a `runtime.Unknown` message: the
 //! object's apiVersion and kind (`typeMeta`) and the object's own message (`raw`), which has no
@@ -134,6 +137,7 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
         kinds::codec(&api_version, &kind).ok_or_else(|| unsupported(&api_version, &kind))?;
     let mut object = (codec.decode)(unknown.raw.as_deref().unwrap_or_default())
         .map_err(|e| invalid(format!("{kind}: {e}")))?;
+    crate::builtin::catalog().omit_zero_values(&api_version, &kind, &mut object);
     // DeleteOptions says which group's it is in the envelope only.
     if let Some(fields) = object.as_object_mut() {
         fields.insert("apiVersion".into(), Value::String(api_version));

@@ -77,8 +77,8 @@ impl LabelSelector {
         Some(LabelSelector(reqs))
     }
 
-    /// A `metav1.LabelSelector` object (`matchLabels`, `matchExpressions`); `None` if an
-    /// expression's operator is unknown.
+    /// A `metav1.LabelSelector` (`matchLabels` and `matchExpressions`), its requirements
+    /// sorted by key as kube-apiserver sorts them; `None` if an operator is not one it knows.
     pub fn from_object(selector: &Value) -> Option<LabelSelector> {
         let mut reqs = vec![];
         for (k, v) in selector
@@ -87,7 +87,10 @@ impl LabelSelector {
             .into_iter()
             .flatten()
         {
-            reqs.push(LabelReq::Eq(k.clone(), v.as_str()?.to_string()));
+            reqs.push(LabelReq::Eq(
+                k.clone(),
+                v.as_str().unwrap_or_default().into(),
+            ));
         }
         for e in selector
             .get("matchExpressions")
@@ -95,14 +98,19 @@ impl LabelSelector {
             .into_iter()
             .flatten()
         {
-            let key = e.get("key").and_then(Value::as_str)?.to_string();
-            let values: Vec<String> = e
+            let key = e
+                .get("key")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let mut values: Vec<String> = e
                 .get("values")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .filter_map(|v| v.as_str().map(str::to_string))
+                .filter_map(|v| v.as_str().map(String::from))
                 .collect();
+            values.sort();
             reqs.push(match e.get("operator").and_then(Value::as_str)? {
                 "In" => LabelReq::In(key, values),
                 "NotIn" => LabelReq::NotIn(key, values),
@@ -111,12 +119,22 @@ impl LabelSelector {
                 _ => return None,
             });
         }
+        reqs.sort_by(|a, b| a.key().cmp(b.key()));
         Some(LabelSelector(reqs))
+    }
+
+    /// Whether the selector has no requirements (it selects everything).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// True if the object's labels satisfy every requirement.
     pub fn matches(&self, obj: &Value) -> bool {
-        let labels = &obj["metadata"]["labels"];
+        self.matches_labels(&obj["metadata"]["labels"])
+    }
+
+    /// True if `labels` (a map, or null) satisfy every requirement.
+    pub fn matches_labels(&self, labels: &Value) -> bool {
         let get = |k: &str| labels.get(k).and_then(Value::as_str);
         self.0.iter().all(|r| match r {
             LabelReq::Eq(k, v) => get(k) == Some(v.as_str()),
@@ -126,6 +144,38 @@ impl LabelSelector {
             LabelReq::Exists(k) => get(k).is_some(),
             LabelReq::NotExists(k) => get(k).is_none(),
         })
+    }
+}
+
+impl LabelReq {
+    fn key(&self) -> &str {
+        match self {
+            LabelReq::Eq(k, _)
+            | LabelReq::NotEq(k, _)
+            | LabelReq::In(k, _)
+            | LabelReq::NotIn(k, _)
+            | LabelReq::Exists(k)
+            | LabelReq::NotExists(k) => k,
+        }
+    }
+}
+
+/// As kube-apiserver prints a selector: `app=web,tier in (a,b),!legacy`.
+impl std::fmt::Display for LabelSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let reqs: Vec<String> = self
+            .0
+            .iter()
+            .map(|r| match r {
+                LabelReq::Eq(k, v) => format!("{k}={v}"),
+                LabelReq::NotEq(k, v) => format!("{k}!={v}"),
+                LabelReq::In(k, vs) => format!("{k} in ({})", vs.join(",")),
+                LabelReq::NotIn(k, vs) => format!("{k} notin ({})", vs.join(",")),
+                LabelReq::Exists(k) => k.clone(),
+                LabelReq::NotExists(k) => format!("!{k}"),
+            })
+            .collect();
+        f.write_str(&reqs.join(","))
     }
 }
 

@@ -12,6 +12,8 @@ use axum::body::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+use crate::builtin::{self, Generation};
+use crate::cluster_ips;
 use crate::managed_fields::{self, Writer};
 use crate::negotiation::Encoding;
 use crate::stored::Stored;
@@ -47,6 +49,11 @@ pub struct ResourceType {
     pub extra_subresources: Vec<String>,
     /// A review kind (SelfSubjectAccessReview, TokenReview, ...): only created, never stored.
     pub create_only: bool,
+    /// For a built-in kind with a schema here: what kube-apiserver does with it beyond
+    /// storing it (`builtin`). `None` for custom resources.
+    pub builtin: Option<&'static builtin::Kind>,
+    /// When `metadata.generation` is set and bumped.
+    pub generation: Generation,
 }
 
 impl ResourceType {
@@ -67,6 +74,12 @@ impl ResourceType {
         namespaced: bool,
         short: &[&str],
     ) -> Self {
+        let api_version = if group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        };
+        let known = builtin::kind(&api_version, kind);
         ResourceType {
             group: group.into(),
             version: version.into(),
@@ -77,11 +90,21 @@ impl ResourceType {
             namespaced,
             short_names: short.iter().map(|s| s.to_string()).collect(),
             categories: Vec::new(),
-            status_subresource: matches!(plural, "namespaces" | "customresourcedefinitions"),
-            schema: None,
+            status_subresource: matches!(
+                plural,
+                "namespaces"
+                    | "customresourcedefinitions"
+                    | "deployments"
+                    | "services"
+                    | "pods"
+                    | "poddisruptionbudgets"
+            ),
+            schema: known.and_then(|_| builtin::catalog().schema(&api_version, kind)),
             printer_columns: Vec::new(),
             extra_subresources: Vec::new(),
             create_only: false,
+            builtin: known,
+            generation: known.map_or(Generation::Untracked, |k| k.generation),
         }
     }
 
@@ -91,6 +114,12 @@ impl ResourceType {
             create_only: true,
             ..ResourceType::builtin(group, "v1", plural, kind, namespaced, &[])
         }
+    }
+
+    /// With these categories (`all`: what `kubectl get all` lists).
+    fn in_categories(mut self, categories: &[&str]) -> Self {
+        self.categories = categories.iter().map(|c| c.to_string()).collect();
+        self
     }
 }
 
@@ -415,6 +444,38 @@ impl Store {
                 "TokenReview",
                 false,
             ),
+            // What an operator's install brings (stored, validated, never scheduled).
+            ResourceType::builtin("", "v1", "services", "Service", true, &["svc"])
+                .in_categories(&["all"]),
+            ResourceType::builtin("", "v1", "pods", "Pod", true, &["po"]).in_categories(&["all"]),
+            ResourceType {
+                extra_subresources: vec!["scale".into()],
+                ..ResourceType::builtin(
+                    "apps",
+                    "v1",
+                    "deployments",
+                    "Deployment",
+                    true,
+                    &["deploy"],
+                )
+                .in_categories(&["all"])
+            },
+            ResourceType::builtin(
+                "policy",
+                "v1",
+                "poddisruptionbudgets",
+                "PodDisruptionBudget",
+                true,
+                &["pdb"],
+            ),
+            ResourceType::builtin(
+                "networking.k8s.io",
+                "v1",
+                "networkpolicies",
+                "NetworkPolicy",
+                true,
+                &["netpol"],
+            ),
         ] {
             s.register(rt);
         }
@@ -423,6 +484,16 @@ impl Store {
             let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
             let _ = s.create(&key, "", obj, Ownership::Update("kube-apiserver"));
         }
+        // The API server's own Service, holding the range's first address, as in a cluster.
+        let kubernetes = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"clusterIP": cluster_ips::FIRST, "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}});
+        let _ = s.create(
+            &("".into(), "services".into()),
+            "default",
+            kubernetes,
+            Ownership::Update("kube-apiserver"),
+        );
         s
     }
 
@@ -618,10 +689,18 @@ impl Store {
         }
         m["uid"] = json!(uuid::Uuid::new_v4().to_string());
         m["creationTimestamp"] = json!(now);
-        m["generation"] = json!(1);
+        if rt.generation != Generation::Untracked {
+            m["generation"] = json!(1);
+        }
         if let Some(o) = m.as_object_mut() {
+            if rt.generation == Generation::Untracked {
+                o.remove("generation");
+            }
             o.remove("deletionTimestamp");
             o.remove("resourceVersion");
+        }
+        if rt.builtin.is_some() && key.0.is_empty() && key.1 == "services" {
+            self.allocate_service_addresses(&mut obj)?;
         }
         if dry_run {
             return Ok(obj);
@@ -748,18 +827,21 @@ impl Store {
                 }
             },
         }
+        if rt.builtin.is_some() && key.0.is_empty() && key.1 == "services" {
+            cluster_ips::keep_allocated(&old, &mut obj);
+        }
         admit(&rt, &mut obj, Some(&old))?;
         if obj == old {
             return Ok(old);
         }
-        let mut generation = old
-            .pointer("/metadata/generation")
-            .and_then(Value::as_i64)
-            .unwrap_or(1);
-        if spec_differs(&obj, &old) {
-            generation += 1;
+        if let Some(mut generation) = old.pointer("/metadata/generation").and_then(Value::as_i64) {
+            let annotations_changed = rt.generation == Generation::SpecAndAnnotations
+                && obj.pointer("/metadata/annotations") != old.pointer("/metadata/annotations");
+            if spec_differs(&obj, &old) || annotations_changed {
+                generation += 1;
+            }
+            obj["metadata"]["generation"] = json!(generation);
         }
-        obj["metadata"]["generation"] = json!(generation);
         if dry_run {
             return Ok(obj);
         }
@@ -809,11 +891,11 @@ impl Store {
             if obj.pointer("/metadata/deletionTimestamp").is_none() {
                 obj["metadata"]["deletionTimestamp"] = json!(now());
                 obj["metadata"]["deletionGracePeriodSeconds"] = json!(0);
-                let generation = obj
-                    .pointer("/metadata/generation")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(1);
-                obj["metadata"]["generation"] = json!(generation + 1);
+                if let Some(generation) =
+                    obj.pointer("/metadata/generation").and_then(Value::as_i64)
+                {
+                    obj["metadata"]["generation"] = json!(generation + 1);
+                }
                 if dry_run {
                     return Ok(obj);
                 }
@@ -944,6 +1026,43 @@ impl Store {
         }
     }
 
+    /// A new Service's cluster IP (and node ports), allocated as the Service registry does:
+    /// the next free address of the range unless one is asked for (taken, or outside the
+    /// range: 422).
+    fn allocate_service_addresses(&self, service: &mut Value) -> Result<(), ApiError> {
+        let key: TypeKey = ("".into(), "services".into());
+        let services = || self.objects.get(&key).into_iter().flat_map(|m| m.values());
+        let ips: BTreeSet<String> = services()
+            .filter_map(|s| {
+                s.object
+                    .pointer("/spec/clusterIP")?
+                    .as_str()
+                    .map(String::from)
+            })
+            .collect();
+        let node_ports: BTreeSet<i64> = services()
+            .flat_map(|s| {
+                s.object
+                    .pointer("/spec/ports")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.get("nodePort").and_then(Value::as_i64))
+            })
+            .collect();
+        cluster_ips::allocate(service, &ips, &node_ports).map_err(|m| {
+            let name = service
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            ApiError::new(
+                422,
+                "Invalid",
+                format!("Service \"{name}\" is invalid: {m}"),
+            )
+        })
+    }
+
     /// Registers the resource a CRD defines and marks it Established.
     fn register_crd(&mut self, crd: &mut Value) -> Result<(), ApiError> {
         let rt = crd_type(crd)?;
@@ -1029,6 +1148,9 @@ pub fn admit_create(
     {
         o.remove("status");
     }
+    if let Some(kind) = rt.builtin {
+        kind.on_create(&mut obj);
+    }
     if rt.group.is_empty() && rt.plural == "namespaces" {
         // As the namespace strategy does on create.
         obj["status"] = json!({"phase": "Active"});
@@ -1058,6 +1180,12 @@ pub fn admit_create(
 }
 
 fn admit(rt: &ResourceType, obj: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
+    if let Some(kind) = rt.builtin {
+        // What the apiserver's decoder refuses, before anything else looks at the object.
+        if let Some(error) = kind.decode_error(obj) {
+            return Err(ApiError::bad_request(cannot_be_handled(rt, &error)));
+        }
+    }
     if rt.plural == "customresourcedefinitions" && rt.group == "apiextensions.k8s.io" {
         return crd_type(obj).map(|_| ());
     }
@@ -1068,7 +1196,19 @@ fn admit(rt: &ResourceType, obj: &mut Value, old: Option<&Value>) -> Result<(), 
         return Ok(());
     };
     schema.prune_and_default(obj);
-    let errors = schema.validate(obj, old);
+    if let Some(kind) = rt.builtin {
+        kind.default(obj);
+        kind.omit_empty(obj);
+    }
+    let mut errors = schema.validate(obj, old);
+    if let Some(kind) = rt.builtin {
+        // The schema's required fields and the kind's own rules can name the same field.
+        for e in kind.validate(obj, old) {
+            if !errors.contains(&e) {
+                errors.push(e);
+            }
+        }
+    }
     if errors.is_empty() {
         return Ok(());
     }
@@ -1077,7 +1217,11 @@ fn admit(rt: &ResourceType, obj: &mut Value, old: Option<&Value>) -> Result<(), 
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let what = format!("{}.{} \"{name}\"", rt.kind, rt.group);
+    let what = if rt.group.is_empty() {
+        format!("{} \"{name}\"", rt.kind)
+    } else {
+        format!("{}.{} \"{name}\"", rt.kind, rt.group)
+    };
     let message = if errors.len() == 1 {
         format!("{what} is invalid: {}", errors[0].message)
     } else {
@@ -1105,6 +1249,15 @@ fn admit(rt: &ResourceType, obj: &mut Value, old: Option<&Value>) -> Result<(), 
         details: Some(json!({"name": name, "group": rt.group, "kind": rt.kind, "causes": causes})),
         ..ApiError::new(422, "Invalid", message)
     })
+}
+
+/// kube-apiserver's words for a body it cannot decode as the kind.
+pub fn cannot_be_handled(rt: &ResourceType, why: &str) -> String {
+    format!(
+        "{kind} in version \"{version}\" cannot be handled as a {kind}: {why}",
+        kind = rt.kind,
+        version = rt.version,
+    )
 }
 
 /// A Secret's write-only `stringData` merged into `data` (base64), its keys winning, and
@@ -1231,5 +1384,7 @@ fn crd_type(crd: &Value) -> Result<ResourceType, ApiError> {
             .unwrap_or_default(),
         extra_subresources: Vec::new(),
         create_only: false,
+        builtin: None,
+        generation: Generation::Spec,
     })
 }

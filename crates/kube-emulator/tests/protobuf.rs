@@ -4,6 +4,7 @@
 
 use axum::http::{Method, Request, StatusCode, header};
 use k8s_openapi::api::core::v1::Secret;
+use k8s_pb::api::apps::v1 as apps_pb;
 use k8s_pb::api::authentication::v1 as authn_pb;
 use k8s_pb::api::core::v1 as core_pb;
 use k8s_pb::apimachinery::pkg::apis::meta::v1 as meta_pb;
@@ -146,14 +147,15 @@ async fn a_secret_created_in_protobuf_is_stored_and_read_back_in_either_encoding
     assert!(meta.uid.is_some_and(|u| !u.is_empty()));
     assert_eq!(answered.data.get("a").map(Vec::as_slice), Some(&b"b"[..]));
 
-    // JSON readers see the same object, without the empty strings Go wrote.
+    // JSON readers see the same object, without the empty strings Go wrote, and with the type
+    // kube-apiserver defaults.
     let secrets: Api<Secret> = Api::namespaced(client.clone(), "default");
     let read = secrets.get("s1").await.expect("read as JSON");
     assert_eq!(
         read.data.and_then(|d| d.get("a").cloned()).map(|b| b.0),
         Some(b"b".to_vec())
     );
-    assert_eq!(read.type_, None);
+    assert_eq!(read.type_.as_deref(), Some("Opaque"));
     assert_eq!(read.metadata.generate_name, None);
 
     let got = send(
@@ -506,4 +508,135 @@ async fn openapi_v2_is_served_in_protobuf_as_kubectl_asks_and_in_json() {
     )
     .await;
     assert_eq!(json.json()["swagger"], "2.0");
+}
+
+/// A Deployment as client-go writes it in protobuf (what `kubectl create deployment` sends):
+/// every non-pointer field present, zero or not.
+fn go_deployment(name: &str) -> apps_pb::Deployment {
+    let labels: std::collections::BTreeMap<String, String> =
+        [("app".to_string(), name.to_string())].into();
+    apps_pb::Deployment {
+        metadata: metadata(name),
+        spec: Some(apps_pb::DeploymentSpec {
+            replicas: Some(1),
+            selector: Some(meta_pb::LabelSelector {
+                match_labels: labels.clone(),
+                ..Default::default()
+            }),
+            template: Some(core_pb::PodTemplateSpec {
+                metadata: Some(meta_pb::ObjectMeta {
+                    labels,
+                    creation_timestamp: Some(meta_pb::Time::default()),
+                    generation: Some(0),
+                    ..Default::default()
+                }),
+                spec: Some(core_pb::PodSpec {
+                    containers: vec![core_pb::Container {
+                        name: Some("web".into()),
+                        image: Some("nginx:1.27".into()),
+                        ports: vec![core_pb::ContainerPort {
+                            container_port: Some(80),
+                            host_port: Some(0),
+                            ..Default::default()
+                        }],
+                        stdin: Some(false),
+                        tty: Some(false),
+                        image_pull_policy: Some(String::new()),
+                        ..Default::default()
+                    }],
+                    host_network: Some(false),
+                    ..Default::default()
+                }),
+            }),
+            strategy: Some(apps_pb::DeploymentStrategy::default()),
+            min_ready_seconds: Some(0),
+            paused: Some(false),
+            ..Default::default()
+        }),
+        status: Some(apps_pb::DeploymentStatus::default()),
+    }
+}
+
+#[tokio::test]
+async fn a_deployment_created_in_protobuf_is_defaulted_listed_and_watched_in_protobuf() {
+    let (_e, client) = emulator().await;
+    let created = send(
+        &client,
+        Method::POST,
+        "/apis/apps/v1/namespaces/default/deployments",
+        Some(PROTOBUF_THEN_JSON),
+        Some((
+            PROTOBUF,
+            envelope("apps/v1", "Deployment", &go_deployment("web")),
+        )),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let (type_meta, raw) = created.unwrap();
+    assert_eq!(type_meta.kind.as_deref(), Some("Deployment"));
+    let answered = apps_pb::Deployment::decode(raw.as_slice()).expect("a Deployment");
+    let spec = answered.spec.expect("spec");
+    assert_eq!(spec.revision_history_limit, Some(10));
+    assert_eq!(
+        spec.strategy.and_then(|s| s.r#type).as_deref(),
+        Some("RollingUpdate")
+    );
+
+    // Read as JSON, it is what kube-apiserver would print: Go's zero values left out.
+    let got = send(
+        &client,
+        Method::GET,
+        "/apis/apps/v1/namespaces/default/deployments/web",
+        Some("application/json"),
+        None,
+    )
+    .await
+    .json();
+    let template = &got["spec"]["template"];
+    assert_eq!(template["metadata"], json!({"labels": {"app": "web"}}));
+    assert_eq!(
+        template["spec"]["containers"][0],
+        json!({"name": "web", "image": "nginx:1.27", "imagePullPolicy": "IfNotPresent",
+            "ports": [{"containerPort": 80, "protocol": "TCP"}], "resources": {},
+            "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File"})
+    );
+    assert!(got["spec"].get("paused").is_none() && got["spec"].get("minReadySeconds").is_none());
+    assert!(template["spec"].get("hostNetwork").is_none());
+
+    let listed = send(
+        &client,
+        Method::GET,
+        "/apis/apps/v1/namespaces/default/deployments",
+        Some(PROTOBUF_THEN_JSON),
+        None,
+    )
+    .await;
+    let (type_meta, raw) = listed.unwrap();
+    assert_eq!(type_meta.kind.as_deref(), Some("DeploymentList"));
+    let list = apps_pb::DeploymentList::decode(raw.as_slice()).expect("a DeploymentList");
+    assert_eq!(list.items.len(), 1);
+
+    let watched = send(
+        &client,
+        Method::GET,
+        "/apis/apps/v1/namespaces/default/deployments?watch=true&timeoutSeconds=1",
+        Some(PROTOBUF_THEN_JSON),
+        None,
+    )
+    .await;
+    let length = u32::from_be_bytes(watched.body[..4].try_into().expect("4 bytes")) as usize;
+    let event = meta_pb::WatchEvent::decode(&watched.body[4..4 + length]).expect("a WatchEvent");
+    assert_eq!(event.r#type.as_deref(), Some("ADDED"));
+
+    // Services, PodDisruptionBudgets and NetworkPolicies answer in protobuf too.
+    for path in [
+        "/api/v1/namespaces/default/services",
+        "/apis/policy/v1/namespaces/default/poddisruptionbudgets",
+        "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies",
+        "/api/v1/namespaces/default/pods",
+    ] {
+        let listed = send(&client, Method::GET, path, Some(PROTOBUF_THEN_JSON), None).await;
+        assert_eq!(listed.content_type, PROTOBUF, "{path}");
+        assert!(listed.unwrap().0.kind.is_some_and(|k| k.ends_with("List")));
+    }
 }

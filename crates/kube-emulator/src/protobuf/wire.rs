@@ -167,6 +167,12 @@ impl Wire for meta::Time {
     fn from_pb(pb: Self::Pb) -> Self {
         meta::Time(timestamp(pb.seconds, pb.nanos))
     }
+    /// Go writes an unset (zero) Time as an empty message, which its JSON writes as `null`:
+    /// it reads back as absent (a pod template's `creationTimestamp`), not as the epoch.
+    fn from_pb_optional(pb: Option<Self::Pb>) -> Option<Self> {
+        pb.filter(|t| t.seconds.is_some() || t.nanos.is_some())
+            .map(Self::from_pb)
+    }
 }
 
 impl Wire for meta::MicroTime {
@@ -369,6 +375,43 @@ macro_rules! wire {
     };
 }
 pub(crate) use wire;
+
+/// [`Wire`] for a struct whose Go type embeds another (a Volume embeds its VolumeSource, a
+/// Probe its ProbeHandler, a key selector its LocalObjectReference): k8s-openapi flattens the
+/// embedded fields into the struct, k8s-pb keeps them in a message of their own.
+/// `openapi::Type => pb::Type { own, fields; embedded: pb::Embedded { its, fields } }`.
+macro_rules! wire_embedding {
+    ($oa:path => $pb:path { $($f:ident),* ; $e:ident : $epb:path { $($g:ident),* $(,)? } }) => {
+        impl $crate::protobuf::wire::Wire for $oa {
+            type Pb = $pb;
+            fn into_pb(self) -> Self::Pb {
+                use $crate::protobuf::wire::Field;
+                type Message = $pb;
+                type Embedded = $epb;
+                // Fields of a newer Kubernetes than k8s-openapi's are left at their defaults.
+                #[allow(clippy::needless_update)]
+                let pb = Message {
+                    $($f: Field::into_pb_field(self.$f),)*
+                    $e: Some(Embedded {
+                        $($g: Field::into_pb_field(self.$g),)*
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                };
+                pb
+            }
+            fn from_pb(pb: Self::Pb) -> Self {
+                use $crate::protobuf::wire::Field;
+                let embedded = pb.$e.unwrap_or_default();
+                Self {
+                    $($f: Field::from_pb_field(pb.$f),)*
+                    $($g: Field::from_pb_field(embedded.$g),)*
+                }
+            }
+        }
+    };
+}
+pub(crate) use wire_embedding;
 
 wire!(meta::ObjectMeta => meta_pb::ObjectMeta {
     annotations, creation_timestamp, deletion_grace_period_seconds, deletion_timestamp,
