@@ -807,3 +807,226 @@ spec:
     kubectl.ok(&["delete", "namespace", &ns, "--wait=false"]);
     assert!(terminate(&mut azop).success());
 }
+
+/// Every azop kind, by plural, for one `kubectl get -w` each (kubectl watches one kind at a
+/// time).
+const AZOP_PLURALS: &[&str] = &[
+    "azureprofiles",
+    "resourcegroups",
+    "keyvaults",
+    "aksclusters",
+    "federatedidentities",
+    "roleassignments",
+    "keyvaultbindings",
+];
+
+/// What Flux sees: every version of every azop object a watch delivers, judged by kstatus.
+struct FluxView {
+    watchers: Vec<(Child, std::path::PathBuf)>,
+    _dir: tempfile::TempDir,
+}
+
+impl FluxView {
+    fn start(kubectl: &Kubectl) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let watchers = AZOP_PLURALS
+            .iter()
+            .map(|plural| {
+                let path = dir.path().join(format!("{plural}.json"));
+                let child = kubectl
+                    .command(&["get", plural, "-A", "-o", "json", "--watch"])
+                    .stdout(std::fs::File::create(&path).expect("watch file"))
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("kubectl get --watch starts");
+                (child, path)
+            })
+            .collect();
+        FluxView {
+            watchers,
+            _dir: dir,
+        }
+    }
+
+    /// Each object (`Kind ns/name`) with the kstatus of each version seen, repeats collapsed.
+    fn histories(&self) -> std::collections::BTreeMap<String, Vec<azop_e2e::kstatus::Status>> {
+        let mut histories = std::collections::BTreeMap::<String, Vec<_>>::new();
+        for (_, path) in &self.watchers {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            for obj in serde_json::Deserializer::from_str(&text).into_iter::<Value>() {
+                // The last object may be half written: the watch is still running.
+                let Ok(obj) = obj else { break };
+                let key = format!(
+                    "{} {}/{}",
+                    obj["kind"].as_str().unwrap_or_default(),
+                    obj["metadata"]["namespace"].as_str().unwrap_or_default(),
+                    obj["metadata"]["name"].as_str().unwrap_or_default()
+                );
+                let status = azop_e2e::kstatus::compute(&obj).status;
+                let history = histories.entry(key).or_default();
+                if history.last() != Some(&status) {
+                    history.push(status);
+                }
+            }
+        }
+        histories
+    }
+
+    fn now(&self, key: &str) -> Option<azop_e2e::kstatus::Status> {
+        self.histories().get(key).and_then(|h| h.last().copied())
+    }
+}
+
+impl Drop for FluxView {
+    fn drop(&mut self) {
+        for (child, _) in &mut self.watchers {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// How many azop objects examples/ holds.
+fn histories_expected() -> usize {
+    std::fs::read_dir(repo_root().join("examples"))
+        .expect("examples/")
+        .map(|e| std::fs::read_to_string(e.expect("entry").path()).expect("readable"))
+        .map(|t| {
+            t.matches("\napiVersion: azop.dev/").count()
+                + usize::from(t.starts_with("apiVersion: azop.dev/"))
+        })
+        .sum()
+}
+
+const NEEDS_A_PERSON: &str = r#"
+apiVersion: azop.dev/v1alpha1
+kind: ResourceGroup
+metadata: {name: rg-team-a-us, namespace: team-a}
+spec: {location: eastus}
+---
+apiVersion: azop.dev/v1alpha1
+kind: FederatedIdentity
+metadata: {name: later, namespace: team-a}
+spec:
+  resourceGroupRef: {name: rg-team-a-later}
+  issuer: {clusterRef: {name: prod, namespace: platform}}
+  serviceAccount: {name: later, create: true}
+"#;
+
+const LATER_GROUP: &str = r#"
+apiVersion: azop.dev/v1alpha1
+kind: ResourceGroup
+metadata: {name: rg-team-a-later, namespace: team-a}
+spec: {location: westeurope}
+"#;
+
+#[test]
+fn flux_sees_every_object_in_progress_then_current_and_failed_only_when_a_person_is_needed() {
+    use azop_e2e::kstatus::Status::{Current, Failed, InProgress};
+    let mut dev = Dev::start(AZOP, &["--no-examples"]);
+    let flux = FluxView::start(&dev.kubectl);
+    let examples = repo_root().join("examples");
+    dev.kubectl
+        .ok(&["apply", "-f", examples.to_str().expect("UTF-8 path")]);
+    let ready = |objects: &[&str], ns: &str| {
+        let mut args = vec!["wait", "--for=condition=Ready", "--timeout=90s", "-n", ns];
+        args.extend_from_slice(objects);
+        dev.kubectl.ok(&args);
+    };
+    ready(
+        &[
+            "resourcegroup/rg-platform",
+            "keyvault/platform-kv",
+            "akscluster/prod",
+            "federatedidentity/external-dns",
+            "roleassignment/external-dns-reader",
+            "roleassignment/prod-kubelet-kv-officer",
+        ],
+        "platform",
+    );
+    ready(
+        &[
+            "resourcegroup/rg-team-a",
+            "federatedidentity/orders",
+            "federatedidentity/exporter",
+        ],
+        "team-a",
+    );
+    let expected = histories_expected();
+    // The watches deliver the last versions a moment later.
+    let histories = eventually(
+        "Flux's view of the examples",
+        Duration::from_secs(20),
+        || {
+            let h = flux.histories();
+            let settled = h
+                .iter()
+                .filter(|(k, _)| {
+                    !k.starts_with("KeyVaultBinding ") && !k.starts_with("AzureProfile ")
+                })
+                .all(|(_, statuses)| statuses.last() == Some(&Current));
+            (h.len() >= expected && settled).then_some(h)
+        },
+    );
+    for (object, statuses) in &histories {
+        // An AzureProfile is checked by azop too, but has no generation-stamped first state.
+        if object.starts_with("AzureProfile ") {
+            assert_eq!(statuses.last(), Some(&Current), "{object}: {statuses:?}");
+            continue;
+        }
+        assert_eq!(
+            statuses.first(),
+            Some(&InProgress),
+            "{object} is InProgress before azop has reconciled it, not Current: {statuses:?}"
+        );
+        assert!(
+            !statuses.contains(&Failed),
+            "{object} never needs a person: {statuses:?}"
+        );
+        if !object.starts_with("KeyVaultBinding ") {
+            assert_eq!(statuses.last(), Some(&Current), "{object}: {statuses:?}");
+        }
+    }
+
+    // A location the profile does not allow needs a person: Failed at once (Stalled
+    // PolicyDenied), so Flux stops waiting. A reference not there yet needs nobody: InProgress
+    // until it is, then Current.
+    let applied = dev
+        .kubectl
+        .run_with_stdin(&["apply", "-f", "-"], Some(NEEDS_A_PERSON));
+    assert!(applied.status.success(), "{applied:?}");
+    let denied = "ResourceGroup team-a/rg-team-a-us";
+    let waiting = "FederatedIdentity team-a/later";
+    eventually("the denied group Failed", Duration::from_secs(30), || {
+        (flux.now(denied) == Some(Failed)).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        flux.now(waiting),
+        Some(InProgress),
+        "{:?}",
+        flux.histories().get(waiting)
+    );
+    let applied = dev
+        .kubectl
+        .run_with_stdin(&["apply", "-f", "-"], Some(LATER_GROUP));
+    assert!(applied.status.success(), "{applied:?}");
+    eventually(
+        "the waiting identity Current",
+        Duration::from_secs(60),
+        || (flux.now(waiting) == Some(Current)).then_some(()),
+    );
+    let history = flux.histories();
+    assert_eq!(
+        history[denied].first(),
+        Some(&InProgress),
+        "{:?}",
+        history[denied]
+    );
+    assert!(
+        !history[waiting].contains(&Failed),
+        "{:?}",
+        history[waiting]
+    );
+    let _ = terminate(&mut dev.child);
+}
