@@ -48,19 +48,28 @@ fn has_interpreter(elf: &[u8]) -> bool {
     })
 }
 
-/// Runs `argv` with `rootfs` as its root: chroot as root, else chroot in a user namespace.
+/// A program on the test's PATH, as an absolute path (the child's environment is cleared).
+fn on_path(program: &str) -> std::path::PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{program} is not installed"))
+}
+
+/// Runs `argv` with `rootfs` as its root and an empty environment: chroot as root, else chroot
+/// in a user namespace.
 fn in_rootfs(rootfs: &Path, argv: &[&str]) -> Output {
     let mut cmd = if is_root() {
-        Command::new("chroot")
+        Command::new(on_path("chroot"))
     } else {
-        let mut c = Command::new("unshare");
-        c.args(["--user", "--map-root-user", "chroot"]);
+        let mut c = Command::new(on_path("unshare"));
+        c.args(["--user", "--map-root-user"]).arg(on_path("chroot"));
         c
     };
-    cmd.arg(rootfs)
-        .args(argv)
-        .env_clear()
-        .env("PATH", "/usr/local/bin");
+    cmd.arg(rootfs).args(argv).env_clear();
     cmd.output().expect("chroot starts")
 }
 

@@ -89,9 +89,11 @@ struct Seen<'a> {
     message: &'a str,
 }
 
+fn text<'a>(c: &'a Value, key: &str) -> &'a str {
+    c.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
 fn conditions(obj: &Value) -> Vec<Seen<'_>> {
-    let text =
-        |c: &'_ Value, k: &str| -> &'_ str { c.get(k).and_then(Value::as_str).unwrap_or("") };
     obj.pointer("/status/conditions")
         .and_then(Value::as_array)
         .map(|cs| {
