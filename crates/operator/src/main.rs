@@ -48,9 +48,10 @@ const VERSION: &str = concat!(
 enum Command {
     /// Run everything locally on the emulators: no cloud, no cluster.
     #[cfg(feature = "dev")]
-    Dev(dev::DevArgs),
+    Dev(Box<dev::DevArgs>),
     /// Run the operator against a cluster and Azure.
-    Run(run::RunArgs),
+    // Boxed, as `Dev` is: each is far larger than the other variants.
+    Run(Box<run::RunArgs>),
     /// Print every CRD as YAML, or write one file per kind into a directory.
     Crds {
         /// Write `<group>_<plural>.yaml` files here instead of printing.
@@ -90,9 +91,9 @@ fn print_stdout(text: &str) -> std::io::Result<()> {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         #[cfg(feature = "dev")]
-        Command::Dev(args) => runtime()?.block_on(dev::run(args))?,
+        Command::Dev(args) => runtime()?.block_on(dev::run(*args))?,
         Command::Version => print_stdout(&format!("azop {VERSION}\n"))?,
-        Command::Run(args) => runtime()?.block_on(run::run(args))?,
+        Command::Run(args) => runtime()?.block_on(run::run(*args))?,
         Command::Crds { out_dir } => {
             let crds = azop_api::crds();
             match out_dir {
