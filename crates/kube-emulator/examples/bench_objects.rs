@@ -3,6 +3,11 @@
 //! 64 requests in flight, while 8 watchers started beforehand each wait for every ADDED event;
 //! then a full list and a list paged by 500.
 //!
+//! The writers, watchers and listers are a ServiceAccount whose ClusterRole (bound in the
+//! namespace) allows ResourceGroups, authenticated by its TokenRequest token under RBAC, as an
+//! operator runs; `BENCH_AS=admin` runs them as the `system:masters` administrator instead,
+//! and `BENCH_AUTHORIZATION=AlwaysAllow` turns RBAC off.
+//!
 //! `cargo run --release -p kube-emulator --example bench_objects [-- OBJECTS]`
 //!
 //! Prints creates per second, list times, when the last watcher saw the last object, and the
@@ -11,13 +16,15 @@
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
     ApiResource, DynamicObject, GroupVersionKind, ListParams, PostParams, WatchEvent, WatchParams,
 };
 use kube::{Api, Client};
-use kube_emulator::{Config, KubeEmulator};
+use kube_emulator::{Authorization, Config, KubeEmulator};
 use serde_json::json;
 
 const CRD: &str = include_str!("../../../crds/azop.dev_resourcegroups.yaml");
@@ -33,9 +40,28 @@ async fn main() -> Result<(), Failure> {
         Some(n) => n.parse()?,
         None => 10_000,
     };
-    let emulator = KubeEmulator::start(Config::default()).await?;
-    let client = emulator.client().await?;
-    install(&client).await?;
+    let authorization = match std::env::var("BENCH_AUTHORIZATION").as_deref() {
+        Ok("AlwaysAllow") => Authorization::AlwaysAllow,
+        _ => Authorization::Rbac,
+    };
+    let emulator = KubeEmulator::start(Config {
+        authorization,
+        ..Config::default()
+    })
+    .await?;
+    let admin = emulator.client().await?;
+    install(&admin).await?;
+    let client = if std::env::var("BENCH_AS").as_deref() == Ok("admin") {
+        println!("as the system:masters administrator, {authorization:?}");
+        admin
+    } else {
+        println!(
+            "as ServiceAccount {NAMESPACE}/operator (token, ClusterRole bound in the namespace), {authorization:?}"
+        );
+        emulator
+            .client_with_token(&operator_token(&admin).await?)
+            .await?
+    };
     let ar = ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("azop.dev", "v1alpha1", "ResourceGroup"),
         "resourcegroups",
@@ -128,6 +154,41 @@ async fn install(client: &Client) -> Result<(), Failure> {
         )
         .await?;
     Ok(())
+}
+
+/// A ServiceAccount allowed ResourceGroups in the namespace, and a token for it.
+async fn operator_token(client: &Client) -> Result<String, Failure> {
+    let pp = PostParams::default();
+    let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), NAMESPACE);
+    sas.create(
+        &pp,
+        &serde_json::from_value(json!({"metadata": {"name": "operator"}}))?,
+    )
+    .await?;
+    Api::<ClusterRole>::all(client.clone())
+        .create(
+            &pp,
+            &serde_json::from_value(json!({"metadata": {"name": "resourcegroups"}, "rules": [
+                {"apiGroups": ["azop.dev"], "resources": ["resourcegroups"], "verbs": ["create", "get", "list", "watch", "update", "patch", "delete"]},
+                {"apiGroups": ["azop.dev"], "resources": ["resourcegroups/status"], "verbs": ["get", "update", "patch"]}]}))?,
+        )
+        .await?;
+    Api::<RoleBinding>::namespaced(client.clone(), NAMESPACE)
+        .create(
+            &pp,
+            &serde_json::from_value(json!({"metadata": {"name": "operator"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "resourcegroups"},
+                "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": NAMESPACE}]}))?,
+        )
+        .await?;
+    let request: TokenRequest = serde_json::from_value(json!({"spec": {"audiences": []}}))?;
+    let token = sas
+        .create_token_request("operator", &pp, &request)
+        .await?
+        .status
+        .ok_or("no token in the TokenRequest")?
+        .token;
+    Ok(token)
 }
 
 fn resource_group(i: usize) -> DynamicObject {

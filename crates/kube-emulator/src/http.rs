@@ -9,8 +9,10 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use crate::auth::{Authenticator, Impersonation, MASTERS, Peer, UserInfo};
 use crate::managed_fields::{self, Writer};
 use crate::negotiation::{Encoding, negotiate, negotiate_openapi_v2};
+use crate::rbac::{self, Attributes, Policy};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{
     ApiError, Ownership, ResourceType, Store, TypeKey, WatchEvent, admit_create, merge_patch,
@@ -27,6 +29,14 @@ pub struct Shared {
     pub signer: Signer,
     /// The issuer URL (this server's base URL).
     pub issuer: String,
+    /// Who requests come from.
+    pub authn: Authenticator,
+    /// RBAC (`true`) or AlwaysAllow.
+    pub rbac: bool,
+    /// The RBAC policy, loaded again when the store's RBAC epoch moves.
+    pub policy: Mutex<Option<(u64, Arc<Policy>)>>,
+    /// The store's RBAC epoch ([`Store::rbac_epoch`]).
+    pub rbac_epoch: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Shared {
@@ -34,6 +44,76 @@ impl Shared {
         self.store
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The RBAC policy the store holds now.
+    fn policy(&self) -> Arc<Policy> {
+        let epoch = self.rbac_epoch.load(std::sync::atomic::Ordering::Acquire);
+        let cached = |cache: &Option<(u64, Arc<Policy>)>| {
+            cache
+                .as_ref()
+                .filter(|(e, _)| *e == epoch)
+                .map(|(_, p)| p.clone())
+        };
+        let lock = || {
+            self.policy
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(p) = cached(&lock()) {
+            return p;
+        }
+        // Loaded under the store's lock (taken first, as everywhere), so no write slips
+        // between the epoch read there and the objects read.
+        let store = self.store();
+        let epoch = self.rbac_epoch.load(std::sync::atomic::Ordering::Acquire);
+        let p = Arc::new(Policy::load(&store));
+        *lock() = Some((epoch, p.clone()));
+        p
+    }
+
+    /// Whether `user` may do `attrs`, and why.
+    fn decide(&self, user: &UserInfo, attrs: &Attributes) -> rbac::Decision {
+        if !self.rbac || user.in_group(MASTERS) {
+            return rbac::Decision {
+                allowed: true,
+                reason: String::new(),
+            };
+        }
+        self.policy().authorize(user, attrs)
+    }
+
+    /// `Ok` if `user` may do `attrs`, else kube-apiserver's 403.
+    fn authorize(&self, user: &UserInfo, attrs: &Attributes) -> Result<(), ApiError> {
+        let decision = self.decide(user, attrs);
+        if decision.allowed {
+            Ok(())
+        } else {
+            Err(rbac::forbidden(user, attrs, &decision.reason))
+        }
+    }
+
+    /// The policy to check a write against, when `user` writes an RBAC object under RBAC and
+    /// is not privileged.
+    fn guards_escalation(&self, t: &Target, user: &UserInfo) -> Option<Arc<Policy>> {
+        (self.rbac && !user.in_group(MASTERS) && t.key.0 == rbac::GROUP && t.sub.is_none())
+            .then(|| self.policy())
+    }
+
+    /// Who sent the request, after impersonation (which it must be allowed).
+    fn user(&self, headers: &HeaderMap, peer: &Peer) -> Result<UserInfo, ApiError> {
+        let user =
+            self.authn
+                .authenticate(headers, peer, &self.signer, &|ns: &str, name: &str| {
+                    service_account_uid(&self.store(), ns, name)
+                })?;
+        let Some(imp) = Impersonation::from_headers(headers)? else {
+            return Ok(user);
+        };
+        for check in imp.checks() {
+            self.authorize(&user, &check)?;
+        }
+        Ok(imp.user())
     }
 }
 
@@ -158,6 +238,7 @@ fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
 /// The single entry point.
 pub async fn handle(
     shared: Arc<Shared>,
+    peer: Peer,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -166,6 +247,25 @@ pub async fn handle(
     let path = uri.path().trim_end_matches('/').to_string();
     let params = query_params(&uri);
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    // The OIDC documents are public, as an AKS cluster's issuer documents are (Entra and the
+    // arm-emulator fetch them without credentials).
+    let public = matches!(
+        segs.as_slice(),
+        [".well-known", "openid-configuration"] | ["openid", "v1", "jwks"]
+    );
+    let user = if public {
+        UserInfo::anonymous()
+    } else {
+        let user = match shared.user(&headers, &peer) {
+            Ok(user) => user,
+            Err(e) => return error_response(&e),
+        };
+        let attrs = Attributes::of_request(method.as_str(), uri.path(), &params);
+        if let Err(e) = shared.authorize(&user, &attrs) {
+            return error_response(&e);
+        }
+        user
+    };
     match segs.as_slice() {
         ["version"] => json_response(
             200,
@@ -227,11 +327,23 @@ pub async fn handle(
         }
         ["apis", g, v] => json_response(200, &resource_list(g, v, &shared.store().types())),
         ["api", "v1", rest @ ..] => {
-            resource(shared, "", "v1", rest, method, &params, &headers, body).await
+            let request = Request {
+                method,
+                params: &params,
+                headers: &headers,
+                user: &user,
+            };
+            resource(shared, "", "v1", rest, request, body).await
         }
         ["apis", g, v, rest @ ..] => {
             let (g, v) = (g.to_string(), v.to_string());
-            resource(shared, &g, &v, rest, method, &params, &headers, body).await
+            let request = Request {
+                method,
+                params: &params,
+                headers: &headers,
+                user: &user,
+            };
+            resource(shared, &g, &v, rest, request, body).await
         }
         _ => error_response(&ApiError {
             code: 404,
@@ -311,9 +423,23 @@ fn resource_list(group: &str, version: &str, types: &[Arc<ResourceType>]) -> Val
         .iter()
         .filter(|t| t.group == group && t.version == version)
     {
+        let verbs = if t.create_only {
+            json!(["create"])
+        } else {
+            json!([
+                "create",
+                "delete",
+                "deletecollection",
+                "get",
+                "list",
+                "patch",
+                "update",
+                "watch"
+            ])
+        };
         resources.push(json!({
             "name": t.plural, "singularName": t.singular, "namespaced": t.namespaced, "kind": t.kind,
-            "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+            "verbs": verbs,
             "shortNames": t.short_names, "categories": t.categories,
         }));
         if t.status_subresource {
@@ -406,17 +532,37 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The uid of ServiceAccount `ns/name`, if it exists.
+fn service_account_uid(store: &Store, ns: &str, name: &str) -> Option<String> {
+    store
+        .get(&(String::new(), "serviceaccounts".to_string()), ns, name)?
+        .pointer("/metadata/uid")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// A resource request, authenticated and authorized.
+struct Request<'a> {
+    method: Method,
+    params: &'a [(String, String)],
+    headers: &'a HeaderMap,
+    user: &'a UserInfo,
+}
+
 async fn resource(
     shared: Arc<Shared>,
     group: &str,
     version: &str,
     rest: &[&str],
-    method: Method,
-    params: &[(String, String)],
-    headers: &HeaderMap,
+    request: Request<'_>,
     body: Bytes,
 ) -> Response {
+    let Request {
+        method,
+        params,
+        headers,
+        user,
+    } = request;
     let t = match target(&shared.store(), group, version, rest) {
         Ok(t) => t,
         Err(e) => return error_response(&e),
@@ -439,6 +585,12 @@ async fn resource(
     let result: Result<Response, ApiError> = (|| {
         let parsed = parse_body(headers, &body)?;
         match (&method, &t.name, t.sub.as_deref()) {
+            (m, _, _) if t.rt.create_only && m != Method::POST => Err(ApiError {
+                code: 405,
+                reason: "MethodNotAllowed",
+                message: "the server does not allow this method on the requested resource".into(),
+                details: None,
+            }),
             (&Method::GET, None, _) if matches!(param(params, "watch"), Some("true" | "1")) => {
                 Ok(watch(shared.clone(), &t, params, encoding)?)
             }
@@ -456,18 +608,6 @@ async fn resource(
                     list(&store, &t, params, &selection, encoding)
                 }
             }
-            (&Method::POST, None, _) => {
-                strict_fields(&t.rt, params, &parsed)?;
-                // Validated before taking the store's lock; stored under it.
-                let admitted = admit_create(
-                    t.rt.clone(),
-                    &t.namespace,
-                    parsed,
-                    Ownership::Update(&manager),
-                )?;
-                let obj = shared.store().commit_create(&t.key, admitted, dry_run)?;
-                Ok(respond(encoding, 201, &obj))
-            }
             (&Method::GET, Some(name), None | Some("status")) => {
                 let obj = shared
                     .store()
@@ -479,34 +619,32 @@ async fn resource(
                     respond(encoding, 200, &obj)
                 })
             }
-            (&Method::PUT, Some(name), sub @ (None | Some("status"))) => {
-                strict_fields(&t.rt, params, &parsed)?;
-                let obj = shared.store().update(
-                    &t.key,
-                    &t.namespace,
-                    name,
-                    parsed,
-                    sub.is_some(),
-                    Ownership::Update(&manager),
-                    dry_run,
-                )?;
-                Ok(respond(encoding, 200, &obj))
+            (&Method::POST, None, _) if t.rt.create_only => {
+                review(&shared, &t, user, parsed).map(|obj| respond(encoding, 201, &obj))
             }
-            (&Method::PATCH, Some(name), sub @ (None | Some("status"))) => {
-                let ct = headers
-                    .get(header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
-                let force = matches!(param(params, "force"), Some("true" | "1"));
-                let how = PatchHow {
-                    status: sub.is_some(),
-                    content_type: &ct,
+            (&Method::POST, None, _)
+            | (&Method::PUT | &Method::PATCH, Some(_), None | Some("status")) => {
+                let write = Write {
+                    method: &method,
+                    params,
+                    headers,
                     manager: &manager,
-                    force,
-                    dry_run,
                 };
-                let (code, obj) = patch(&shared, &t, name, parsed, &how)?;
+                if t.key.0 == rbac::GROUP && t.sub.is_none() {
+                    // What would be stored, checked before it is.
+                    let (_, would) = write.run(&shared, &t, parsed.clone(), true)?;
+                    if let Some(name) = t.name.as_deref() {
+                        let old = shared.store().get(&t.key, &t.namespace, name);
+                        rbac::check_role_ref(&t.rt.kind, old.as_ref(), &would)?;
+                    }
+                    if let Some(policy) = shared.guards_escalation(&t, user) {
+                        policy.check_write(user, &t.rt.plural, &would)?;
+                    }
+                }
+                let (code, obj) = write.run(&shared, &t, parsed, dry_run)?;
+                if !dry_run && t.key.0 == rbac::GROUP && t.key.1 == "clusterroles" {
+                    rbac::aggregate(&mut shared.store());
+                }
                 Ok(respond(encoding, code, &obj))
             }
             (&Method::DELETE, Some(name), None) => {
@@ -540,6 +678,201 @@ async fn resource(
         }
     })();
     result.unwrap_or_else(|e| respond_error(encoding, &e))
+}
+
+/// A create, update or patch: what the request asks for.
+struct Write<'a> {
+    method: &'a Method,
+    params: &'a [(String, String)],
+    headers: &'a HeaderMap,
+    manager: &'a str,
+}
+
+impl Write<'_> {
+    /// Stores the write (or, with `dry_run`, only answers what would be stored).
+    fn run(
+        &self,
+        shared: &Shared,
+        t: &Target,
+        parsed: Value,
+        dry_run: bool,
+    ) -> Result<(u16, Value), ApiError> {
+        let (params, headers, manager) = (self.params, self.headers, self.manager);
+        match (self.method, &t.name) {
+            (&Method::POST, _) => {
+                strict_fields(&t.rt, params, &parsed)?;
+                // Validated before taking the store's lock; stored under it.
+                let admitted = admit_create(
+                    t.rt.clone(),
+                    &t.namespace,
+                    parsed,
+                    Ownership::Update(manager),
+                )?;
+                Ok((
+                    201,
+                    shared.store().commit_create(&t.key, admitted, dry_run)?,
+                ))
+            }
+            (&Method::PUT, Some(name)) => {
+                strict_fields(&t.rt, params, &parsed)?;
+                let obj = shared.store().update(
+                    &t.key,
+                    &t.namespace,
+                    name,
+                    parsed,
+                    t.sub.is_some(),
+                    Ownership::Update(manager),
+                    dry_run,
+                )?;
+                Ok((200, obj))
+            }
+            (_, Some(name)) => {
+                let ct = headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let force = matches!(param(params, "force"), Some("true" | "1"));
+                let how = PatchHow {
+                    status: t.sub.is_some(),
+                    content_type: &ct,
+                    manager,
+                    force,
+                    dry_run,
+                };
+                patch(shared, t, name, parsed, &how)
+            }
+            _ => Err(ApiError::bad_request("a write needs a name")),
+        }
+    }
+}
+
+/// The review kinds: SelfSubjectAccessReview, SubjectAccessReview, LocalSubjectAccessReview,
+/// SelfSubjectRulesReview (`kubectl auth can-i [--list]`), SelfSubjectReview (`kubectl auth
+/// whoami`) and TokenReview, answered and not stored.
+fn review(shared: &Shared, t: &Target, user: &UserInfo, body: Value) -> Result<Value, ApiError> {
+    let invalid = |field: &str, why: &str| ApiError {
+        code: 422,
+        reason: "Invalid",
+        message: format!("{} in version \"v1\" is invalid: {field}: {why}", t.rt.kind),
+        details: None,
+    };
+    let spec = body.get("spec").cloned().unwrap_or(json!({}));
+    let str_of = |v: &Value, k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let status = match t.rt.plural.as_str() {
+        "selfsubjectaccessreviews" | "subjectaccessreviews" | "localsubjectaccessreviews" => {
+            let subject = if t.rt.plural == "selfsubjectaccessreviews" {
+                user.clone()
+            } else {
+                let groups: Vec<String> = spec
+                    .get("groups")
+                    .cloned()
+                    .and_then(|g| serde_json::from_value(g).ok())
+                    .unwrap_or_default();
+                if str_of(&spec, "user").is_empty() && groups.is_empty() {
+                    return Err(invalid(
+                        "spec.user",
+                        "at least one of user or group must be specified",
+                    ));
+                }
+                UserInfo {
+                    name: str_of(&spec, "user"),
+                    uid: str_of(&spec, "uid"),
+                    groups,
+                    extra: spec
+                        .get("extra")
+                        .cloned()
+                        .and_then(|e| serde_json::from_value(e).ok())
+                        .unwrap_or_default(),
+                }
+            };
+            let attrs = if let Some(r) = spec.get("resourceAttributes") {
+                let namespace = str_of(r, "namespace");
+                if t.rt.plural == "localsubjectaccessreviews" && namespace != t.namespace {
+                    return Err(invalid(
+                        "spec.resourceAttributes.namespace",
+                        "must match metadata.namespace",
+                    ));
+                }
+                Attributes::resource(
+                    &str_of(r, "verb"),
+                    &str_of(r, "group"),
+                    &str_of(r, "resource"),
+                    &str_of(r, "subresource"),
+                    &namespace,
+                    &str_of(r, "name"),
+                )
+            } else if let Some(n) = spec.get("nonResourceAttributes") {
+                Attributes::non_resource(&str_of(n, "verb"), &str_of(n, "path"))
+            } else {
+                return Err(invalid(
+                    "spec.resourceAttributes",
+                    "exactly one of nonResourceAttributes or resourceAttributes must be specified",
+                ));
+            };
+            let decision = shared.decide(&subject, &attrs);
+            let mut status = json!({"allowed": decision.allowed});
+            if !decision.reason.is_empty() {
+                status["reason"] = json!(decision.reason);
+            }
+            status
+        }
+        "selfsubjectrulesreviews" => {
+            let namespace = str_of(&spec, "namespace");
+            if shared.rbac && !user.in_group(MASTERS) {
+                rbac::rules_review(&shared.policy(), user, &namespace)
+            } else {
+                json!({
+                    "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+                    "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                    "incomplete": false,
+                })
+            }
+        }
+        "selfsubjectreviews" => json!({"userInfo": user.to_json()}),
+        "tokenreviews" => {
+            let token = str_of(&spec, "token");
+            let mut headers = HeaderMap::new();
+            if let Ok(v) = format!("Bearer {token}").parse() {
+                headers.insert(header::AUTHORIZATION, v);
+            }
+            let who = shared
+                .authn
+                .authenticate(
+                    &headers,
+                    &Peer::default(),
+                    &shared.signer,
+                    &|ns: &str, name: &str| service_account_uid(&shared.store(), ns, name),
+                )
+                .ok()
+                .filter(|u| !token.is_empty() && u.name != crate::auth::ANONYMOUS);
+            match who {
+                Some(u) => {
+                    json!({"authenticated": true, "user": u.to_json(), "audiences": shared.authn.api_audiences})
+                }
+                None => json!({"authenticated": false, "error": "invalid bearer token"}),
+            }
+        }
+        other => return Err(ApiError::bad_request(format!("{other} cannot be created"))),
+    };
+    let mut answer = json!({
+        "apiVersion": t.rt.api_version(),
+        "kind": t.rt.kind,
+        "metadata": body.get("metadata").cloned().unwrap_or(json!({})),
+        "spec": spec,
+        "status": status,
+    });
+    if t.rt.plural == "selfsubjectreviews"
+        && let Some(o) = answer.as_object_mut()
+    {
+        o.remove("spec");
+    }
+    Ok(answer)
 }
 
 fn delete_namespace(shared: &Shared, name: &str) -> Result<Value, ApiError> {

@@ -34,18 +34,28 @@
 //! - `/openapi/v2` (JSON, or the protobuf form kubectl asks for to validate a `kind: List`),
 //!   publishing no definitions, and `/openapi/v3`.
 //!
-//! Authentication accepts any bearer token; there is no authorisation. Bodies are JSON, YAML
-//! or, for built-in kinds, protobuf. A `dryRun` write (`kubectl --dry-run=server`) is admitted
+//! Authentication and authorization are kube-apiserver's (`auth`, `rbac`): client
+//! certificates signed by the server's CA (user = CN, groups = O), static tokens
+//! ([`Config::static_tokens`], the `--token-auth-file` format), ServiceAccount tokens this
+//! server signed (checked for expiry, audience and a living ServiceAccount), anonymous
+//! requests as `system:anonymous`, impersonation (`kubectl --as`); then RBAC with Roles,
+//! ClusterRoles (aggregation included), their bindings and kube-apiserver's bootstrap policy,
+//! escalation prevention, 403s worded as kube-apiserver words them, and the review APIs behind
+//! `kubectl auth can-i [--list]` and `kubectl auth whoami`. [`Config::authorization`] picks RBAC
+//! (the default) or AlwaysAllow; the kubeconfig [`KubeEmulator::kubeconfig_yaml`] writes is a
+//! `system:masters` user either way. Bodies are JSON, YAML or, for built-in kinds, protobuf. A `dryRun` write (`kubectl --dry-run=server`) is admitted
 //! and answered, and stores nothing.
 //!
 //! `cargo run --release -p kube-emulator --example bench_objects` measures creates, lists,
 //! watch fan-out and memory with 10,000 custom objects.
 
+mod auth;
 mod http;
 mod managed_fields;
 mod negotiation;
 mod openapi_v2;
 mod protobuf;
+mod rbac;
 mod selector;
 mod store;
 mod stored;
@@ -59,22 +69,43 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Uri};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
+pub use auth::StaticToken;
 pub use tokens::DEFAULT_AUDIENCE;
+
+/// How requests are authorized (kube-apiserver's `--authorization-mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Authorization {
+    /// RBAC, with `system:masters` allowed everything.
+    #[default]
+    Rbac,
+    /// Every authenticated or anonymous request is allowed.
+    AlwaysAllow,
+}
 
 /// Settings.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Events kept per resource type for watch resumption; older resourceVersions get 410.
     pub watch_cache_size: usize,
+    /// RBAC or AlwaysAllow.
+    pub authorization: Authorization,
+    /// Static bearer tokens (`--token-auth-file`), besides the administrator's token the
+    /// emulator makes for its own kubeconfig.
+    pub static_tokens: Vec<StaticToken>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             watch_cache_size: 100_000,
+            authorization: Authorization::Rbac,
+            static_tokens: Vec::new(),
         }
     }
 }
+
+/// The user the emulator's own kubeconfig authenticates as (in `system:masters`).
+pub const ADMIN_USER: &str = "kube-emulator:admin";
 
 /// Starting the emulator failed.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +131,7 @@ pub enum Error {
 pub struct KubeEmulator {
     url: String,
     ca_pem: String,
+    tls: Arc<loopback_tls::LoopbackTls>,
     token: String,
     shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -121,21 +153,49 @@ impl KubeEmulator {
         if !addr.ip().is_loopback() {
             return Err(Error::NotLoopback(addr));
         }
-        let tls = loopback_tls::LoopbackTls::generate("kube-emulator")?;
-        let acceptor = tls.acceptor()?;
+        let tls = Arc::new(loopback_tls::LoopbackTls::generate("kube-emulator")?);
+        let acceptor = tls.acceptor_with_client_auth()?;
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
         let url = format!("https://{local}");
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let mut static_tokens = std::collections::HashMap::new();
+        for t in &config.static_tokens {
+            static_tokens.insert(
+                t.token.clone(),
+                auth::UserInfo::authenticated(&t.user, &t.uid, &t.groups),
+            );
+        }
+        static_tokens.insert(
+            token.clone(),
+            auth::UserInfo::authenticated(ADMIN_USER, "", &[auth::MASTERS.to_string()]),
+        );
+        let mut store = store::Store::new(config.watch_cache_size);
+        rbac::bootstrap(&mut store);
+        let rbac_epoch = store.rbac_epoch();
         let shared = Arc::new(http::Shared {
-            store: Mutex::new(store::Store::new(config.watch_cache_size)),
+            rbac_epoch,
+            store: Mutex::new(store),
             signer: tokens::Signer::generate().map_err(|_| Error::Key)?,
             issuer: url.clone(),
+            authn: auth::Authenticator {
+                static_tokens,
+                api_audiences: vec![DEFAULT_AUDIENCE.to_string(), url.clone()],
+                issuer: url.clone(),
+                verified: Mutex::default(),
+            },
+            rbac: config.authorization == Authorization::Rbac,
+            policy: Mutex::new(None),
         });
         let (shutdown, stop) = tokio::sync::watch::channel(false);
         let app = axum::Router::new().fallback(
-            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            move |axum::Extension(peer): axum::Extension<auth::Peer>,
+                  method: Method,
+                  uri: Uri,
+                  headers: HeaderMap,
+                  body: Bytes| {
                 let shared = shared.clone();
-                async move { http::handle(shared, method, uri, headers, body).await }
+                async move { http::handle(shared, peer, method, uri, headers, body).await }
             },
         );
         let mut stop_accept = stop.clone();
@@ -154,6 +214,15 @@ impl KubeEmulator {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
+                    // The certificate the TLS layer verified, if the client sent one.
+                    let peer = auth::Peer(
+                        tls.get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|chain| chain.first())
+                            .and_then(|cert| auth::certificate_user(cert.as_ref())),
+                    );
+                    let app = app.layer(axum::Extension(peer));
                     let service = hyper_util::service::TowerToHyperService::new(app);
                     let builder =
                         hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -168,7 +237,8 @@ impl KubeEmulator {
         Ok(KubeEmulator {
             url,
             ca_pem: tls.ca_pem().to_string(),
-            token: uuid::Uuid::new_v4().simple().to_string(),
+            tls,
+            token,
             shutdown,
         })
     }
@@ -188,13 +258,40 @@ impl KubeEmulator {
         &self.ca_pem
     }
 
-    /// A kubeconfig for the emulator: the CA inline, a bearer token, the context selected.
+    /// A kubeconfig for the emulator: the CA inline, the administrator's bearer token (a
+    /// `system:masters` user), the context selected.
     pub fn kubeconfig_yaml(&self) -> String {
+        self.kubeconfig_with_token(&self.token)
+    }
+
+    /// A kubeconfig authenticating with `token` (a ServiceAccount token, a static token).
+    pub fn kubeconfig_with_token(&self, token: &str) -> String {
+        self.kubeconfig_with_user(&format!("    token: {token}\n"))
+    }
+
+    /// A kubeconfig authenticating with a client certificate this server's CA signs for
+    /// `user` in `group` (the certificate's CN and O).
+    pub fn kubeconfig_with_certificate(
+        &self,
+        user: &str,
+        group: Option<&str>,
+    ) -> Result<String, Error> {
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let (cert, key) = self.tls.client_certificate(user, group)?;
+        Ok(self.kubeconfig_with_user(&format!(
+            "    client-certificate-data: {}\n    client-key-data: {}\n",
+            b64(&cert),
+            b64(&key)
+        )))
+    }
+
+    fn kubeconfig_with_user(&self, user: &str) -> String {
         use base64::Engine;
         let ca = base64::engine::general_purpose::STANDARD.encode(&self.ca_pem);
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-emulator\n  cluster:\n    server: {}\n    certificate-authority-data: {ca}\nusers:\n- name: kube-emulator\n  user:\n    token: {}\ncontexts:\n- name: kube-emulator\n  context:\n    cluster: kube-emulator\n    user: kube-emulator\n    namespace: default\ncurrent-context: kube-emulator\n",
-            self.url, self.token
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-emulator\n  cluster:\n    server: {}\n    certificate-authority-data: {ca}\nusers:\n- name: kube-emulator\n  user:\n{user}contexts:\n- name: kube-emulator\n  context:\n    cluster: kube-emulator\n    user: kube-emulator\n    namespace: default\ncurrent-context: kube-emulator\n",
+            self.url
         )
     }
 
@@ -203,9 +300,19 @@ impl KubeEmulator {
         std::fs::write(path, self.kubeconfig_yaml())
     }
 
-    /// A kube client for the emulator.
+    /// A kube client for the emulator, as the administrator.
     pub async fn client(&self) -> Result<kube::Client, Error> {
-        let kubeconfig = kube::config::Kubeconfig::from_yaml(&self.kubeconfig_yaml())
+        Self::client_for(&self.kubeconfig_yaml()).await
+    }
+
+    /// A kube client authenticating with `token`.
+    pub async fn client_with_token(&self, token: &str) -> Result<kube::Client, Error> {
+        Self::client_for(&self.kubeconfig_with_token(token)).await
+    }
+
+    /// A kube client for a kubeconfig.
+    pub async fn client_for(kubeconfig_yaml: &str) -> Result<kube::Client, Error> {
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(kubeconfig_yaml)
             .map_err(|e| Error::Client(e.to_string()))?;
         let config = kube::Config::from_custom_kubeconfig(
             kubeconfig,

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use axum::body::Bytes;
@@ -44,6 +45,8 @@ pub struct ResourceType {
     pub printer_columns: Vec<Value>,
     /// Extra subresources listed in discovery (e.g. `token` for serviceaccounts).
     pub extra_subresources: Vec<String>,
+    /// A review kind (SelfSubjectAccessReview, TokenReview, ...): only created, never stored.
+    pub create_only: bool,
 }
 
 impl ResourceType {
@@ -78,6 +81,15 @@ impl ResourceType {
             schema: None,
             printer_columns: Vec::new(),
             extra_subresources: Vec::new(),
+            create_only: false,
+        }
+    }
+
+    /// A review kind: answered on create, never stored.
+    fn review(group: &str, plural: &str, kind: &str, namespaced: bool) -> Self {
+        ResourceType {
+            create_only: true,
+            ..ResourceType::builtin(group, "v1", plural, kind, namespaced, &[])
         }
     }
 }
@@ -226,6 +238,9 @@ pub struct Store {
     /// Owner uid -> the objects naming it in ownerReferences: deleting an object finds its
     /// dependents without scanning the store.
     dependents: HashMap<String, BTreeSet<(TypeKey, String, String)>>,
+    /// Bumped on every change to an RBAC object: when the authorizer's policy is stale.
+    /// Shared, so the authorizer reads it without taking the store's lock.
+    rbac_epoch: Arc<AtomicU64>,
 }
 
 fn owner_uids(obj: &Value) -> Vec<String> {
@@ -301,6 +316,7 @@ impl Store {
             channels: HashMap::new(),
             log_size,
             dependents: HashMap::new(),
+            rbac_epoch: Arc::new(AtomicU64::new(0)),
         };
         for rt in [
             ResourceType::builtin("", "v1", "namespaces", "Namespace", false, &["ns"]),
@@ -337,6 +353,67 @@ impl Store {
                 "CustomResourceDefinition",
                 false,
                 &["crd", "crds"],
+            ),
+            ResourceType::builtin(crate::rbac::GROUP, "v1", "roles", "Role", true, &[]),
+            ResourceType::builtin(
+                crate::rbac::GROUP,
+                "v1",
+                "rolebindings",
+                "RoleBinding",
+                true,
+                &[],
+            ),
+            ResourceType::builtin(
+                crate::rbac::GROUP,
+                "v1",
+                "clusterroles",
+                "ClusterRole",
+                false,
+                &[],
+            ),
+            ResourceType::builtin(
+                crate::rbac::GROUP,
+                "v1",
+                "clusterrolebindings",
+                "ClusterRoleBinding",
+                false,
+                &[],
+            ),
+            ResourceType::review(
+                "authorization.k8s.io",
+                "selfsubjectaccessreviews",
+                "SelfSubjectAccessReview",
+                false,
+            ),
+            ResourceType::review(
+                "authorization.k8s.io",
+                "selfsubjectrulesreviews",
+                "SelfSubjectRulesReview",
+                false,
+            ),
+            ResourceType::review(
+                "authorization.k8s.io",
+                "subjectaccessreviews",
+                "SubjectAccessReview",
+                false,
+            ),
+            ResourceType::review(
+                "authorization.k8s.io",
+                "localsubjectaccessreviews",
+                "LocalSubjectAccessReview",
+                true,
+            ),
+            ResourceType::review(
+                "authentication.k8s.io",
+                "selfsubjectreviews",
+                "SelfSubjectReview",
+                false,
+            ),
+            ResourceType::review(
+                "authentication.k8s.io",
+                "tokenreviews",
+                "TokenReview",
+                false,
             ),
         ] {
             s.register(rt);
@@ -377,6 +454,11 @@ impl Store {
     /// The current resource version.
     pub fn resource_version(&self) -> u64 {
         self.rv
+    }
+
+    /// Changes with every write to an RBAC object; readable without the store's lock.
+    pub fn rbac_epoch(&self) -> Arc<AtomicU64> {
+        self.rbac_epoch.clone()
     }
 
     /// One object.
@@ -792,6 +874,9 @@ impl Store {
 
     /// Stores an object, keeping the owner index current.
     fn put(&mut self, key: &TypeKey, id: (String, String), obj: Value) -> Arc<Stored> {
+        if key.0 == crate::rbac::GROUP {
+            self.rbac_epoch.fetch_add(1, Ordering::Release);
+        }
         let owners = owner_uids(&obj);
         let obj = Arc::new(Stored::new(obj));
         let old = self
@@ -810,6 +895,9 @@ impl Store {
     /// Drops an object, keeping the owner index current.
     fn take(&mut self, key: &TypeKey, id: &(String, String)) -> Option<Arc<Stored>> {
         let old = self.objects.get_mut(key)?.remove(id)?;
+        if key.0 == crate::rbac::GROUP {
+            self.rbac_epoch.fetch_add(1, Ordering::Release);
+        }
         self.index_owners(key, id, owner_uids(&old.object), Vec::new());
         Some(old)
     }
@@ -1142,5 +1230,6 @@ fn crd_type(crd: &Value) -> Result<ResourceType, ApiError> {
             .cloned()
             .unwrap_or_default(),
         extra_subresources: Vec::new(),
+        create_only: false,
     })
 }

@@ -73,6 +73,29 @@ impl Signer {
         Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
     }
 
+    /// The claims of a compact JWT this key signed (RS256, this key's id), or `None`. Expiry,
+    /// issuer and audience are the caller's to check.
+    pub fn verify(&self, token: &str) -> Option<Value> {
+        use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+        let mut parts = token.split('.');
+        let (header, claims, sig) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        let head: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+        if head.get("alg").and_then(Value::as_str) != Some("RS256")
+            || head.get("kid").and_then(Value::as_str) != Some(self.kid.as_str())
+        {
+            return None;
+        }
+        let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
+        let input = &token[..header.len() + 1 + claims.len()];
+        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, self.key.public_key().as_ref())
+            .verify(input.as_bytes(), &sig)
+            .ok()?;
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()
+    }
+
     /// Answers `POST .../serviceaccounts/{name}/token`.
     pub fn token_request(
         &self,

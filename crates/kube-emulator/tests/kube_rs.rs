@@ -260,6 +260,7 @@ async fn watchers_resume_after_dropped_connections_and_after_410() {
     // A small event log: reconnecting after more changes than it holds gets 410 Gone.
     let (_e, client, _w) = setup(Config {
         watch_cache_size: 5,
+        ..Config::default()
     })
     .await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "test");
