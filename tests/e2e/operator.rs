@@ -807,3 +807,202 @@ spec:
     kubectl.ok(&["delete", "namespace", &ns, "--wait=false"]);
     assert!(terminate(&mut azop).success());
 }
+
+/// Every azop kind, by plural, for one `kubectl get -w` each (kubectl watches one kind at a
+/// time).
+const AZOP_PLURALS: &[&str] = &[
+    "azureprofiles",
+    "resourcegroups",
+    "keyvaults",
+    "aksclusters",
+    "federatedidentities",
+    "roleassignments",
+    "keyvaultbindings",
+];
+
+/// What Flux would have seen watching from the start: every version of every azop object,
+/// replayed by a watch from resourceVersion 1 (the API server's watch cache still holds them),
+/// judged by kstatus.
+struct FluxView<'a> {
+    kubectl: &'a Kubectl,
+}
+
+type Histories = std::collections::BTreeMap<String, Vec<azop_e2e::kstatus::Status>>;
+
+impl FluxView<'_> {
+    /// Each object (`Kind ns/name`) with the kstatus of each version, repeats collapsed.
+    fn histories(&self) -> Histories {
+        // One watch per kind, all at once; each replays its history, then ends after a second.
+        let watches: Vec<Child> = AZOP_PLURALS
+            .iter()
+            .map(|plural| {
+                let path = format!(
+                    "/apis/azop.dev/v1alpha1/{plural}?watch=true&resourceVersion=1&timeoutSeconds=1"
+                );
+                self.kubectl
+                    .command(&["get", "--raw", &path])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("kubectl get --raw starts")
+            })
+            .collect();
+        let mut histories = Histories::new();
+        for watch in watches {
+            let out = watch.wait_with_output().expect("the watch ends");
+            let events = serde_json::Deserializer::from_slice(&out.stdout).into_iter::<Value>();
+            for event in events {
+                let event = event.expect("a watch event");
+                let obj = &event["object"];
+                let key = format!(
+                    "{} {}/{}",
+                    obj["kind"].as_str().unwrap_or_default(),
+                    obj["metadata"]["namespace"].as_str().unwrap_or_default(),
+                    obj["metadata"]["name"].as_str().unwrap_or_default()
+                );
+                let status = azop_e2e::kstatus::compute(obj).status;
+                let history = histories.entry(key).or_default();
+                if history.last() != Some(&status) {
+                    history.push(status);
+                }
+            }
+        }
+        histories
+    }
+
+    fn now(&self, key: &str) -> Option<azop_e2e::kstatus::Status> {
+        self.histories().get(key).and_then(|h| h.last().copied())
+    }
+}
+
+/// How many azop objects examples/ holds.
+fn histories_expected() -> usize {
+    std::fs::read_dir(repo_root().join("examples"))
+        .expect("examples/")
+        .map(|e| std::fs::read_to_string(e.expect("entry").path()).expect("readable"))
+        .map(|t| {
+            t.matches("\napiVersion: azop.dev/").count()
+                + usize::from(t.starts_with("apiVersion: azop.dev/"))
+        })
+        .sum()
+}
+
+const NEEDS_A_PERSON: &str = r#"
+apiVersion: azop.dev/v1alpha1
+kind: ResourceGroup
+metadata: {name: rg-team-a-us, namespace: team-a}
+spec: {location: eastus}
+---
+apiVersion: azop.dev/v1alpha1
+kind: FederatedIdentity
+metadata: {name: later, namespace: team-a}
+spec:
+  resourceGroupRef: {name: rg-team-a-later}
+  issuer: {clusterRef: {name: prod, namespace: platform}}
+  serviceAccount: {name: later, create: true}
+"#;
+
+const LATER_GROUP: &str = r#"
+apiVersion: azop.dev/v1alpha1
+kind: ResourceGroup
+metadata: {name: rg-team-a-later, namespace: team-a}
+spec: {location: westeurope}
+"#;
+
+#[test]
+fn flux_sees_every_object_in_progress_then_current_and_failed_only_when_a_person_is_needed() {
+    use azop_e2e::kstatus::Status::{Current, Failed, InProgress};
+    let mut dev = Dev::start(AZOP, &[]);
+    let ready = |objects: &[&str], ns: &str| {
+        let mut args = vec!["wait", "--for=condition=Ready", "--timeout=90s", "-n", ns];
+        args.extend_from_slice(objects);
+        dev.kubectl.ok(&args);
+    };
+    ready(
+        &[
+            "resourcegroup/rg-platform",
+            "keyvault/platform-kv",
+            "akscluster/prod",
+            "federatedidentity/external-dns",
+            "roleassignment/external-dns-reader",
+            "roleassignment/prod-kubelet-kv-officer",
+        ],
+        "platform",
+    );
+    ready(
+        &[
+            "resourcegroup/rg-team-a",
+            "federatedidentity/orders",
+            "federatedidentity/exporter",
+            "keyvaultbinding/orders-db",
+        ],
+        "team-a",
+    );
+    let expected = histories_expected();
+    let flux = FluxView {
+        kubectl: &dev.kubectl,
+    };
+    let histories = eventually(
+        "Flux's view of the examples",
+        Duration::from_secs(20),
+        || {
+            let h = flux.histories();
+            let settled = h.values().all(|statuses| statuses.last() == Some(&Current));
+            (h.len() >= expected && settled).then_some(h)
+        },
+    );
+    eprintln!("Flux's view of the examples: {histories:?}");
+    for (object, statuses) in &histories {
+        assert_eq!(
+            statuses.first(),
+            Some(&InProgress),
+            "{object} is InProgress before azop has reconciled it, not Current: {statuses:?}"
+        );
+        assert!(
+            !statuses.contains(&Failed),
+            "{object} never needs a person: {statuses:?}"
+        );
+    }
+
+    // A location the profile does not allow needs a person: Failed at once (Stalled
+    // PolicyDenied), so Flux stops waiting. A reference not there yet needs nobody: InProgress
+    // until it is, then Current.
+    let applied = dev
+        .kubectl
+        .run_with_stdin(&["apply", "-f", "-"], Some(NEEDS_A_PERSON));
+    assert!(applied.status.success(), "{applied:?}");
+    let denied = "ResourceGroup team-a/rg-team-a-us";
+    let waiting = "FederatedIdentity team-a/later";
+    eventually("the denied group Failed", Duration::from_secs(30), || {
+        (flux.now(denied) == Some(Failed)).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        flux.now(waiting),
+        Some(InProgress),
+        "{:?}",
+        flux.histories().get(waiting)
+    );
+    let applied = dev
+        .kubectl
+        .run_with_stdin(&["apply", "-f", "-"], Some(LATER_GROUP));
+    assert!(applied.status.success(), "{applied:?}");
+    eventually(
+        "the waiting identity Current",
+        Duration::from_secs(60),
+        || (flux.now(waiting) == Some(Current)).then_some(()),
+    );
+    let history = flux.histories();
+    assert_eq!(
+        history[denied].first(),
+        Some(&InProgress),
+        "{:?}",
+        history[denied]
+    );
+    assert!(
+        !history[waiting].contains(&Failed),
+        "{:?}",
+        history[waiting]
+    );
+    let _ = terminate(&mut dev.child);
+}

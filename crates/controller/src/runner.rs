@@ -585,6 +585,10 @@ pub async fn run(
             .build()
             .await?;
         let (mut rx, task) = manager.watch().await;
+        // A standby is ready: healthy, and it takes over when the Lease frees. Deployments
+        // count only ready replicas as available, so with a standby that is never ready a
+        // rollout (and Flux's health check of a two-replica release) would never finish.
+        metrics.set_ready(true);
         while !*rx.borrow_and_update() {
             tracing::info!(lease = %le.lease_name, "waiting for the leader Lease");
             if rx.changed().await.is_err() {

@@ -12,7 +12,9 @@ use azop_arm::{ArmConfig, CredentialConfig};
 use azop_controller::engine::EngineConfig;
 use azop_controller::runner::RunOptions;
 
-use crate::identities::{ArmIdentities, ServiceAccountToken, TOKEN_EXCHANGE_AUDIENCE};
+use azop_controller::tokens::{ServiceAccountToken, TOKEN_EXCHANGE_AUDIENCE};
+
+use crate::identities::ArmIdentities;
 use crate::operator::{LogFormat, Operator, init_logging, parse_duration, shutdown_signal};
 use crate::{live_table, manifests};
 

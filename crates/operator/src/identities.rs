@@ -11,8 +11,6 @@ use azop_arm::{ArmClient, ArmConfig, ClientAssertion, CredentialConfig};
 use azop_controller::azure::{Azure, AzureError};
 use azop_controller::engine::Identities;
 
-pub use azop_controller::tokens::{ServiceAccountToken, TOKEN_EXCHANGE_AUDIENCE};
-
 /// Makes an ARM client per profile identity from the operator's own ARM settings.
 pub struct ArmIdentities {
     /// The operator's ARM settings (endpoint, CA, authority host, limits); the credential is

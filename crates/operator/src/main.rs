@@ -4,11 +4,18 @@
 //!   examples and the operator in one process, with a kubeconfig for kubectl and a live table.
 //! - `azop run`: the operator against a real cluster and Azure.
 //! - `azop crds` prints every CustomResourceDefinition (`--out-dir DIR` writes one file per kind).
+//! - `azop version` prints the version and the git revision it was built from.
+//!
+//! `azop dev` and the emulators are the cargo feature `dev` (on by default); the image a
+//! cluster runs is built without it.
 
 mod crd_yaml;
+#[cfg(feature = "dev")]
 mod dev;
 mod identities;
+#[cfg(feature = "dev")]
 mod live_table;
+#[cfg(feature = "dev")]
 mod manifests;
 mod operator;
 mod run;
@@ -21,7 +28,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "azop",
-    version,
+    version = VERSION,
     about = "Azure infrastructure from Kubernetes custom resources"
 )]
 struct Cli {
@@ -29,18 +36,30 @@ struct Cli {
     command: Command,
 }
 
+/// The version and the git revision this binary was built from (`build.rs`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (revision ",
+    env!("AZOP_GIT_REVISION"),
+    ")"
+);
+
 #[derive(Subcommand)]
 enum Command {
     /// Run everything locally on the emulators: no cloud, no cluster.
-    Dev(dev::DevArgs),
+    #[cfg(feature = "dev")]
+    Dev(Box<dev::DevArgs>),
     /// Run the operator against a cluster and Azure.
-    Run(run::RunArgs),
+    // Boxed, as `Dev` is: each is far larger than the other variants.
+    Run(Box<run::RunArgs>),
     /// Print every CRD as YAML, or write one file per kind into a directory.
     Crds {
         /// Write `<group>_<plural>.yaml` files here instead of printing.
         #[arg(long)]
         out_dir: Option<PathBuf>,
     },
+    /// Print the version and the git revision azop was built from.
+    Version,
 }
 
 fn main() -> ExitCode {
@@ -71,8 +90,10 @@ fn print_stdout(text: &str) -> std::io::Result<()> {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Dev(args) => runtime()?.block_on(dev::run(args))?,
-        Command::Run(args) => runtime()?.block_on(run::run(args))?,
+        #[cfg(feature = "dev")]
+        Command::Dev(args) => runtime()?.block_on(dev::run(*args))?,
+        Command::Version => print_stdout(&format!("azop {VERSION}\n"))?,
+        Command::Run(args) => runtime()?.block_on(run::run(*args))?,
         Command::Crds { out_dir } => {
             let crds = azop_api::crds();
             match out_dir {
