@@ -63,6 +63,13 @@ pub struct DevArgs {
     /// Do not draw the live table (log lines only).
     #[arg(long)]
     no_table: bool,
+    /// Run the operator as the ServiceAccount azop-system/azop (a TokenRequest token), with
+    /// only the RBAC the applied manifests grant it — the Helm chart's, rendered with `helm
+    /// template --namespace azop-system` and given with `--apply` — instead of as the cluster
+    /// administrator, and with leader election on its Lease (azop-system/azop-leader). A
+    /// missing permission then shows as a 403 in the operator's log.
+    #[arg(long)]
+    operator_as_service_account: bool,
 }
 
 /// Plays the platform team's `az keyvault secret set`: every vault secret an example binding
@@ -152,8 +159,8 @@ const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
 const RBAC_ADMINISTRATOR: &str = "f58310d9-a9f6-439a-9e8d-f62e7b41a168";
 
-/// Makes the operator's ServiceAccount, and in the arm-emulator's Entra an identity federated
-/// with it for the operator (Owner of the default subscription) and one for each AzureProfile
+/// Registers, in the arm-emulator's Entra, identities federated with the operator's
+/// ServiceAccount: the operator's (Owner of the default subscription) and one for each AzureProfile
 /// that names `credential.workloadIdentity.clientId`, with the roles the profile implies:
 /// Contributor on its subscription (groups, identities, vaults, clusters), and Role Based
 /// Access Control Administrator when it may create RoleAssignments. No secret exists anywhere:
@@ -164,40 +171,6 @@ async fn register_identities(
     issuer: &str,
     documents: &[kube::api::DynamicObject],
 ) -> anyhow::Result<ArmIdentities> {
-    use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
-    use kube::api::PostParams;
-    let meta = |ns: Option<&str>, name: &str| kube::api::ObjectMeta {
-        name: Some(name.to_string()),
-        namespace: ns.map(str::to_string),
-        ..Default::default()
-    };
-    let namespaces: kube::Api<Namespace> = kube::Api::all(client.clone());
-    if namespaces.get_opt(OPERATOR_NAMESPACE).await?.is_none() {
-        namespaces
-            .create(
-                &PostParams::default(),
-                &Namespace {
-                    metadata: meta(None, OPERATOR_NAMESPACE),
-                    ..Default::default()
-                },
-            )
-            .await
-            .context("creating the operator's namespace")?;
-    }
-    let accounts: kube::Api<ServiceAccount> =
-        kube::Api::namespaced(client.clone(), OPERATOR_NAMESPACE);
-    if accounts.get_opt(OPERATOR_SERVICE_ACCOUNT).await?.is_none() {
-        accounts
-            .create(
-                &PostParams::default(),
-                &ServiceAccount {
-                    metadata: meta(Some(OPERATOR_NAMESPACE), OPERATOR_SERVICE_ACCOUNT),
-                    ..Default::default()
-                },
-            )
-            .await
-            .context("creating the operator's ServiceAccount")?;
-    }
     let control = arm.control();
     let register = |client_id: &str| {
         let object_id = uuid_for(client_id);
@@ -266,6 +239,73 @@ async fn register_identities(
             name: OPERATOR_SERVICE_ACCOUNT.into(),
         }),
     ))
+}
+
+/// The operator's namespace and ServiceAccount (unless the applied manifests made them).
+async fn ensure_operator_account(client: &kube::Client) -> anyhow::Result<()> {
+    use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+    use kube::api::PostParams;
+    let meta = |ns: Option<&str>, name: &str| kube::api::ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: ns.map(str::to_string),
+        ..Default::default()
+    };
+    let namespaces: kube::Api<Namespace> = kube::Api::all(client.clone());
+    if namespaces.get_opt(OPERATOR_NAMESPACE).await?.is_none() {
+        namespaces
+            .create(
+                &PostParams::default(),
+                &Namespace {
+                    metadata: meta(None, OPERATOR_NAMESPACE),
+                    ..Default::default()
+                },
+            )
+            .await
+            .context("creating the operator's namespace")?;
+    }
+    let accounts: kube::Api<ServiceAccount> =
+        kube::Api::namespaced(client.clone(), OPERATOR_NAMESPACE);
+    if accounts.get_opt(OPERATOR_SERVICE_ACCOUNT).await?.is_none() {
+        accounts
+            .create(
+                &PostParams::default(),
+                &ServiceAccount {
+                    metadata: meta(Some(OPERATOR_NAMESPACE), OPERATOR_SERVICE_ACCOUNT),
+                    ..Default::default()
+                },
+            )
+            .await
+            .context("creating the operator's ServiceAccount")?;
+    }
+    Ok(())
+}
+
+/// A day-long token of the operator's ServiceAccount for the Kubernetes API (a TokenRequest
+/// with the API server's audience), as a pod's projected token would be.
+async fn operator_token(client: &kube::Client) -> anyhow::Result<String> {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let accounts: kube::Api<ServiceAccount> =
+        kube::Api::namespaced(client.clone(), OPERATOR_NAMESPACE);
+    let request = TokenRequest {
+        spec: TokenRequestSpec {
+            expiration_seconds: Some(24 * 3600),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let answer = accounts
+        .create_token_request(
+            OPERATOR_SERVICE_ACCOUNT,
+            &kube::api::PostParams::default(),
+            &request,
+        )
+        .await
+        .context("a token for the operator's ServiceAccount")?;
+    answer
+        .status
+        .map(|s| s.token)
+        .context("the TokenRequest answered no token")
 }
 
 /// A stable object id for a client id, so `azop dev` names the same principals each run.
@@ -359,12 +399,25 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 
     let cluster_id = crate::operator::cluster_id(&client, None).await?;
     println!("cluster-id: {cluster_id}");
-    let identities = register_identities(&client, &arm, &kube.issuer_url(), &documents).await?;
+    ensure_operator_account(&client).await?;
+    let operator_client = if args.operator_as_service_account {
+        let token = operator_token(&client).await?;
+        println!("operator-kube-user: {OPERATOR_SUBJECT}");
+        kube.client_with_token(&token)
+            .await
+            .context("connecting to the kube-emulator as the operator's ServiceAccount")?
+    } else {
+        client.clone()
+    };
+    // The operator asks for its own ServiceAccount's tokens (to sign in to Azure) with its
+    // own client.
+    let identities =
+        register_identities(&operator_client, &arm, &kube.issuer_url(), &documents).await?;
     println!("issuer: {}", kube.issuer_url());
     println!("operator-subject: {OPERATOR_SUBJECT}");
     println!("operator-client-id: {OPERATOR_CLIENT_ID}");
     let operator = Operator::start(
-        client.clone(),
+        operator_client,
         ArmConfig {
             credential: CredentialConfig::Federated {
                 tenant_id: tenant_id.clone(),
@@ -383,6 +436,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         },
         RunOptions {
             identities: Some(Arc::new(identities)),
+            // As the chart runs it: the Lease its leader-election Role names.
+            leader_election: args.operator_as_service_account.then(|| {
+                azop_controller::runner::LeaderElection {
+                    namespace: OPERATOR_NAMESPACE.into(),
+                    lease_name: "azop-leader".into(),
+                    identity: "azop-dev".into(),
+                }
+            }),
             ..RunOptions::default()
         },
         args.metrics_listen,
