@@ -179,6 +179,53 @@ fn the_charts_rbac_is_enough_for_every_example() {
         "the operator met no 403: {:?}",
         forbidden_lines(&dev)
     );
+
+    // The chart's user roles: a team member bound to `edit` in team-a writes azop's kinds
+    // there, and neither their status nor AzureProfiles; `view` only reads.
+    let kubectl = &dev.kubectl;
+    for (who, role) in [("dev", "edit"), ("auditor", "view")] {
+        kubectl.ok(&["create", "serviceaccount", who, "-n", "team-a"]);
+        kubectl.ok(&[
+            "create",
+            "rolebinding",
+            who,
+            "-n",
+            "team-a",
+            &format!("--clusterrole={role}"),
+            &format!("--serviceaccount=team-a:{who}"),
+        ]);
+    }
+    let can_i = |who: &str, args: &[&str]| {
+        let token = kubectl.ok(&["create", "token", who, "-n", "team-a"]);
+        let mut all = vec!["--token", token.trim(), "auth", "can-i", "-n", "team-a"];
+        all.extend_from_slice(args);
+        String::from_utf8_lossy(&kubectl.run(&all).stdout)
+            .trim()
+            .to_string()
+    };
+    for kind in ["federatedidentities.azop.dev", "keyvaultbindings.azop.dev"] {
+        assert_eq!(
+            can_i("dev", &["create", kind]),
+            "yes",
+            "edit creates {kind}"
+        );
+        assert_eq!(
+            can_i("auditor", &["list", kind]),
+            "yes",
+            "view lists {kind}"
+        );
+        assert_eq!(
+            can_i("auditor", &["create", kind]),
+            "no",
+            "view only reads {kind}"
+        );
+        assert_eq!(
+            can_i("dev", &["patch", kind, "--subresource=status"]),
+            "no",
+            "nobody but the operator writes {kind}' status"
+        );
+    }
+    assert_eq!(can_i("dev", &["create", "azureprofiles.azop.dev"]), "no");
 }
 
 #[test]
