@@ -120,38 +120,7 @@ fn forbidden_lines(dev: &Dev) -> Vec<String> {
 #[test]
 fn the_charts_rbac_is_enough_for_every_example() {
     let (dev, _dir) = dev_as_chart(&rendered_rbac());
-    let ready = |objects: &[&str], ns: &str| {
-        let mut args = vec!["wait", "--for=condition=Ready", "--timeout=120s", "-n", ns];
-        args.extend_from_slice(objects);
-        dev.kubectl.ok(&args);
-    };
-    dev.kubectl.ok(&[
-        "wait",
-        "--for=condition=Ready",
-        "--timeout=60s",
-        "azureprofile/platform",
-        "azureprofile/team-a",
-    ]);
-    ready(
-        &[
-            "resourcegroup/rg-platform",
-            "keyvault/platform-kv",
-            "akscluster/prod",
-            "federatedidentity/external-dns",
-            "roleassignment/external-dns-reader",
-            "roleassignment/prod-kubelet-kv-officer",
-        ],
-        "platform",
-    );
-    ready(
-        &[
-            "resourcegroup/rg-team-a",
-            "federatedidentity/orders",
-            "federatedidentity/exporter",
-            "keyvaultbinding/orders-db",
-        ],
-        "team-a",
-    );
+    dev.wait_examples_ready("120s");
     // The binding's Secret was written by the operator as its ServiceAccount.
     let data = dev.kubectl.ok(&[
         "get",

@@ -30,30 +30,7 @@ fn find<'a>(resources: &'a [Value], suffix: &str) -> Option<&'a Value> {
 #[test]
 fn the_examples_become_ready_with_exactly_the_expected_azure_resources() {
     let mut dev = Dev::start(AZOP, &[]);
-    dev.kubectl.ok(&[
-        "wait",
-        "--for=condition=Ready",
-        "--timeout=90s",
-        "-n",
-        "platform",
-        "resourcegroup/rg-platform",
-        "keyvault/platform-kv",
-        "akscluster/prod",
-        "federatedidentity/external-dns",
-        "roleassignment/external-dns-reader",
-        "roleassignment/prod-kubelet-kv-officer",
-    ]);
-    dev.kubectl.ok(&[
-        "wait",
-        "--for=condition=Ready",
-        "--timeout=60s",
-        "-n",
-        "team-a",
-        "resourcegroup/rg-team-a",
-        "federatedidentity/orders",
-        "federatedidentity/exporter",
-        "keyvaultbinding/orders-db",
-    ]);
+    dev.wait_examples_ready("90s");
 
     let resources = dev.resources();
     let owned = [
@@ -913,31 +890,7 @@ spec: {location: westeurope}
 fn flux_sees_every_object_in_progress_then_current_and_failed_only_when_a_person_is_needed() {
     use azop_e2e::kstatus::Status::{Current, Failed, InProgress};
     let mut dev = Dev::start(AZOP, &[]);
-    let ready = |objects: &[&str], ns: &str| {
-        let mut args = vec!["wait", "--for=condition=Ready", "--timeout=90s", "-n", ns];
-        args.extend_from_slice(objects);
-        dev.kubectl.ok(&args);
-    };
-    ready(
-        &[
-            "resourcegroup/rg-platform",
-            "keyvault/platform-kv",
-            "akscluster/prod",
-            "federatedidentity/external-dns",
-            "roleassignment/external-dns-reader",
-            "roleassignment/prod-kubelet-kv-officer",
-        ],
-        "platform",
-    );
-    ready(
-        &[
-            "resourcegroup/rg-team-a",
-            "federatedidentity/orders",
-            "federatedidentity/exporter",
-            "keyvaultbinding/orders-db",
-        ],
-        "team-a",
-    );
+    dev.wait_examples_ready("90s");
     let expected = histories_expected();
     let flux = FluxView {
         kubectl: &dev.kubectl,

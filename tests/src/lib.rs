@@ -245,6 +245,31 @@ pub fn terminate(child: &mut Child) -> ExitStatus {
     panic!("azop did not stop within 15s of SIGTERM");
 }
 
+/// The objects `examples/` creates, by namespace ("" for cluster-scoped ones).
+pub const EXAMPLE_OBJECTS: &[(&str, &[&str])] = &[
+    ("", &["azureprofile/platform", "azureprofile/team-a"]),
+    (
+        "platform",
+        &[
+            "resourcegroup/rg-platform",
+            "keyvault/platform-kv",
+            "akscluster/prod",
+            "federatedidentity/external-dns",
+            "roleassignment/external-dns-reader",
+            "roleassignment/prod-kubelet-kv-officer",
+        ],
+    ),
+    (
+        "team-a",
+        &[
+            "resourcegroup/rg-team-a",
+            "federatedidentity/orders",
+            "federatedidentity/exporter",
+            "keyvaultbinding/orders-db",
+        ],
+    ),
+];
+
 impl Dev {
     /// Starts `azop dev` (the binary at `azop`) with these extra flags; returns once the
     /// operator runs.
@@ -294,6 +319,20 @@ impl Dev {
             kubeconfig,
             stderr_path,
             _dir: dir,
+        }
+    }
+
+    /// Waits (up to `timeout`, kubectl's form: `90s`) until every object of `examples/` is
+    /// Ready: both AzureProfiles, the platform's objects and team-a's.
+    pub fn wait_examples_ready(&self, timeout: &str) {
+        let timeout = format!("--timeout={timeout}");
+        for (namespace, objects) in EXAMPLE_OBJECTS {
+            let mut args = vec!["wait", "--for=condition=Ready", timeout.as_str()];
+            if !namespace.is_empty() {
+                args.extend_from_slice(&["-n", namespace]);
+            }
+            args.extend_from_slice(objects);
+            self.kubectl.ok(&args);
         }
     }
 
