@@ -103,13 +103,16 @@ impl Shared {
             .then(|| self.policy())
     }
 
+    /// Looks a ServiceAccount's uid up in the store, for token authentication.
+    fn service_accounts(&self) -> impl Fn(&str, &str) -> Option<String> + '_ {
+        move |ns, name| service_account_uid(&self.store(), ns, name)
+    }
+
     /// Who sent the request, after impersonation (which it must be allowed).
     fn user(&self, headers: &HeaderMap, peer: &Peer) -> Result<UserInfo, ApiError> {
         let user =
             self.authn
-                .authenticate(headers, peer, &self.signer, &|ns: &str, name: &str| {
-                    service_account_uid(&self.store(), ns, name)
-                })?;
+                .authenticate(headers, peer, &self.signer, &self.service_accounts())?;
         let Some(imp) = Impersonation::from_headers(headers)? else {
             return Ok(user);
         };
@@ -880,20 +883,13 @@ fn review(shared: &Shared, t: &Target, user: &UserInfo, body: Value) -> Result<V
         "selfsubjectreviews" => json!({"userInfo": user.to_json()}),
         "tokenreviews" => {
             let token = str_of(&spec, "token");
-            let mut headers = HeaderMap::new();
-            if let Ok(v) = format!("Bearer {token}").parse() {
-                headers.insert(header::AUTHORIZATION, v);
-            }
-            let who = shared
-                .authn
-                .authenticate(
-                    &headers,
-                    &Peer::default(),
-                    &shared.signer,
-                    &|ns: &str, name: &str| service_account_uid(&shared.store(), ns, name),
-                )
-                .ok()
-                .filter(|u| !token.is_empty() && u.name != crate::auth::ANONYMOUS);
+            let who = (!token.is_empty())
+                .then(|| {
+                    shared
+                        .authn
+                        .token(&token, &shared.signer, &shared.service_accounts())
+                })
+                .flatten();
             match who {
                 Some(u) => {
                     json!({"authenticated": true, "user": u.to_json(), "audiences": shared.authn.api_audiences})

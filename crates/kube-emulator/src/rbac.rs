@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::{MASTERS, UserInfo};
-use crate::selector::LabelSelector;
+use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{ApiError, Ownership, Store};
 
 /// The RBAC API group.
@@ -180,19 +180,12 @@ impl Attributes {
     }
 }
 
-/// `metadata.name=X` (or `==`), alone in a field selector.
+/// The name a field selector requires (`metadata.name=X`), if it is a valid path segment.
 fn exact_name(selector: &str) -> Option<String> {
-    let mut found = None;
-    for term in selector.split(',') {
-        let (k, v) = term
-            .split_once("==")
-            .or_else(|| term.split_once('='))
-            .filter(|(k, _)| !k.ends_with('!'))?;
-        if k.trim() == "metadata.name" {
-            found = Some(v.trim().to_string());
-        }
-    }
-    found.filter(|n| !n.is_empty() && !n.contains('/') && n != "." && n != "..")
+    FieldSelector::parse(selector)?
+        .exact("metadata.name")
+        .filter(|n| !n.is_empty() && !n.contains('/') && *n != "." && *n != "..")
+        .map(str::to_string)
 }
 
 /// A 403 as kube-apiserver writes it.
@@ -942,6 +935,15 @@ mod tests {
             &[("watch", "true"), ("fieldSelector", "metadata.name=s1")],
         );
         assert_eq!((a.verb.as_str(), a.name.as_str()), ("watch", "s1"));
+        let a = attrs(
+            "GET",
+            "/api/v1/namespaces/team-a/secrets",
+            &[("fieldSelector", "type!=Opaque,metadata.name=s2")],
+        );
+        assert_eq!(
+            a.name, "s2",
+            "another field's != term does not hide the name"
+        );
         let a = attrs(
             "POST",
             "/api/v1/namespaces/team-a/serviceaccounts/app/token",

@@ -203,6 +203,15 @@ impl FieldSelector {
         Some(FieldSelector(terms))
     }
 
+    /// The value `field` must equal (`field=value` or `==`), if a term says so:
+    /// kube's `RequiresExactMatch`.
+    pub fn exact(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(path, eq, _)| *eq && path == field)
+            .map(|(_, _, value)| value.as_str())
+    }
+
     /// True if every term holds for the object.
     pub fn matches(&self, obj: &Value) -> bool {
         self.0.iter().all(|(path, eq, want)| {
