@@ -212,6 +212,16 @@ pub struct AzureResourceStatus {
     /// azop never applied are left as they are.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub applied_tags: Vec<String>,
+    /// When azop last found the resource in sync with the spec. The next sync is due a sync
+    /// period later; a restarted operator schedules it from here rather than reading every
+    /// object from Azure at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<Time>,
+    /// A digest of what that sync was computed from: the generation, the policy decision and
+    /// the referenced objects. While it is unchanged and the sync is not due, a reconcile makes
+    /// no Azure request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_inputs: Option<String>,
 }
 
 impl Default for AzureResourceStatus {
@@ -225,6 +235,8 @@ impl Default for AzureResourceStatus {
             children: Vec::new(),
             ownership: None,
             applied_tags: Vec::new(),
+            last_sync_time: None,
+            last_sync_inputs: None,
         }
     }
 }

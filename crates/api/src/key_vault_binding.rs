@@ -103,6 +103,11 @@ pub struct KeyVaultBindingStatus {
     /// When the Secret was last refreshed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    /// When azop last found the role assignments in Azure. The next check is due a sync
+    /// period later; a restarted operator schedules it from here rather than reading every
+    /// binding's assignments at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignments_checked_time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
     /// The Secret the values were last written to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_name: Option<String>,

@@ -77,7 +77,7 @@ pub enum Written {
 struct Inner {
     pipeline: Pipeline,
     endpoint: Url,
-    limiter: Limiter,
+    limiter: Arc<Limiter>,
     concurrency: tokio::sync::Semaphore,
     counts: Mutex<BTreeMap<String, u64>>,
     throttled_waits: AtomicU64,
@@ -191,7 +191,7 @@ impl ArmClient {
             inner: Arc::new(Inner {
                 pipeline,
                 endpoint,
-                limiter: Limiter::new(config.rate_limits),
+                limiter: Arc::new(Limiter::new(config.rate_limits)),
                 concurrency: tokio::sync::Semaphore::new(config.max_concurrency.max(1)),
                 counts: Mutex::new(BTreeMap::new()),
                 throttled_waits: AtomicU64::new(0),
@@ -206,6 +206,13 @@ impl ArmClient {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// Reserves `reads` and `writes` in `subscription`'s buckets for a pass about to make
+    /// them ([`crate::Pass`]): the caller learns how long until they may go out and can wait
+    /// elsewhere, instead of holding a reconcile slot while the bucket refills.
+    pub fn reserve(&self, subscription: &str, reads: u32, writes: u32) -> crate::Reservation {
+        crate::Reservation::new(self.inner.limiter.clone(), subscription, reads, writes)
     }
 
     /// How often a request waited for the client-side rate limit.
@@ -290,8 +297,15 @@ impl ArmClient {
         let span = tracing::Span::current();
         let class = RequestClass::of_method(&name);
         let subscription = subscription_of(url.path());
-        // The concurrency slot first, the token second: a token is spent when the request goes
-        // out, not while it queues, so a queue never turns into a burst.
+        // The token first (reserved by the pass, or waited for), the concurrency slot second:
+        // a request waiting on one subscription's bucket must not hold a slot that another
+        // subscription's requests could use. A token taken early only makes ARM's bucket
+        // fuller than ours when the request arrives.
+        if !crate::limits::prepaid(&self.inner.limiter, &subscription, class)
+            && self.inner.limiter.acquire(&subscription, class).await
+        {
+            self.inner.throttled_waits.fetch_add(1, Ordering::Relaxed);
+        }
         let _permit = self
             .inner
             .concurrency
@@ -300,9 +314,6 @@ impl ArmClient {
             .map_err(|e| ArmError::Transient {
                 message: e.to_string(),
             })?;
-        if self.inner.limiter.acquire(&subscription, class).await {
-            self.inner.throttled_waits.fetch_add(1, Ordering::Relaxed);
-        }
         // The request's own duration; waits for a slot or a token show as the span's time
         // before it.
         let start = Instant::now();
@@ -325,6 +336,7 @@ impl ArmClient {
             .pipeline
             .send(&Context::new(), &mut request, Some(options))
             .await;
+        crate::limits::add_arm_time(start.elapsed());
         let took_ms = start.elapsed().as_millis() as u64;
         span.record("took_ms", took_ms);
         let answer = match result {

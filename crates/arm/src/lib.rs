@@ -40,7 +40,7 @@ pub use keyvault::{
     KEY_VAULT_API_VERSION, KEY_VAULT_AUDIENCE, KeyVaultClient, KeyVaultConfig, VaultError,
     VaultSecret, WorkloadIdentity, vault_label,
 };
-pub use limits::{BucketLimit, RateLimits, RequestClass};
+pub use limits::{BucketLimit, Pass, RateLimits, RequestClass, Reservation};
 pub use operation::{OperationToken, Polled};
 pub use resource_id::{ResourceId, ResourceIdError};
 pub use resources::ArmResource;

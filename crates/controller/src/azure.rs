@@ -66,6 +66,17 @@ pub trait Azure: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Written, AzureError>>;
     /// One poll of an operation started by `put` or `delete`.
     fn poll<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Polled, AzureError>>;
+
+    /// Reserves `reads` and `writes` in `subscription`'s client-side buckets for a pass about
+    /// to make them (see [`azop_arm::Pass`]). `None`: this client has no buckets.
+    fn reserve(
+        &self,
+        _subscription: &str,
+        _reads: u32,
+        _writes: u32,
+    ) -> Option<azop_arm::Reservation> {
+        None
+    }
 }
 
 /// The engine's view of the real ARM client (Azure or the arm-emulator).
@@ -97,6 +108,15 @@ impl Azure for ArmClient {
         api_version: &'a str,
     ) -> BoxFuture<'a, Result<Written, AzureError>> {
         Box::pin(async move { ArmClient::delete(self, id, api_version).await.map(written) })
+    }
+
+    fn reserve(
+        &self,
+        subscription: &str,
+        reads: u32,
+        writes: u32,
+    ) -> Option<azop_arm::Reservation> {
+        Some(ArmClient::reserve(self, subscription, reads, writes))
     }
 
     fn poll<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Polled, AzureError>> {

@@ -139,6 +139,9 @@ pub struct Context {
     /// caches its tokens until shortly before they expire and keeps its own rate limits, as
     /// ARM counts them per principal.
     clients: Mutex<HashMap<(String, String), Arc<dyn Azure>>>,
+    /// ARM requests reserved per object that waits for its turn (requeued until then, holding
+    /// no reconcile slot).
+    reservations: Mutex<HashMap<String, azop_arm::Reservation>>,
 }
 
 impl Context {
@@ -172,6 +175,7 @@ impl Context {
             identities: None,
             key_vault: None,
             clients: Mutex::default(),
+            reservations: Mutex::default(),
         }
     }
 
@@ -567,6 +571,41 @@ pub trait AzureKind: AzureBacked {
         Ok(Vec::new())
     }
 
+    /// What `resolve` already read of the main resource (`Some(None)`: absent), so the engine
+    /// does not GET it again. Default: nothing.
+    fn known_actual(_resolved: &Self::Resolved) -> Option<Option<Value>> {
+        None
+    }
+
+    /// The ARM reads and writes a pass over this object is expected to make, reserved in its
+    /// subscription's buckets before the first request ([`budget`]): an object not created
+    /// yet reads its resource and writes it and each child; one that exists reads them; one
+    /// with an operation in flight polls it. A pass that needs more waits for the rest; what
+    /// it does not use goes back.
+    fn budget(&self) -> (u32, u32) {
+        let common = self.common_status();
+        let children = Self::CHILD_TYPES.len() as u32;
+        if common.operation.is_some() {
+            (1, 0)
+        } else if common.ownership.is_some()
+            || self.management_policy() == ManagementPolicy::Observe
+        {
+            (1 + children, 0)
+        } else {
+            (1, 1 + children)
+        }
+    }
+
+    /// Kubernetes-side work that must hold even while Azure is not re-read (an in-sync object
+    /// whose sync is not due): a FederatedIdentity's ServiceAccount. Default: none.
+    fn kubernetes_sync<'a>(
+        &'a self,
+        _ctx: &'a Context,
+        _status: &'a mut Self::Status,
+    ) -> BoxFuture<'a, Result<(), ReconcileError>> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// Kubernetes-side work once Azure is in sync (a FederatedIdentity's ServiceAccount), and
     /// status fields that come from what was resolved. Default: none.
     fn after_sync<'a>(
@@ -754,15 +793,26 @@ pub async fn reconcile<K: AzureKind>(
         name = %obj.name_any(),
     );
     let start = std::time::Instant::now();
-    let result = finalized(obj, ctx.clone()).instrument(span).await;
     let key = object_key(&guard);
+    let pass = azop_arm::Pass::new();
+    let result = pass
+        .run(finalized(obj, ctx.clone(), &key, &pass))
+        .instrument(span)
+        .await;
+    let took = start.elapsed();
+    ctx.metrics.overhead(
+        &kind,
+        took.saturating_sub(pass.arm_time())
+            .saturating_sub(pass.waited()),
+    );
+    pass.finish();
     let failure = match &result {
         Ok(Pass::Done(_)) => None,
         Ok(Pass::Stalled(e)) => e.class(),
         Err(e) => e.class(),
     };
     ctx.metrics
-        .reconciled(&kind, failure.map(ErrorClass::as_str), start.elapsed());
+        .reconciled(&kind, failure.map(ErrorClass::as_str), took);
     match result {
         Ok(Pass::Done(action)) => {
             ctx.succeeded(&key);
@@ -785,11 +835,18 @@ enum Pass {
 }
 
 /// Adds the finalizer, or runs cleanup and removes it.
-async fn finalized<K: AzureKind>(obj: &K, ctx: Arc<Context>) -> Result<Pass, ReconcileError> {
+async fn finalized<K: AzureKind>(
+    obj: &K,
+    ctx: Arc<Context>,
+    key: &str,
+    pass: &azop_arm::Pass,
+) -> Result<Pass, ReconcileError> {
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     let finalizers = obj.finalizers();
     let position = finalizers.iter().position(|f| f == azop_api::FINALIZER);
     if obj.meta().deletion_timestamp.is_some() {
+        // A turn reserved for creating it is not needed any more: its tokens go back.
+        forget_turn(&ctx, key);
         if position.is_none() {
             return Ok(Pass::Done(Action::await_change()));
         }
@@ -803,7 +860,7 @@ async fn finalized<K: AzureKind>(obj: &K, ctx: Arc<Context>) -> Result<Pass, Rec
         };
     }
     add_finalizer(&api, obj).await?;
-    apply(obj, &ctx, &api).await
+    apply(obj, &ctx, &api, key, pass).await
 }
 
 /// Adds azop's finalizer unless the object has it: a JSON patch whose `test` makes it fail
@@ -907,11 +964,161 @@ async fn report_invalid<K: AzureKind>(
     }
 }
 
+/// A digest of what a sync of `obj` is computed from without asking Azure: its generation,
+/// the policy decision, its ownership mark and the state of every object it references (as
+/// dependents are woken by it). Stable across restarts of the same build.
+fn sync_inputs<K: AzureKind>(obj: &K, ctx: &Context, decision: &Decision) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    obj.meta().generation.hash(&mut h);
+    format!("{decision:?}").hash(&mut h);
+    owner_tag_value(&ctx.config.cluster_id, obj).hash(&mut h);
+    for r in obj.references() {
+        (&r.kind.as_str(), &r.namespace, &r.name).hash(&mut h);
+        crate::runner::reference_state(&ctx.stores, &r).hash(&mut h);
+    }
+    format!("{:016x}", h.finish())
+}
+
+/// How long until `obj`'s next sync is due, when it is Ready for its generation, nothing runs
+/// in Azure, its last sync was computed from `inputs`, and that sync is less than a sync
+/// period old. `None`: sync now.
+fn sync_not_due<K: AzureKind>(obj: &K, ctx: &Context, inputs: &str) -> Option<Duration> {
+    let common = obj.common_status();
+    let generation = obj.meta().generation;
+    if common.observed_generation != generation.unwrap_or(0)
+        || common.operation.is_some()
+        || common.last_sync_inputs.as_deref() != Some(inputs)
+        || !azop_api::conditions::is_ready(&common.conditions, generation)
+    {
+        return None;
+    }
+    let last = common.last_sync_time.as_ref()?.0;
+    let period = jiff::SignedDuration::try_from(ctx.config.sync_period).ok()?;
+    let due = last.checked_add(period).ok()?;
+    let left = Duration::try_from(jiff::Timestamp::now().duration_until(due)).ok()?;
+    (left > Duration::from_secs(1)).then_some(left)
+}
+
+/// A pass waits less than this inline for its reserved requests; longer, it is requeued.
+const INLINE_BUDGET_WAIT: Duration = Duration::from_millis(20);
+
+/// Reserves the requests of this pass (or takes the reservation it was requeued with).
+/// `Some((wait, subscription))`: not its turn yet; the reservation is kept for it.
+async fn budget<K: AzureKind>(
+    obj: &K,
+    ctx: &Context,
+    decision: &Decision,
+    key: &str,
+    pass: &azop_arm::Pass,
+) -> Result<Option<(Duration, String)>, ReconcileError> {
+    let subscription = decision
+        .subscription_id
+        .clone()
+        .unwrap_or_else(|| ctx.config.default_subscription_id.clone());
+    let (reads, writes) = obj.budget();
+    let azure = ctx.azure_for(decision)?;
+    take_turn(
+        ctx,
+        azure.as_ref(),
+        &subscription,
+        (reads, writes),
+        key,
+        pass,
+    )
+    .await
+}
+
+/// Reserves `reads` and `writes` of `subscription` through `azure` for the pass of the object
+/// `key` (or takes the reservation it was requeued with). `Some((wait, subscription))`: not
+/// its turn yet; the reservation is kept for it, and the caller requeues it after `wait`.
+pub(crate) async fn take_turn(
+    ctx: &Context,
+    azure: &dyn Azure,
+    subscription: &str,
+    (reads, writes): (u32, u32),
+    key: &str,
+    pass: &azop_arm::Pass,
+) -> Result<Option<(Duration, String)>, ReconcileError> {
+    let held = ctx
+        .reservations
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(key);
+    let reservation = match held {
+        Some(r) => r,
+        None if reads == 0 && writes == 0 => return Ok(None),
+        None => match azure.reserve(subscription, reads, writes) {
+            Some(r) => r,
+            None => return Ok(None),
+        },
+    };
+    let wait = reservation.ready_in();
+    if wait > INLINE_BUDGET_WAIT {
+        let subscription = reservation.subscription().to_string();
+        ctx.reservations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.to_string(), reservation);
+        return Ok(Some((wait, subscription)));
+    }
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+        pass.waited_for(wait);
+    }
+    pass.spend(reservation);
+    Ok(None)
+}
+
+/// Gives back the turn reserved for `key` (its object is being deleted).
+pub(crate) fn forget_turn(ctx: &Context, key: &str) {
+    ctx.reservations
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(key);
+}
+
 /// Reconciles one object towards its spec.
-async fn apply<K: AzureKind>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Pass, ReconcileError> {
+async fn apply<K: AzureKind>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    key: &str,
+    pass: &azop_arm::Pass,
+) -> Result<Pass, ReconcileError> {
     ctx.dependents.record(K::KIND, obj, obj.references());
     let generation = obj.meta().generation.unwrap_or(0);
     let mut status = obj.status().cloned().unwrap_or_default();
+    let decision = decision_for(obj, ctx);
+    let inputs = decision.as_ref().ok().map(|d| sync_inputs(obj, ctx, d));
+
+    // In sync, nothing it depends on changed, and the sync is not due (a restart, a woken
+    // dependent): no Azure request; come back when it is due.
+    if let Some(wait) = inputs.as_deref().and_then(|i| sync_not_due(obj, ctx, i)) {
+        obj.kubernetes_sync(ctx, &mut status).await?;
+        write_status(api, obj, &status).await?;
+        return Ok(Pass::Done(Action::requeue(wait)));
+    }
+
+    // ARM's budget: the pass's requests are reserved first; while they are not ours yet the
+    // object is requeued for its turn instead of waiting in a reconcile slot.
+    if let Ok(decision) = &decision
+        && let Some((wait, subscription)) = budget(obj, ctx, decision, key, pass).await?
+    {
+        if K::azure_status(&mut status).observed_generation != generation {
+            let common = K::azure_status(&mut status);
+            common.observed_generation = generation;
+            Conditions::new(&mut common.conditions, generation, now()).working(
+                Reason::Throttled,
+                format!(
+                    "generation {generation} seen; waiting for its turn in ARM's request budget of subscription {subscription} (about {} s), so that Azure does not throttle",
+                    wait.as_secs().max(1)
+                ),
+            );
+            write_status(api, obj, &status).await?;
+        }
+        return Ok(Pass::Done(Action::requeue(wait)));
+    }
 
     // A new generation: Ready=Unknown, Reconciling=True before any Azure call.
     if K::azure_status(&mut status).observed_generation != generation {
@@ -924,6 +1131,10 @@ async fn apply<K: AzureKind>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Pas
 
     let result = sync::<K>(obj, ctx, &mut status).await;
     let common = K::azure_status(&mut status);
+    if matches!(result, Ok(Outcome::InSync { .. })) {
+        common.last_sync_time = Some(now());
+        common.last_sync_inputs = inputs;
+    }
     let resource_id = common.resource_id.clone().unwrap_or_default();
     let mut conditions = Conditions::new(&mut common.conditions, generation, now());
     let pass = match result {
@@ -1173,7 +1384,10 @@ async fn sync<K: AzureKind>(
     let mut body = owned_body::<K>(&desired, &owner)?;
     // What is written: the owned body alone for a create, over Azure's for an update.
     let mut written_body = None;
-    let actual = azure.get(&id, api_version).await?;
+    let actual = match K::known_actual(&resolved) {
+        Some(known) => known,
+        None => azure.get(&id, api_version).await?,
+    };
     let observe = obj.management_policy() == ManagementPolicy::Observe;
     let mut adopting = false;
     match &actual {
@@ -1204,7 +1418,7 @@ async fn sync<K: AzureKind>(
             let dropped = dropped_tags(&K::azure_status(status).applied_tags, &body, actual);
             if !adopting && dropped.is_empty() && K::in_sync(&body, actual) {
                 record_owned::<K>(status, &body, None);
-                return sync_children(obj, ctx, azure, &resolved, &desired, status).await;
+                return sync_children(obj, ctx, azure, &resolved, &desired, status, false).await;
             }
             written_body = Some(update_body(&body, actual, &dropped));
         }
@@ -1241,7 +1455,7 @@ async fn sync<K: AzureKind>(
             K::on_write_error(e)?;
             record_owned::<K>(status, &body, None);
             K::azure_status(status).ownership = None;
-            return sync_children(obj, ctx, azure, &resolved, &desired, status).await;
+            return sync_children(obj, ctx, azure, &resolved, &desired, status, false).await;
         }
     };
     if K::ROLE_ASSIGNMENT_QUOTA {
@@ -1270,7 +1484,18 @@ async fn sync<K: AzureKind>(
                     });
                 }
             }
-            sync_children(obj, ctx, azure, &resolved, &desired, status).await
+            // Created by this pass: it has no children yet, so none is read before it is
+            // written.
+            sync_children(
+                obj,
+                ctx,
+                azure,
+                &resolved,
+                &desired,
+                status,
+                actual.is_none(),
+            )
+            .await
         }
         Written::Started { token, retry_after } => {
             K::azure_status(status).operation = Some(PendingOperation {
@@ -1405,11 +1630,13 @@ async fn sync_children<K: AzureKind>(
     resolved: &K::Resolved,
     main: &Desired<K::Body>,
     status: &mut K::Status,
+    main_created_now: bool,
 ) -> Result<Outcome, ReconcileError> {
     for child in obj.children(resolved, main)? {
         let id = child.id.as_str();
         let actual = match child.known {
             Some(known) => known,
+            None if main_created_now => None,
             None => azure.get(id, child.api_version).await?,
         };
         if actual

@@ -80,6 +80,8 @@ pub struct Metrics {
     pub reconcile_failures: Family<FailureLabels, Counter>,
     /// Reconcile duration by kind.
     pub reconcile_duration: Family<KindLabel, Histogram>,
+    /// Reconcile time outside ARM requests, by kind.
+    pub reconcile_overhead: Family<KindLabel, Histogram>,
     /// ARM requests by method and status.
     pub arm_requests: Family<ArmLabels, Counter>,
     /// Waits for a client-side or server-side (429) throttle.
@@ -107,6 +109,14 @@ impl Default for Metrics {
         let reconcile_duration = Family::<KindLabel, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.005, 2.0, 14))
         });
+        let reconcile_overhead = Family::<KindLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+        });
+        registry.register(
+            "reconcile_overhead_seconds",
+            "Time a reconcile spends outside ARM requests and budget waits: azop's own work and the Kubernetes API",
+            reconcile_overhead.clone(),
+        );
         let arm_requests = Family::<ArmLabels, Counter>::default();
         let reconcile_failures = Family::<FailureLabels, Counter>::default();
         registry.register(
@@ -161,6 +171,7 @@ impl Default for Metrics {
             reconciles,
             reconcile_failures,
             reconcile_duration,
+            reconcile_overhead,
             arm_requests,
             throttled_waits,
             operations_in_flight,
@@ -191,6 +202,15 @@ impl Metrics {
                 .inc();
         }
         self.reconcile_duration
+            .get_or_create(&KindLabel {
+                kind: kind.to_string(),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Records the part of one reconcile spent outside ARM.
+    pub fn overhead(&self, kind: &str, took: Duration) {
+        self.reconcile_overhead
             .get_or_create(&KindLabel {
                 kind: kind.to_string(),
             })

@@ -169,11 +169,37 @@ fn cluster_readiness(obj: &AksCluster) -> u64 {
     h.finish()
 }
 
+/// What a dependent's last sync depends on of a referenced object (its readiness, and a
+/// cluster's outputs), from memory; `None` when it is not there. Part of
+/// `status.lastSyncInputs`.
+pub(crate) fn reference_state(stores: &Stores, r: &Reference) -> Option<u64> {
+    use azop_api::profile::AzopKind;
+    let (ns, name) = (r.namespace.as_str(), r.name.as_str());
+    match r.kind {
+        AzopKind::ResourceGroup => stores
+            .get::<ResourceGroup>(ns, name)
+            .map(|o| readiness(&*o)),
+        AzopKind::KeyVault => stores.get::<KeyVault>(ns, name).map(|o| readiness(&*o)),
+        AzopKind::AksCluster => stores
+            .get::<AksCluster>(ns, name)
+            .map(|o| cluster_readiness(&o)),
+        AzopKind::FederatedIdentity => stores
+            .get::<FederatedIdentity>(ns, name)
+            .map(|o| readiness(&*o)),
+        AzopKind::RoleAssignment => stores
+            .get::<azop_api::RoleAssignment>(ns, name)
+            .map(|o| readiness(&*o)),
+        AzopKind::KeyVaultBinding => None,
+    }
+}
+
 /// Yields a value only when `hash` of an object differs from the last one seen for it, so a
 /// dependency's status writes that change nothing its dependents read wake nobody.
 struct Changed<T> {
     last: Mutex<HashMap<String, u64>>,
     hash: fn(&T) -> u64,
+    /// Whether the first sight of an object counts as a change.
+    first_sight: bool,
 }
 
 impl<T: Resource> Changed<T> {
@@ -181,6 +207,18 @@ impl<T: Resource> Changed<T> {
         Changed {
             last: Mutex::default(),
             hash,
+            first_sight: true,
+        }
+    }
+
+    /// Counts only changes after an object was first seen: a dependency listed when the
+    /// operator starts wakes none of its dependents (they are listed themselves, and their
+    /// `lastSyncInputs` tells whether the dependency changed while azop was away), and one
+    /// created later wakes them when it becomes Ready, which is a change.
+    fn after_first_sight(hash: fn(&T) -> u64) -> Self {
+        Changed {
+            first_sight: false,
+            ..Changed::new(hash)
         }
     }
 
@@ -192,7 +230,10 @@ impl<T: Resource> Changed<T> {
         );
         let h = (self.hash)(obj);
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        last.insert(key, h) != Some(h)
+        match last.insert(key, h) {
+            Some(before) => before != h,
+            None => self.first_sight,
+        }
     }
 }
 
@@ -205,7 +246,7 @@ where
     K: AzureKind,
     D: AzureBacked,
 {
-    let changed = Changed::new(hash);
+    let changed = Changed::after_first_sight(hash);
     move |dep| {
         let Ok(dep) = &dep.0 else { return Vec::new() };
         if !changed.changed(dep) {
@@ -288,13 +329,31 @@ fn in_namespace<K: AzureKind>(
     }
 }
 
-/// Wakes on spec changes, deletion and finalizers, not on our own status writes.
+/// Wakes on spec changes, deletion and other finalizers, not on our own status writes nor
+/// on azop's finalizer being added (the pass that added it goes on; waking it again would
+/// read Azure twice for one create). A finalizer list without azop's wakes it ([`lacks_finalizer`]).
 fn spec_or_deletion<K: Resource>(obj: &K) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     obj.meta().generation.hash(&mut h);
     obj.meta().deletion_timestamp.is_some().hash(&mut h);
-    obj.meta().finalizers.hash(&mut h);
+    obj.meta()
+        .finalizers
+        .iter()
+        .flatten()
+        .filter(|f| *f != azop_api::FINALIZER)
+        .for_each(|f| f.hash(&mut h));
     h.finish()
+}
+
+/// A live object without azop's finalizer: someone removed it, or azop has not added it yet.
+fn lacks_finalizer<K: Resource>(obj: &K) -> bool {
+    obj.meta().deletion_timestamp.is_none()
+        && !obj
+            .meta()
+            .finalizers
+            .iter()
+            .flatten()
+            .any(|f| f == azop_api::FINALIZER)
 }
 
 /// Everything a kind's controller subscribes to.
@@ -383,7 +442,11 @@ fn own_changes<K: AzureKind>(
             h.finish()
         }
     });
-    handle.filter(move |g| futures::future::ready(changed.changed(&**g)))
+    handle.filter(move |g| {
+        let changed = changed.changed(&**g);
+        let lacks = g.0.as_ref().is_ok_and(lacks_finalizer);
+        futures::future::ready(changed || lacks)
+    })
 }
 
 fn controller_for<K: AzureKind>(

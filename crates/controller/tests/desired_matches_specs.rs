@@ -204,6 +204,7 @@ fn federated_identity_and_credential_fields_are_azures() {
         group: group(),
         issuer: "https://issuer.example/".into(),
         credentials: Vec::new(),
+        identity: None,
     };
     let d = fi.desired(&resolved, &decision()).expect("desired");
     let children = fi.children(&resolved, &d).expect("children");

@@ -88,6 +88,10 @@ pub struct Resolved {
     /// The identity's federated credentials as Azure lists them now (empty when the identity
     /// does not exist yet).
     pub credentials: Vec<Value>,
+    /// The identity as `resolve` read it (`Some(None)`: absent), when it read it: an object
+    /// that has not created its identity yet reads the identity first and lists its
+    /// credentials only if it exists, so a create costs one read, not two.
+    pub identity: Option<Option<Value>>,
 }
 
 /// The issuer URL; a cross-namespace cluster must select this namespace in `issuerAccess`.
@@ -254,17 +258,29 @@ impl AzureKind for FederatedIdentity {
                 }
             }
             let group = references::resource_group_id(ctx, self, decision)?;
-            let credentials = credentials_of(
-                ctx.azure_for(decision)?.as_ref(),
-                identity_id(self, &group)?.as_str(),
-            )
-            .await?;
+            let azure = ctx.azure_for(decision)?;
+            let id = identity_id(self, &group)?;
+            let (identity, credentials) = if self.common_status().ownership.is_some() {
+                (None, credentials_of(azure.as_ref(), id.as_str()).await?)
+            } else {
+                let identity = azure.get(id.as_str(), API_VERSION).await?;
+                let credentials = match identity {
+                    Some(_) => credentials_of(azure.as_ref(), id.as_str()).await?,
+                    None => Vec::new(),
+                };
+                (Some(identity), credentials)
+            };
             Ok(Resolved {
                 group,
                 issuer,
                 credentials,
+                identity,
             })
         })
+    }
+
+    fn known_actual(resolved: &Resolved) -> Option<Option<Value>> {
+        resolved.identity.clone()
     }
 
     fn desired(
@@ -329,6 +345,14 @@ impl AzureKind for FederatedIdentity {
         status.client_id = p.client_id.or(status.client_id.take());
         status.principal_id = p.principal_id.or(status.principal_id.take());
         status.tenant_id = p.tenant_id.or(status.tenant_id.take());
+    }
+
+    fn kubernetes_sync<'a>(
+        &'a self,
+        ctx: &'a Context,
+        status: &'a mut FederatedIdentityStatus,
+    ) -> BoxFuture<'a, Result<(), ReconcileError>> {
+        Box::pin(async move { ensure_service_account(self, ctx, status).await })
     }
 
     fn after_sync<'a>(
@@ -440,6 +464,7 @@ mod tests {
             group: ResourceId::parse(GROUP).expect("group"),
             issuer: ISSUER.to_string(),
             credentials,
+            identity: None,
         }
     }
 

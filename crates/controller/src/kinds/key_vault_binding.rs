@@ -363,6 +363,7 @@ async fn sync(
     binding: &KeyVaultBinding,
     bctx: &BindingContext,
     held: &mut Vec<String>,
+    checked: &mut Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
 ) -> Result<(), ReconcileError> {
     let ctx = &bctx.ctx;
     let (vault_id, principal) = gate(binding, ctx)?;
@@ -379,7 +380,7 @@ async fn sync(
         .iter()
         .all(|w| held.iter().any(|h| h.eq_ignore_ascii_case(w)))
         && held.len() == ids.len();
-    if all_held && bctx.verified.recent(binding, &ids, ctx.config.sync_period) {
+    if all_held && checked_recently(binding, bctx, &ids, checked.as_ref()) {
         return Ok(());
     }
     if let Some(wait) = bctx.verified.principal_pending(&principal) {
@@ -427,6 +428,7 @@ async fn sync(
         }
     }
     bctx.verified.record(binding, ids);
+    *checked = Some(engine::now());
     let dropped: Vec<String> = held
         .iter()
         .filter(|h| !wanted.iter().any(|(w, _)| w.eq_ignore_ascii_case(h)))
@@ -439,6 +441,67 @@ async fn sync(
     Ok(())
 }
 
+/// Whether the assignments `ids` were found in Azure less than a sync period ago: as this
+/// process remembers, or (after a restart) as the status records it for this generation.
+fn checked_recently(
+    binding: &KeyVaultBinding,
+    bctx: &BindingContext,
+    ids: &[String],
+    checked: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+) -> bool {
+    let period = bctx.ctx.config.sync_period;
+    if bctx.verified.recent(binding, ids, period) {
+        return true;
+    }
+    let ready_now = binding.status.as_ref().is_some_and(|s| {
+        azop_api::conditions::is_ready(&s.basic.conditions, binding.metadata.generation)
+    });
+    let Some(at) = checked.filter(|_| ready_now) else {
+        return false;
+    };
+    let age = jiff::Timestamp::now().duration_since(at.0);
+    age >= jiff::SignedDuration::ZERO
+        && jiff::SignedDuration::try_from(period).is_ok_and(|p| age < p)
+}
+
+/// The ARM requests the next pass over `binding` will make in its vault's subscription:
+/// `None` when it cannot tell (the pass will say why) or nothing is due.
+fn binding_budget(
+    binding: &KeyVaultBinding,
+    bctx: &BindingContext,
+    status: &KeyVaultBindingStatus,
+) -> Option<(Arc<dyn Azure>, String, (u32, u32))> {
+    let ctx = &bctx.ctx;
+    let (vault_id, principal) = gate(binding, ctx).ok()?;
+    let wanted = wanted_assignments(binding, &vault_id, &principal, &ctx.config.cluster_id).ok()?;
+    let ids: Vec<String> = wanted
+        .iter()
+        .map(|(id, _)| id.to_ascii_lowercase())
+        .collect();
+    let held = &status.role_assignment_ids;
+    let all_held = ids
+        .iter()
+        .all(|w| held.iter().any(|h| h.eq_ignore_ascii_case(w)))
+        && held.len() == ids.len();
+    if all_held
+        && checked_recently(
+            binding,
+            bctx,
+            &ids,
+            status.assignments_checked_time.as_ref(),
+        )
+    {
+        return None;
+    }
+    let subscription = azop_arm::ResourceId::parse(&vault_id)
+        .ok()?
+        .subscription_id()
+        .map(str::to_string)?;
+    let azure = vault_azure(binding, ctx).ok()?;
+    let n = ids.len() as u32;
+    Some((azure, subscription, (n, if all_held { 0 } else { n })))
+}
+
 /// Writes the status as a merge patch when it changed.
 async fn write_status(
     api: &Api<KeyVaultBinding>,
@@ -448,10 +511,29 @@ async fn write_status(
     engine::patch_status(api, binding, binding.status.as_ref(), status).await
 }
 
-/// The controller's entry point for one binding.
+/// The controller's entry point for one binding: one pass, its ARM requests reserved first.
 pub async fn reconcile(
     binding: Arc<KeyVaultBinding>,
     bctx: Arc<BindingContext>,
+) -> Result<Action, ReconcileError> {
+    let start = std::time::Instant::now();
+    let pass = azop_arm::Pass::new();
+    let result = pass.run(reconcile_pass(binding, bctx.clone(), &pass)).await;
+    bctx.ctx.metrics.overhead(
+        "KeyVaultBinding",
+        start
+            .elapsed()
+            .saturating_sub(pass.arm_time())
+            .saturating_sub(pass.waited()),
+    );
+    pass.finish();
+    result
+}
+
+async fn reconcile_pass(
+    binding: Arc<KeyVaultBinding>,
+    bctx: Arc<BindingContext>,
+    pass: &azop_arm::Pass,
 ) -> Result<Action, ReconcileError> {
     let ctx = &bctx.ctx;
     let ns = binding.namespace().unwrap_or_default();
@@ -483,6 +565,7 @@ pub async fn reconcile(
         binding_sync::release_trust(&binding, &bctx, &mut status).await?;
         bctx.last_sync.forget(&binding);
         bctx.verified.forget(&binding);
+        engine::forget_turn(ctx, &failure_key(&binding));
         engine::remove_finalizer(&api, binding.as_ref()).await?;
         return Ok(Action::await_change());
     }
@@ -490,15 +573,43 @@ pub async fn reconcile(
 
     let generation = binding.meta().generation.unwrap_or(0);
     let mut status = binding.status.clone().unwrap_or_default();
+    bctx.last_sync.recall(&binding, &mut status);
+    // ARM's budget: the assignments' reads and writes are reserved first; while they are not
+    // this binding's turn yet, it is requeued instead of waiting in a reconcile slot.
+    if let Some((azure, subscription, budget)) = binding_budget(&binding, &bctx, &status)
+        && let Some((wait, subscription)) = engine::take_turn(
+            ctx,
+            azure.as_ref(),
+            &subscription,
+            budget,
+            &failure_key(&binding),
+            pass,
+        )
+        .await?
+    {
+        if status.basic.observed_generation != generation {
+            status.basic.observed_generation = generation;
+            Conditions::new(&mut status.basic.conditions, generation, engine::now()).working(
+                Reason::Throttled,
+                format!(
+                    "generation {generation} seen; waiting for its turn in ARM's request budget of subscription {subscription} (about {} s), so that Azure does not throttle",
+                    wait.as_secs().max(1)
+                ),
+            );
+            write_status(&api, &binding, &status).await?;
+        }
+        return Ok(Action::requeue(wait));
+    }
     if status.basic.observed_generation != generation {
         status.basic.observed_generation = generation;
         Conditions::new(&mut status.basic.conditions, generation, engine::now())
             .progressing(format!("generation {generation} seen; reconciling"));
         write_status(&api, &binding, &status).await?;
     }
-    bctx.last_sync.recall(&binding, &mut status);
     let mut held = status.role_assignment_ids.clone();
-    let granted = sync(&binding, &bctx, &mut held).await;
+    let mut checked = status.assignments_checked_time.clone();
+    let granted = sync(&binding, &bctx, &mut held, &mut checked).await;
+    status.assignments_checked_time = checked;
     let n = held.len();
     status.role_assignment_ids = held;
     // Then the Secret, once the access it reads with is in place.
