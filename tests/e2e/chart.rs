@@ -503,7 +503,7 @@ fn every_azop_run_flag_is_a_chart_value() {
     let args: Vec<String> = docs
         .iter()
         .filter(|d| d["kind"] == "Deployment")
-        .flat_map(|d| deployment_args(d))
+        .flat_map(deployment_args)
         .collect();
     let given: BTreeSet<String> = args
         .iter()

@@ -242,6 +242,19 @@ async fn wait_ready(client: &Client, objects: &[(&str, &str, &str)]) {
     }
 }
 
+/// Waits until `operator` has made more than `before` requests on `id`.
+async fn read_again(operator: &Operator, id: &str, before: usize, what: &str) {
+    eventually(what, Duration::from_secs(20), || async {
+        let n = operator.touched.on(id);
+        if n > before {
+            Ok(())
+        } else {
+            Err(format!("{n} requests"))
+        }
+    })
+    .await;
+}
+
 async fn set_shard(client: &Client, kind: &str, ns: &str, name: &str, key: &str) {
     api_of(client, kind, plural(kind), ns)
         .patch(
@@ -580,17 +593,11 @@ async fn each_shard_reconciles_its_own_objects_references_cross_shards_and_a_rel
     let b_before = operators["b"].touched.on(&moving);
     assert_eq!(b_before, 0, "b never looked at a's group");
     set_shard(&client, "ResourceGroup", "team-a", "rg-move", "b").await;
-    eventually(
+    read_again(
+        &operators["b"],
+        &moving,
+        0,
         "shard b to read the moved group",
-        Duration::from_secs(20),
-        || async {
-            let n = operators["b"].touched.on(&moving);
-            if n > 0 {
-                Ok(())
-            } else {
-                Err("not yet".to_string())
-            }
-        },
     )
     .await;
     // A reconcile a had in flight may still finish; after that, a never reads it again.
@@ -628,17 +635,11 @@ async fn each_shard_reconciles_its_own_objects_references_cross_shards_and_a_rel
 
     // And back to a, unchanged: a reconciles it again (it forgot it when it left).
     set_shard(&client, "ResourceGroup", "team-a", "rg-move", "a").await;
-    eventually(
+    read_again(
+        &operators["a"],
+        &moving,
+        a_after_move,
         "shard a to read the group again",
-        Duration::from_secs(20),
-        || async {
-            let n = operators["a"].touched.on(&moving);
-            if n > a_after_move {
-                Ok(())
-            } else {
-                Err("not yet".to_string())
-            }
-        },
     )
     .await;
 

@@ -947,7 +947,7 @@ mod tests {
         assert!(seen.changed(&rg), "back in the shard: reconciled afresh");
         // A re-list that no longer holds `rg` forgets it too.
         assert!(seen.changed(&other));
-        seen.retain(&[other.clone()]);
+        seen.retain(std::slice::from_ref(&other));
         assert!(seen.changed(&rg));
         assert!(!seen.changed(&other), "what the list still holds is kept");
     }
