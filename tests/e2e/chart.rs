@@ -103,8 +103,13 @@ fn find<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {kind} rendered; kinds: {:?}", kinds(docs)))
 }
 
+/// The main Deployment's arguments (it renders first).
 fn args_of(docs: &[Value]) -> Vec<String> {
-    find(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    deployment_args(find(docs, "Deployment"))
+}
+
+fn deployment_args(deployment: &Value) -> Vec<String> {
+    deployment["spec"]["template"]["spec"]["containers"][0]["args"]
         .as_array()
         .expect("args")
         .iter()
@@ -213,6 +218,10 @@ fn matrix() -> Vec<(&'static str, Vec<String>)> {
             ]),
         ),
         ("every flag set", every_flag_args()),
+        (
+            "two shards",
+            s(&["-n", NAMESPACE, "--set", "sharding.shards={a,b}"]),
+        ),
     ]
 }
 
@@ -328,7 +337,18 @@ fn every_values_case_renders_what_it_should_and_validates_strictly() {
             "{case}"
         );
         let single = case == "one replica without leader election";
-        assert_eq!(count("PodDisruptionBudget"), usize::from(!single), "{case}");
+        let shards = if case == "two shards" { 2 } else { 0 };
+        assert_eq!(count("Deployment"), 1 + shards, "{case}: one per shard");
+        assert_eq!(
+            count("PodDisruptionBudget"),
+            usize::from(!single) * (1 + shards),
+            "{case}"
+        );
+        assert_eq!(
+            args.contains(&"--exclude-shards".to_string()),
+            shards > 0,
+            "{case}: the main Deployment leaves the shards' objects to them"
+        );
         assert_eq!(count("Role"), usize::from(!single), "{case}");
         assert_eq!(
             args.contains(&"--leader-election".to_string()),
@@ -475,15 +495,16 @@ fn run_flags() -> BTreeSet<String> {
 
 #[test]
 fn every_azop_run_flag_is_a_chart_value() {
-    let docs = documents(
-        &Helm::new().template(
-            &every_flag_args()
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>(),
-        ),
-    );
-    let args = args_of(&docs);
+    // With a shard: `--shard` is its Deployment's, `--exclude-shards` the main one's.
+    let mut values = every_flag_args();
+    values.extend(["--set".to_string(), "sharding.shards={a}".to_string()]);
+    let docs =
+        documents(&Helm::new().template(&values.iter().map(String::as_str).collect::<Vec<_>>()));
+    let args: Vec<String> = docs
+        .iter()
+        .filter(|d| d["kind"] == "Deployment")
+        .flat_map(deployment_args)
+        .collect();
     let given: BTreeSet<String> = args
         .iter()
         .filter_map(|a| a.strip_prefix("--"))
@@ -514,6 +535,154 @@ fn every_azop_run_flag_is_a_chart_value() {
     assert!(args.contains(&"--arm-ca-file=/etc/azop/arm-ca/ca.crt".to_string()));
 }
 
+/// Whether a `matchLabels` selector selects `labels`.
+fn selects(selector: &Value, labels: &Value) -> bool {
+    selector
+        .as_object()
+        .expect("matchLabels")
+        .iter()
+        .all(|(k, v)| labels.get(k) == Some(v))
+}
+
+#[test]
+fn each_shard_is_a_deployment_with_its_own_lease_and_only_its_own_pods_selected() {
+    let helm = Helm::new();
+    let docs = documents(&helm.template(&[
+        "-n",
+        NAMESPACE,
+        "--api-versions",
+        "monitoring.coreos.com/v1",
+        "--set",
+        "networkPolicy.enabled=true",
+        "--set",
+        "sharding.shards[0]=a",
+        "--set",
+        "sharding.shards[1].key=b",
+        "--set",
+        "sharding.shards[1].replicas=1",
+        "--set",
+        "sharding.shards[1].resources.limits.memory=1Gi",
+        "--set",
+        "sharding.shards[1].extraArgs={--concurrency=8}",
+    ]));
+    validate_strictly(&docs, "two shards, every optional object");
+    let named = |kind: &str, name: &str| -> &Value {
+        docs.iter()
+            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+    };
+    let (main, a, b) = (
+        named("Deployment", "azop"),
+        named("Deployment", "azop-shard-a"),
+        named("Deployment", "azop-shard-b"),
+    );
+    let has = |d: &Value, arg: &str| deployment_args(d).iter().any(|a| a == arg);
+    assert!(has(main, "--exclude-shards") && has(main, "--lease-name=azop-leader"));
+    assert!(has(a, "--shard=a") && has(a, "--lease-name=azop-leader-a"));
+    assert!(has(b, "--shard=b") && has(b, "--lease-name=azop-leader-b"));
+    assert!(!has(a, "--exclude-shards") && !has(main, "--shard=a"));
+    assert!(has(b, "--concurrency=8"), "a shard's own extraArgs");
+    assert_eq!(a["spec"]["replicas"], 2, "replicaCount by default");
+    assert_eq!(b["spec"]["replicas"], 1);
+    let resources = |d: &Value| d["spec"]["template"]["spec"]["containers"][0]["resources"].clone();
+    assert_eq!(resources(a), resources(main));
+    assert_eq!(
+        resources(b),
+        serde_json::json!({"limits": {"memory": "1Gi"}})
+    );
+    for d in [main, a, b] {
+        let pod = &d["spec"]["template"]["spec"];
+        assert_eq!(pod["serviceAccountName"], "azop", "the same ServiceAccount");
+        assert!(selects(
+            &d["spec"]["selector"]["matchLabels"],
+            &d["spec"]["template"]["metadata"]["labels"]
+        ));
+    }
+    // No Deployment, Service or PodDisruptionBudget selects another's pods.
+    let pods = [("main", main), ("a", a), ("b", b)];
+    let selected_by = |selector: &Value| -> Vec<&str> {
+        pods.iter()
+            .filter(|(_, d)| selects(selector, &d["spec"]["template"]["metadata"]["labels"]))
+            .map(|(n, _)| *n)
+            .collect()
+    };
+    assert_eq!(
+        selected_by(&main["spec"]["selector"]["matchLabels"]),
+        ["main"]
+    );
+    assert_eq!(selected_by(&a["spec"]["selector"]["matchLabels"]), ["a"]);
+    assert_eq!(
+        selected_by(&named("Service", "azop-metrics")["spec"]["selector"]),
+        ["main"]
+    );
+    assert_eq!(
+        selected_by(&named("Service", "azop-shards-metrics")["spec"]["selector"]),
+        ["a", "b"],
+        "every shard's pods are scraped"
+    );
+    assert_eq!(
+        selected_by(&named("PodDisruptionBudget", "azop")["spec"]["selector"]["matchLabels"]),
+        ["main"]
+    );
+    assert_eq!(
+        selected_by(
+            &named("PodDisruptionBudget", "azop-shard-a")["spec"]["selector"]["matchLabels"]
+        ),
+        ["a"]
+    );
+    let pdbs = docs
+        .iter()
+        .filter(|d| d["kind"] == "PodDisruptionBudget")
+        .count();
+    assert_eq!(pdbs, 2, "none for shard b's single replica");
+    let mut guarded: Vec<&str> = docs
+        .iter()
+        .filter(|d| d["kind"] == "NetworkPolicy")
+        .flat_map(|d| selected_by(&d["spec"]["podSelector"]["matchLabels"]))
+        .collect();
+    guarded.sort();
+    assert_eq!(
+        guarded,
+        ["a", "b", "main"],
+        "every pod has its NetworkPolicy"
+    );
+    // Each ServiceMonitor finds its Service, and shards' targets carry their shard.
+    let services = [
+        named("Service", "azop-metrics"),
+        named("Service", "azop-shards-metrics"),
+    ];
+    for (monitor, service) in [
+        ("azop", "azop-metrics"),
+        ("azop-shards", "azop-shards-metrics"),
+    ] {
+        let selector = &named("ServiceMonitor", monitor)["spec"]["selector"]["matchLabels"];
+        let found: Vec<&Value> = services
+            .iter()
+            .copied()
+            .filter(|s| selects(selector, &s["metadata"]["labels"]))
+            .collect();
+        assert_eq!(found.len(), 1, "{monitor}");
+        assert_eq!(found[0]["metadata"]["name"], service, "{monitor}");
+    }
+    assert_eq!(
+        named("ServiceMonitor", "azop-shards")["spec"]["podTargetLabels"],
+        serde_json::json!(["azop.dev/shard"])
+    );
+    // The leader-election Role reaches each shard's Lease.
+    assert_eq!(
+        find(&docs, "Role")["rules"][1]["resourceNames"],
+        serde_json::json!(["azop-leader", "azop-leader-a", "azop-leader-b"])
+    );
+
+    // Without shards, nothing of this: one Deployment, unsharded.
+    let plain = documents(&helm.template(&["-n", NAMESPACE]));
+    assert_eq!(
+        plain.iter().filter(|d| d["kind"] == "Deployment").count(),
+        1
+    );
+    assert!(!args_of(&plain).iter().any(|a| a.contains("shard")));
+}
+
 #[test]
 fn the_schema_refuses_bad_values_with_a_clear_message() {
     let helm = Helm::new();
@@ -537,6 +706,9 @@ fn the_schema_refuses_bad_values_with_a_clear_message() {
         (&["clusterId=a/b"], "clusterId"),
         (&["platformNamespaces={Team_A}"], "platformNamespaces"),
         (&["image.digest=latest"], "image.digest"),
+        (&["sharding.shards={Team_A}"], "sharding.shards"),
+        (&["sharding.shards[0].name=a"], "sharding.shards"),
+        (&["sharding.shards={a,a}"], "sharding.shards"),
         // A typo is refused, not ignored.
         (&["replicas=3"], "replicas"),
         (
@@ -555,6 +727,17 @@ fn the_schema_refuses_bad_values_with_a_clear_message() {
         (
             &["azure.credential=client-secret"],
             "azure.credential client-secret needs azure.clientSecret.secretName",
+        ),
+        (
+            &["sharding.shards[0]=a", "sharding.shards[1].key=a"],
+            "sharding.shards: shard a is listed twice",
+        ),
+        (
+            &[
+                "fullnameOverride=operator-of-the-platform-team-in-the-west-europe-region-1",
+                "sharding.shards={abc}",
+            ],
+            "is longer than 63 characters",
         ),
     ];
     for (values, names) in refused {
@@ -593,6 +776,7 @@ fn checkov_finds_nothing_the_chart_does_not_justify() {
     .iter()
     .map(|s| s.to_string())
     .chain([format!("azure.workloadIdentity.clientId={CLIENT_ID}")])
+    .chain(["--set".to_string(), "sharding.shards={a}".to_string()])
     .chain(["-n".to_string(), NAMESPACE.to_string()])
     .collect();
     std::fs::write(

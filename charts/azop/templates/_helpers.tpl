@@ -27,10 +27,47 @@ app.kubernetes.io/component: operator
 {{/* Labels on every object. */}}
 {{- define "azop.labels" -}}
 {{ include "azop.selectorLabels" . }}
+{{ include "azop.commonLabels" . }}
+{{- end -}}
+
+{{/* Labels on every object, besides those its pods are selected by. */}}
+{{- define "azop.commonLabels" -}}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/part-of: azop
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end -}}
+
+{{/* The shards (sharding.shards), each as a dict with its key: a bare string is a key. */}}
+{{- define "azop.shards" -}}
+{{- $shards := list -}}
+{{- range .Values.sharding.shards -}}
+{{- $shards = append $shards (ternary (dict "key" .) . (kindIs "string" .)) -}}
+{{- end -}}
+{{- toJson $shards -}}
+{{- end -}}
+
+{{/* Labels every shard's pods are selected by: the operator's, with another component, so
+the main Deployment, its Service and its PodDisruptionBudget never select a shard's pods. */}}
+{{- define "azop.shardsSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "azop.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: shard
+{{- end -}}
+
+{{/* Labels one shard's pods are selected by; the argument is (dict "root" $ "key" KEY). */}}
+{{- define "azop.shardSelectorLabels" -}}
+{{ include "azop.shardsSelectorLabels" .root }}
+azop.dev/shard: {{ .key | quote }}
+{{- end -}}
+
+{{/* A shard's Deployment: `<fullname>-shard-<key>`; the argument is (dict "root" $ "key" KEY). */}}
+{{- define "azop.shardName" -}}
+{{- $name := printf "%s-shard-%s" (include "azop.fullname" .root) .key -}}
+{{- if gt (len $name) 63 -}}
+{{- fail (printf "sharding.shards: the Deployment name %s is longer than 63 characters; use a shorter key or fullnameOverride" $name) -}}
+{{- end -}}
+{{- $name -}}
 {{- end -}}
 
 {{/* The ServiceAccount azop runs as. */}}
@@ -64,5 +101,15 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- end -}}
 {{- if and (eq .Values.azure.credential "client-secret") (not .Values.azure.clientSecret.secretName) -}}
 {{- fail "azure.credential client-secret needs azure.clientSecret.secretName" -}}
+{{- end -}}
+{{- $keys := list -}}
+{{- range (include "azop.shards" . | fromJsonArray) -}}
+{{- if has .key $keys -}}
+{{- fail (printf "sharding.shards: shard %s is listed twice" .key) -}}
+{{- end -}}
+{{- $keys = append $keys .key -}}
+{{- if and (gt (int (default $.Values.replicaCount .replicas)) 1) (not $.Values.leaderElection.enabled) -}}
+{{- fail (printf "sharding.shards: shard %s has more than one replica and needs leaderElection.enabled" .key) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}

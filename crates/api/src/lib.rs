@@ -43,6 +43,11 @@ pub const FINALIZER: &str = "azop.dev/finalizer";
 /// The tag naming the object that owns an Azure resource:
 /// `<cluster-id>/<namespace>/<kind>/<name>`.
 pub const OWNER_TAG: &str = "azop.dev/owner";
+/// The label that puts an object in a shard, as Flux's `sharding.fluxcd.io/key` does: `azop run
+/// --shard KEY` reconciles only the objects labelled `sharding.azop.dev/key=KEY`, and `azop run
+/// --exclude-shards` only those without the label. AzureProfiles are cluster policy, read by
+/// every shard, and never sharded.
+pub const SHARD_LABEL: &str = "sharding.azop.dev/key";
 
 /// Every CRD, in the order they are best applied (the profile first).
 pub fn crds() -> Vec<CustomResourceDefinition> {

@@ -1,26 +1,123 @@
 //! In-memory views the engine reads instead of the API server: one shared store per kind
 //! ([`Stores`]), and which objects reference which ([`Dependents`]), so a dependency's change
 //! wakes only the objects that name it.
+//!
+//! An operator that runs one shard (`azop run --shard KEY` or `--exclude-shards`) keeps only its
+//! shard's objects in the stores, not every object of every kind: a reference to an object of
+//! another shard (a tenant's identity in shard `a` placed in an unlabelled resource group, a
+//! binding to a platform vault) misses them, and [`Stores::find`] reads that object from the
+//! API server instead, remembered for [`BEYOND_SHARD_FOR`] so that the many dependents of one
+//! object cost one read. A change of such an object wakes nobody in this shard (it is not
+//! watched here): its dependents see it when they look again (`waiting_requeue` while they
+//! wait for it, the sync period once Ready).
 
 use std::any::{Any, TypeId};
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use azop_api::azure_resource::AzureBacked;
 use azop_api::profile::AzopKind;
 use kube::core::DeserializeGuard;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Resource, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 
 use crate::engine::Reference;
 
-/// One reflector store per Azure-backed kind, filled by the runner's shared watches.
+/// How long an object read from beyond this shard is taken as current.
+pub const BEYOND_SHARD_FOR: Duration = Duration::from_secs(2);
+
+/// One reflector store per Azure-backed kind, filled by the runner's shared watches; with
+/// [`Stores::beyond_shard`], a miss is read from the API server.
 #[derive(Clone, Default)]
 pub struct Stores {
     by_kind: Arc<RwLock<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
+    beyond: Option<Arc<BeyondShard>>,
+}
+
+/// An object of some kind read from the API server (`None`: it does not exist, or does not
+/// deserialise), and when.
+type Read = (Instant, Option<Arc<dyn Any + Send + Sync>>);
+
+/// Objects of other shards, read from the API server and remembered for a moment.
+struct BeyondShard {
+    client: kube::Client,
+    recent: Mutex<HashMap<(TypeId, String, String), Read>>,
+}
+
+impl BeyondShard {
+    async fn get<K: AzureBacked>(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Arc<K>>, kube::Error> {
+        let key = (TypeId::of::<K>(), namespace.to_string(), name.to_string());
+        let remembered = self
+            .recent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .filter(|(at, _)| at.elapsed() < BEYOND_SHARD_FOR)
+            .map(|(_, obj)| obj.clone());
+        if let Some(obj) = remembered {
+            return Ok(obj.and_then(|o| o.downcast::<K>().ok()));
+        }
+        let api: Api<DeserializeGuard<K>> = Api::namespaced(self.client.clone(), namespace);
+        // One that does not deserialise counts as missing, as in the stores.
+        let obj = api
+            .get_opt(name)
+            .await?
+            .and_then(|guard| guard.0.ok())
+            .map(Arc::new);
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        if recent.len() >= 1024 {
+            recent.retain(|_, (at, _)| at.elapsed() < BEYOND_SHARD_FOR);
+        }
+        recent.insert(
+            key,
+            (
+                Instant::now(),
+                obj.clone().map(|o| o as Arc<dyn Any + Send + Sync>),
+            ),
+        );
+        Ok(obj)
+    }
 }
 
 impl Stores {
+    /// Stores that hold one shard's objects: what they miss is read from the API server with
+    /// `client`.
+    pub fn beyond_shard(client: kube::Client) -> Self {
+        Stores {
+            by_kind: Arc::default(),
+            beyond: Some(Arc::new(BeyondShard {
+                client,
+                recent: Mutex::default(),
+            })),
+        }
+    }
+
+    /// Whether these stores hold one shard's objects only.
+    pub fn is_one_shard(&self) -> bool {
+        self.beyond.is_some()
+    }
+
+    /// The object `namespace/name` of kind `K`: as last seen in this shard's store, else (one
+    /// shard only) as the API server holds it, if it exists and deserialises.
+    pub async fn find<K: AzureBacked>(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Arc<K>>, kube::Error> {
+        if let Some(obj) = self.get::<K>(namespace, name) {
+            return Ok(Some(obj));
+        }
+        match &self.beyond {
+            Some(beyond) => beyond.get::<K>(namespace, name).await,
+            None => Ok(None),
+        }
+    }
+
     /// Registers the store of kind `K`.
     pub fn insert<K: AzureBacked>(&self, store: Store<DeserializeGuard<K>>) {
         self.by_kind
@@ -39,7 +136,9 @@ impl Stores {
             .cloned()
     }
 
-    /// The object `namespace/name` of kind `K` as last seen, if it exists and deserialises.
+    /// The object `namespace/name` of kind `K` as last seen in the store (this shard's
+    /// objects only when [`Stores::is_one_shard`]; [`Stores::find`] looks beyond), if it exists
+    /// and deserialises.
     pub fn get<K: AzureBacked>(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
         let store = self.of::<K>()?;
         let guard = store.get(&ObjectRef::new(name).within(namespace))?;

@@ -1,7 +1,9 @@
 //! Step 1 of the engine: resolving references to other azop objects, from the shared stores
-//! in memory (never a GET to the API server). A reference that does not exist yet, or is not
-//! Ready for its current generation, is `WaitingForDependency`; the runner wakes dependents
-//! when a dependency's readiness changes.
+//! in memory; an operator running one shard reads an object of another shard from the API
+//! server instead ([`crate::index::Stores::find`]). A reference that does not exist yet, or is
+//! not Ready for its current generation, is `WaitingForDependency`; the runner wakes
+//! dependents when a dependency's readiness changes (one in another shard is seen when the
+//! dependent looks again, every `waiting_requeue` while it waits).
 
 use std::sync::Arc;
 
@@ -17,13 +19,14 @@ use crate::engine::{Context, ReconcileError, Reference};
 use crate::policy::Decision;
 
 /// A referenced object as last seen, whether or not it is ready.
-pub fn existing<T: AzureBacked>(
+pub async fn existing<T: AzureBacked>(
     ctx: &Context,
     namespace: &str,
     name: &str,
 ) -> Result<Arc<T>, ReconcileError> {
     ctx.stores
-        .get::<T>(namespace, name)
+        .find::<T>(namespace, name)
+        .await?
         .ok_or_else(|| ReconcileError::Waiting {
             reason: Reason::WaitingForDependency,
             message: format!("{} {namespace}/{name} does not exist yet", T::kind(&())),
@@ -31,12 +34,12 @@ pub fn existing<T: AzureBacked>(
 }
 
 /// A referenced object that is Ready for its current generation.
-pub fn ready<T: AzureBacked>(
+pub async fn ready<T: AzureBacked>(
     ctx: &Context,
     namespace: &str,
     name: &str,
 ) -> Result<Arc<T>, ReconcileError> {
-    let obj = existing::<T>(ctx, namespace, name)?;
+    let obj = existing::<T>(ctx, namespace, name).await?;
     let common = obj.common_status();
     if !conditions::is_ready(&common.conditions, obj.meta().generation) {
         let why = conditions::find(&common.conditions, READY)
@@ -69,12 +72,12 @@ pub fn not_observed<T: AzureBacked>(obj: &T, use_: &str) -> Result<(), Reconcile
 }
 
 /// The ARM id a Ready referenced object reports.
-pub fn ready_resource_id<T: AzureBacked>(
+pub async fn ready_resource_id<T: AzureBacked>(
     ctx: &Context,
     namespace: &str,
     name: &str,
 ) -> Result<ResourceId, ReconcileError> {
-    let obj = ready::<T>(ctx, namespace, name)?;
+    let obj = ready::<T>(ctx, namespace, name).await?;
     let id = obj
         .common_status()
         .resource_id
@@ -95,14 +98,14 @@ pub fn parse_id(id: &str) -> Result<ResourceId, ReconcileError> {
 
 /// The ARM id of the resource group a placed object lives in: its `resourceGroupRef`'s (Ready)
 /// id, else the group the policy decision names.
-pub fn resource_group_id<K: AzureBacked>(
+pub async fn resource_group_id<K: AzureBacked>(
     ctx: &Context,
     obj: &K,
     decision: &Decision,
 ) -> Result<ResourceId, ReconcileError> {
     let namespace = obj.namespace().unwrap_or_default();
     if let Some(r) = obj.placement().and_then(|p| p.resource_group_ref.as_ref()) {
-        return ready_resource_id::<ResourceGroup>(ctx, &namespace, &r.name);
+        return ready_resource_id::<ResourceGroup>(ctx, &namespace, &r.name).await;
     }
     group_by_name(decision)
 }

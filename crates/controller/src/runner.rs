@@ -3,6 +3,17 @@
 //! `DeserializeGuard` so a malformed one cannot stop its kind, dependents woken through an index,
 //! AzureProfile and Namespace changes requeue the objects they govern, metrics, and a Lease so
 //! only one replica reconciles at a time.
+//!
+//! Sharding, as Flux shards its controllers: with [`Shard::Key`] the watches of azop's kinds
+//! select only the objects labelled `sharding.azop.dev/key=KEY` ([`azop_api::SHARD_LABEL`]),
+//! with [`Shard::Unlabelled`] only those without the label; AzureProfiles and Namespaces are
+//! cluster policy and every shard watches them all. An object relabelled into another shard
+//! leaves this shard's watch as a deletion would (kube-apiserver sends DELETED when an object
+//! stops matching a watch's selector): it leaves the store, so its scheduled requeues find
+//! nothing and stop, and it is forgotten here ([`forget_departed`]); no cleanup runs, since
+//! that only follows a `deletionTimestamp` seen while the object is in the watch. The new
+//! shard sees it ADDED and takes it from its status. References to other shards' objects are
+//! read from the API server ([`crate::index::Stores::find`]).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -26,11 +37,90 @@ use crate::engine::{self, AzureKind, Context, EngineConfig, Reference};
 use crate::index::Stores;
 use crate::metrics::Metrics;
 
+/// Which of azop's objects this operator reconciles.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Shard {
+    /// Every object: no sharding.
+    #[default]
+    All,
+    /// Only the objects labelled `sharding.azop.dev/key=KEY` (`azop run --shard KEY`).
+    Key(String),
+    /// Only the objects without that label (`azop run --exclude-shards`): the main operator
+    /// when shards exist, as Flux's runs with `--watch-label-selector='!sharding.fluxcd.io/key'`.
+    Unlabelled,
+}
+
+impl Shard {
+    /// The shard of `key`, which must be a DNS label (lowercase letters, digits and `-`, at
+    /// most 63 characters): it is a label value, and it names the shard's Lease (and, in the
+    /// Helm chart, its Deployment).
+    pub fn key(key: &str) -> Result<Shard, String> {
+        let valid = !key.is_empty()
+            && key.len() <= 63
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !key.starts_with('-')
+            && !key.ends_with('-');
+        if valid {
+            Ok(Shard::Key(key.to_string()))
+        } else {
+            Err(format!(
+                "shard key {key:?}: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit (it is the value of the {} label and names the shard's Lease)",
+                azop_api::SHARD_LABEL
+            ))
+        }
+    }
+
+    /// The label selector of azop's kinds' watches; `None` for every object.
+    pub fn label_selector(&self) -> Option<String> {
+        match self {
+            Shard::All => None,
+            Shard::Key(key) => Some(format!("{}={key}", azop_api::SHARD_LABEL)),
+            Shard::Unlabelled => Some(format!("!{}", azop_api::SHARD_LABEL)),
+        }
+    }
+
+    /// The watch configuration of azop's kinds in this shard.
+    pub fn watcher_config(&self) -> watcher::Config {
+        let config = watcher::Config::default();
+        match self.label_selector() {
+            Some(selector) => config.labels(&selector),
+            None => config,
+        }
+    }
+
+    /// The Lease this shard's replicas elect a leader with, unless one is named: each shard
+    /// has its own (`azop-leader-KEY`); the unlabelled shard keeps the unsharded operator's
+    /// (`azop-leader`), as it is the same Deployment with `--exclude-shards` added.
+    pub fn default_lease_name(&self) -> String {
+        match self {
+            Shard::Key(key) => format!("{DEFAULT_LEASE_NAME}-{key}"),
+            Shard::All | Shard::Unlabelled => DEFAULT_LEASE_NAME.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shard::All => f.write_str("every object"),
+            Shard::Key(key) => write!(f, "shard {key} ({}={key})", azop_api::SHARD_LABEL),
+            Shard::Unlabelled => write!(f, "objects without {}", azop_api::SHARD_LABEL),
+        }
+    }
+}
+
+/// The Lease of the unsharded operator (`azop run --lease-name`'s default).
+pub const DEFAULT_LEASE_NAME: &str = "azop-leader";
+
 /// How the operator runs.
 #[derive(Clone)]
 pub struct RunOptions {
     /// Reconciles in flight per kind.
     pub concurrency: u16,
+    /// Which objects this operator reconciles.
+    pub shard: Shard,
     /// Take a Lease before reconciling (two replicas are then safe).
     pub leader_election: Option<LeaderElection>,
     /// Signs in as the identities AzureProfiles name (`credential.workloadIdentity`); without
@@ -45,6 +135,7 @@ impl std::fmt::Debug for RunOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunOptions")
             .field("concurrency", &self.concurrency)
+            .field("shard", &self.shard)
             .field("leader_election", &self.leader_election)
             .field("identities", &self.identities.is_some())
             .field("key_vault", &self.key_vault.is_some())
@@ -67,6 +158,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             concurrency: 32,
+            shard: Shard::All,
             leader_election: None,
             identities: None,
             key_vault: None,
@@ -95,6 +187,10 @@ const SHARED_BUFFER: usize = 1024;
 struct Shared<K: Resource<DynamicType = ()> + Clone + 'static> {
     store: Store<K>,
     writer: Option<reflector::store::Writer<K>>,
+    /// For a kind with a controller of its own: what that controller last saw of each object
+    /// ([`own_changes`]), forgotten when the object leaves the watch, so that it is reconciled
+    /// afresh if it comes back (relabelled into this shard again).
+    seen: Option<Arc<Changed<K>>>,
 }
 
 impl<K> Shared<K>
@@ -112,7 +208,24 @@ where
         Shared {
             store,
             writer: Some(writer),
+            seen: None,
         }
+    }
+
+    /// The watch of a kind whose controller reads its own changes through `hash`.
+    fn with_own_changes(hash: fn(&K) -> u64) -> Self {
+        Shared {
+            seen: Some(Arc::new(Changed::new(hash))),
+            ..Shared::new()
+        }
+    }
+
+    /// What the kind's controller last saw of each object.
+    fn seen(&self) -> Arc<Changed<K>> {
+        self.seen
+            .clone()
+            // Only kinds with a controller of their own are watched `with_own_changes`.
+            .expect("a kind with a controller of its own")
     }
 
     fn subscribe(&self) -> ReflectHandle<K> {
@@ -124,19 +237,44 @@ where
             .expect("subscriptions are taken before the watch starts")
     }
 
-    /// The task driving the watch into the store and every subscriber.
-    fn start(&mut self, api: Api<K>) -> Task {
+    /// The task driving the watch (`config` selects what it holds) into the store and every
+    /// subscriber. An object that leaves the watch — deleted, or no longer selected (relabelled
+    /// into another shard) — is handed to `left`; after a re-list, what the kind's controller
+    /// remembers of objects that went meanwhile, unseen, is dropped too.
+    fn start(
+        &mut self,
+        api: Api<K>,
+        config: watcher::Config,
+        left: impl Fn(&K) + Send + Sync + 'static,
+    ) -> Task {
         let Some(writer) = self.writer.take() else {
             return Box::pin(async {});
         };
+        let store = self.store.clone();
+        let seen = self.seen.clone();
         Box::pin(
-            watcher(api, watcher::Config::default())
+            watcher(api, config)
                 .default_backoff()
                 .reflect_shared(writer)
-                .for_each(|event| async move {
-                    if let Err(e) = event {
-                        tracing::warn!(error = %e, "watch failed; retrying");
+                .for_each(move |event| {
+                    match event {
+                        Ok(watcher::Event::Delete(obj)) => {
+                            if let Some(seen) = &seen {
+                                seen.forget(&obj);
+                            }
+                            left(&obj);
+                        }
+                        // The store holds the new list already, and its objects have not been
+                        // handed to the controller yet.
+                        Ok(watcher::Event::InitDone) => {
+                            if let Some(seen) = &seen {
+                                seen.retain(&store.state());
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "watch failed; retrying"),
                     }
+                    futures::future::ready(())
                 }),
         )
     }
@@ -222,18 +360,39 @@ impl<T: Resource> Changed<T> {
         }
     }
 
-    fn changed(&self, obj: &T) -> bool {
-        let key = format!(
+    fn key(obj: &T) -> String {
+        format!(
             "{}/{}",
             obj.meta().namespace.as_deref().unwrap_or_default(),
             obj.meta().name.as_deref().unwrap_or_default()
-        );
+        )
+    }
+
+    fn changed(&self, obj: &T) -> bool {
         let h = (self.hash)(obj);
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        match last.insert(key, h) {
+        match last.insert(Self::key(obj), h) {
             Some(before) => before != h,
             None => self.first_sight,
         }
+    }
+
+    /// Forgets `obj`: it is new again the next time it is seen.
+    fn forget(&self, obj: &T) {
+        self.last
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&Self::key(obj));
+    }
+
+    /// Forgets every object but those of `present`.
+    fn retain(&self, present: &[Arc<T>]) {
+        let present: std::collections::HashSet<String> =
+            present.iter().map(|o| Self::key(o)).collect();
+        self.last
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|key, _| present.contains(key));
     }
 }
 
@@ -380,14 +539,18 @@ macro_rules! declare_watches {
         impl Watches {
             fn new() -> Self {
                 Watches {
-                    $($field: Shared::new(),)*
+                    $($field: Shared::with_own_changes(own_change::<$kind>),)*
                     profiles: Shared::new(),
                     namespaces: Shared::new(),
                 }
             }
 
-            fn stores(&self) -> Stores {
-                let stores = Stores::default();
+            /// The kinds' stores; one shard's only look beyond it for what they miss.
+            fn stores(&self, shard: &Shard, client: &Client) -> Stores {
+                let stores = match shard {
+                    Shard::All => Stores::default(),
+                    Shard::Key(_) | Shard::Unlabelled => Stores::beyond_shard(client.clone()),
+                };
                 $(stores.insert(self.$field.store.clone());)*
                 stores
             }
@@ -397,18 +560,24 @@ macro_rules! declare_watches {
                 vec![$(controller_for::<$kind>(
                     ctx.clone(),
                     self.$field.subscribe(),
+                    self.$field.seen(),
                     self.$field.store.clone(),
                     self.subscriptions(),
                     concurrency,
                 ),)*]
             }
 
-            /// The tasks driving every watch; called after every controller subscribed.
-            fn start(&mut self, client: &Client) -> Vec<Task> {
+            /// The tasks driving every watch; called after every controller subscribed. The
+            /// kinds' watches select `shard`; profiles and namespaces are watched whole.
+            fn start(&mut self, client: &Client, shard: &Shard, ctx: &Arc<Context>) -> Vec<Task> {
                 vec![
-                    $(self.$field.start(Api::all(client.clone())),)*
-                    self.profiles.start(Api::all(client.clone())),
-                    self.namespaces.start(Api::all(client.clone())),
+                    $(self.$field.start(
+                        Api::all(client.clone()),
+                        shard.watcher_config(),
+                        forget_departed::<$kind>(ctx.clone()),
+                    ),)*
+                    self.profiles.start(Api::all(client.clone()), watcher::Config::default(), |_| {}),
+                    self.namespaces.start(Api::all(client.clone()), watcher::Config::default(), |_| {}),
                 ]
             }
         }
@@ -430,33 +599,62 @@ impl Watches {
     }
 }
 
-/// A kind's own objects, filtered to the changes that matter.
-fn own_changes<K: AzureKind>(
-    handle: ReflectHandle<DeserializeGuard<K>>,
-) -> impl Stream<Item = Arc<DeserializeGuard<K>>> + Send + 'static {
-    let changed = Changed::new(|g: &DeserializeGuard<K>| match &g.0 {
+/// What of a kind's own objects wakes its controller: spec changes and deletion (a malformed
+/// object: any change).
+fn own_change<K: AzureKind>(guard: &DeserializeGuard<K>) -> u64 {
+    match &guard.0 {
         Ok(obj) => spec_or_deletion(obj),
         Err(invalid) => {
             let mut h = std::collections::hash_map::DefaultHasher::new();
             invalid.metadata.resource_version.hash(&mut h);
             h.finish()
         }
-    });
+    }
+}
+
+/// A kind's own objects, filtered to the changes that matter ([`own_change`]); `seen` is what
+/// was seen last of each.
+fn own_changes<K: AzureKind>(
+    handle: ReflectHandle<DeserializeGuard<K>>,
+    seen: Arc<Changed<DeserializeGuard<K>>>,
+) -> impl Stream<Item = Arc<DeserializeGuard<K>>> + Send + 'static {
     handle.filter(move |g| {
-        let changed = changed.changed(&**g);
+        let changed = seen.changed(&**g);
         let lacks = g.0.as_ref().is_ok_and(lacks_finalizer);
         futures::future::ready(changed || lacks)
     })
 }
 
+/// What an object that left this operator's watch of kind `K` (deleted, or relabelled into
+/// another shard) leaves behind here: its references in the dependents index. Nothing else is
+/// done: its finalizer and Azure resource are another shard's now, or already gone.
+fn forget_departed<K: AzureKind>(
+    ctx: Arc<Context>,
+) -> impl Fn(&DeserializeGuard<K>) + Send + Sync + 'static {
+    move |guard| {
+        if let Ok(obj) = &guard.0 {
+            ctx.dependents.forget(K::KIND, obj);
+            if ctx.stores.is_one_shard() && obj.meta().deletion_timestamp.is_none() {
+                tracing::debug!(
+                    kind = %K::kind(&()),
+                    namespace = %obj.namespace().unwrap_or_default(),
+                    name = %obj.name_any(),
+                    "left this shard's watch (deleted, or relabelled into another shard)"
+                );
+            }
+        }
+    }
+}
+
 fn controller_for<K: AzureKind>(
     ctx: Arc<Context>,
     own: ReflectHandle<DeserializeGuard<K>>,
+    seen: Arc<Changed<DeserializeGuard<K>>>,
     store: Store<DeserializeGuard<K>>,
     subs: Subscriptions,
     concurrency: u16,
 ) -> Task {
-    let mut controller = Controller::for_shared_stream(own_changes(own), store.clone())
+    let mut controller = Controller::for_shared_stream(own_changes(own, seen), store.clone())
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
         .watches_shared_stream(
             subs.resource_groups,
@@ -507,7 +705,7 @@ fn bindings_of<D: AzureBacked>(
     refers: fn(&azop_api::KeyVaultBinding, &str, &str) -> bool,
 ) -> impl Fn(Arc<DeserializeGuard<D>>) -> Vec<ObjectRef<azop_api::KeyVaultBinding>> + Send + Sync + 'static
 {
-    let changed = Changed::new(readiness::<D>);
+    let changed = Changed::after_first_sight(readiness::<D>);
     move |dep| {
         let Ok(dep) = &dep.0 else { return Vec::new() };
         if !changed.changed(dep) {
@@ -528,12 +726,19 @@ fn bindings_of<D: AzureBacked>(
 /// assignments two bindings share. A change of readiness of the vault or identity a binding
 /// names wakes it, and so does a change of its namespace's labels (a vault's bindingPolicy
 /// selects by them).
-fn binding_controller(ctx: Arc<Context>, subs: Subscriptions, concurrency: u16) -> Task {
+fn binding_controller(
+    ctx: Arc<Context>,
+    subs: Subscriptions,
+    shard: &Shard,
+    concurrency: u16,
+) -> Task {
     use crate::kinds::key_vault_binding::{self, BindingContext};
     use azop_api::KeyVaultBinding;
+    // A binding relabelled into another shard leaves this watch and its store: its requeues
+    // find nothing and stop.
     let controller = Controller::new(
         Api::<KeyVaultBinding>::all(ctx.client.clone()),
-        watcher::Config::default(),
+        shard.watcher_config(),
     )
     .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
     let store = controller.store();
@@ -662,6 +867,10 @@ pub async fn run(
         leading = Some((rx, task));
     }
 
+    let shard = &options.shard;
+    if *shard != Shard::All {
+        tracing::info!(shard = %shard, "reconciling {shard} only");
+    }
     let mut watches = Watches::new();
     let ctx = Arc::new(
         Context::new(
@@ -670,7 +879,7 @@ pub async fn run(
             config,
             watches.profiles.store.clone(),
             watches.namespaces.store.clone(),
-            watches.stores(),
+            watches.stores(shard, &client),
             metrics.clone(),
         )
         .with_identities(options.identities.clone())
@@ -680,19 +889,25 @@ pub async fn run(
     controllers.push(binding_controller(
         ctx.clone(),
         watches.subscriptions(),
+        shard,
         options.concurrency,
     ));
-    let watch_tasks = watches.start(&client);
+    let watch_tasks = watches.start(&client, shard, &ctx);
     let profiles = watches.profiles.store.clone();
     let namespaces = watches.namespaces.store.clone();
     // AzureProfiles get conditions of their own (Ready with the namespaces they govern, or
-    // Stalled on an invalid selector or an overlap), from the same stores.
-    let profile_status = crate::profiles::run_profiles(
-        client.clone(),
-        profiles.clone(),
-        namespaces.clone(),
-        crate::profiles::CHECK_INTERVAL,
-    );
+    // Stalled on an invalid selector or an overlap), from the same stores. Profiles are not
+    // sharded: the main operator (unsharded, or the unlabelled shard) writes their status,
+    // not each shard again.
+    let profile_status: Task = match shard {
+        Shard::Key(_) => Box::pin(async {}),
+        Shard::All | Shard::Unlabelled => Box::pin(crate::profiles::run_profiles(
+            client.clone(),
+            profiles.clone(),
+            namespaces.clone(),
+            crate::profiles::CHECK_INTERVAL,
+        )),
+    };
     let all = async move {
         let watch_tasks = futures::future::join_all(watch_tasks);
         let controllers = async {
@@ -728,4 +943,75 @@ pub async fn run(
         let _ = task.await;
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_shard_selects_its_label_and_the_main_one_the_unlabelled() {
+        assert_eq!(Shard::All.label_selector(), None);
+        assert_eq!(
+            Shard::key("a")
+                .expect("a valid key")
+                .label_selector()
+                .as_deref(),
+            Some("sharding.azop.dev/key=a")
+        );
+        assert_eq!(
+            Shard::Unlabelled.label_selector().as_deref(),
+            Some("!sharding.azop.dev/key")
+        );
+        assert_eq!(
+            Shard::key("team-a")
+                .expect("a valid key")
+                .watcher_config()
+                .label_selector
+                .as_deref(),
+            Some("sharding.azop.dev/key=team-a")
+        );
+        assert_eq!(Shard::All.watcher_config().label_selector, None);
+    }
+
+    #[test]
+    fn a_shard_key_is_a_dns_label_and_names_the_shards_own_lease() {
+        for good in ["a", "shard-1", "0", &"x".repeat(63)] {
+            assert_eq!(Shard::key(good), Ok(Shard::Key(good.to_string())));
+        }
+        for bad in ["", "A", "a_b", "a.b", "-a", "a-", "a b", &"x".repeat(64)] {
+            let refused = Shard::key(bad).expect_err(bad);
+            assert!(refused.contains("sharding.azop.dev/key"), "{refused}");
+        }
+        assert_eq!(Shard::All.default_lease_name(), "azop-leader");
+        assert_eq!(Shard::Unlabelled.default_lease_name(), "azop-leader");
+        assert_eq!(Shard::Key("b".into()).default_lease_name(), "azop-leader-b");
+    }
+
+    fn guard(name: &str, generation: i64) -> Arc<DeserializeGuard<ResourceGroup>> {
+        Arc::new(
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "azop.dev/v1alpha1", "kind": "ResourceGroup",
+                "metadata": {"name": name, "namespace": "a", "generation": generation},
+                "spec": {}
+            }))
+            .expect("a ResourceGroup"),
+        )
+    }
+
+    #[test]
+    fn an_object_that_left_the_watch_is_new_again_when_it_comes_back() {
+        let seen = Changed::new(own_change::<ResourceGroup>);
+        let (rg, other) = (guard("rg", 1), guard("other", 1));
+        assert!(seen.changed(&rg), "first seen");
+        assert!(!seen.changed(&rg), "unchanged: no wake-up");
+        // Relabelled into another shard (a Delete event), then back, unchanged.
+        seen.forget(&rg);
+        assert!(seen.changed(&rg), "back in the shard: reconciled afresh");
+        // A re-list that no longer holds `rg` forgets it too.
+        assert!(seen.changed(&other));
+        seen.retain(std::slice::from_ref(&other));
+        assert!(seen.changed(&rg));
+        assert!(!seen.changed(&other), "what the list still holds is kept");
+    }
 }

@@ -1345,7 +1345,7 @@ fn watch(
             None => store
                 .scan(&t.key, &t.namespace, None)
                 .filter(|(_, o)| selection.selects(&o.object))
-                .map(|(_, o)| WatchEvent::new(current, "ADDED", o.clone()))
+                .map(|(_, o)| WatchEvent::new(current, "ADDED", o.clone(), None))
                 .collect(),
             Some(_) => Vec::new(),
         };
@@ -1355,14 +1355,37 @@ fn watch(
             current,
         )
     };
-    let in_scope = move |e: &WatchEvent| {
-        (ns.is_empty()
+    // What this watch sees of an event. With a selector, as kube-apiserver's watch cache does:
+    // an object modified into the selection is ADDED, and one modified out of it is DELETED
+    // (as last selected, at the event's resourceVersion), so a watcher's cache never keeps an
+    // object it no longer selects.
+    let in_scope = move |e: &Arc<WatchEvent>| -> Option<Arc<WatchEvent>> {
+        let in_namespace = ns.is_empty()
             || e.object
                 .object
                 .pointer("/metadata/namespace")
                 .and_then(Value::as_str)
-                == Some(ns.as_str()))
-            && selection.selects(&e.object.object)
+                == Some(ns.as_str());
+        if !in_namespace {
+            return None;
+        }
+        let now = selection.selects(&e.object.object);
+        let before = e.previous.as_ref().map(|p| selection.selects(&p.object));
+        match (before, now) {
+            (None | Some(true), true) => Some(e.clone()),
+            (Some(false), true) => Some(WatchEvent::new(e.rv, "ADDED", e.object.clone(), None)),
+            (Some(true), false) => {
+                let mut last = e.previous.as_ref()?.to_value();
+                last["metadata"]["resourceVersion"] = json!(e.rv.to_string());
+                Some(WatchEvent::new(
+                    e.rv,
+                    "DELETED",
+                    Arc::new(Stored::new(last)),
+                    None,
+                ))
+            }
+            (None | Some(false), false) => None,
+        }
     };
     let line = move |type_: &str, object: &Value| match encoding {
         Encoding::Json => Bytes::from(format!("{}\n", json!({"type": type_, "object": object}))),
@@ -1384,7 +1407,7 @@ fn watch(
             return;
         };
         let mut last = since.unwrap_or(current);
-        for e in initial.iter().filter(|e| in_scope(e)) {
+        for e in initial.iter().filter_map(&in_scope) {
             if tx.send(e.encoded(encoding)).await.is_err() {
                 return;
             }
@@ -1398,7 +1421,9 @@ fn watch(
             for e in backlog.drain(..) {
                 if e.rv > last {
                     last = e.rv;
-                    if in_scope(&e) && tx.send(e.encoded(encoding)).await.is_err() {
+                    if let Some(e) = in_scope(&e)
+                        && tx.send(e.encoded(encoding)).await.is_err()
+                    {
                         return;
                     }
                 }
@@ -1409,7 +1434,9 @@ fn watch(
                     Ok(e) if e.rv <= last => {}
                     Ok(e) => {
                         last = e.rv;
-                        if in_scope(&e) && tx.send(e.encoded(encoding)).await.is_err() {
+                        if let Some(e) = in_scope(&e)
+                        && tx.send(e.encoded(encoding)).await.is_err()
+                    {
                             return;
                         }
                     }
@@ -1435,7 +1462,9 @@ fn watch(
                     while let Ok(e) = live.try_recv() {
                         if e.rv > last {
                             last = e.rv;
-                            if in_scope(&e) && tx.send(e.encoded(encoding)).await.is_err() {
+                            if let Some(e) = in_scope(&e)
+                        && tx.send(e.encoded(encoding)).await.is_err()
+                    {
                                 return;
                             }
                         }

@@ -123,6 +123,9 @@ impl ResourceType {
     }
 }
 
+/// An entry of a type's event log: resourceVersion, type, object, object before the change.
+type LoggedEvent = (u64, &'static str, Arc<Stored>, Option<Arc<Stored>>);
+
 /// Key of a resource type: (group, plural).
 pub type TypeKey = (String, String);
 
@@ -135,6 +138,10 @@ pub struct WatchEvent {
     pub type_: &'static str,
     /// The object.
     pub object: Arc<Stored>,
+    /// For MODIFIED, the object before the change: a watch with a selector sends an object
+    /// that starts to match as ADDED and one that stops matching as DELETED, as kube-apiserver's
+    /// watch cache does.
+    pub previous: Option<Arc<Stored>>,
     /// The serialized line, made once however many watchers send it.
     line: OnceLock<Bytes>,
     /// The protobuf frame, likewise.
@@ -142,12 +149,18 @@ pub struct WatchEvent {
 }
 
 impl WatchEvent {
-    /// An event.
-    pub fn new(rv: u64, type_: &'static str, object: Arc<Stored>) -> Arc<Self> {
+    /// An event; `previous` is the object before a MODIFIED change.
+    pub fn new(
+        rv: u64,
+        type_: &'static str,
+        object: Arc<Stored>,
+        previous: Option<Arc<Stored>>,
+    ) -> Arc<Self> {
         Arc::new(WatchEvent {
             rv,
             type_,
             object,
+            previous,
             line: OnceLock::new(),
             frame: OnceLock::new(),
         })
@@ -250,8 +263,9 @@ impl ApiError {
 /// Per-type event log and broadcast.
 struct Channel {
     /// What resumed watches replay. It keeps objects, not serialized lines: a line lives only
-    /// as long as live watchers need it.
-    log: VecDeque<(u64, &'static str, Arc<Stored>)>,
+    /// as long as live watchers need it. A MODIFIED entry keeps the object before the change
+    /// too (most often the previous entry's own object, so it costs a pointer).
+    log: VecDeque<LoggedEvent>,
     tx: broadcast::Sender<Arc<WatchEvent>>,
 }
 
@@ -600,15 +614,23 @@ impl Store {
         let replay = ch
             .log
             .range(first..)
-            .map(|(rv, type_, object)| WatchEvent::new(*rv, type_, object.clone()))
+            .map(|(rv, type_, object, previous)| {
+                WatchEvent::new(*rv, type_, object.clone(), previous.clone())
+            })
             .collect();
         Some((replay, ch.tx.subscribe()))
     }
 
-    fn emit(&mut self, key: &TypeKey, type_: &'static str, object: Arc<Stored>) {
-        let ev = WatchEvent::new(self.rv, type_, object.clone());
+    fn emit(
+        &mut self,
+        key: &TypeKey,
+        type_: &'static str,
+        object: Arc<Stored>,
+        previous: Option<Arc<Stored>>,
+    ) {
+        let ev = WatchEvent::new(self.rv, type_, object.clone(), previous.clone());
         if let Some(ch) = self.channels.get_mut(key) {
-            ch.log.push_back((self.rv, type_, object));
+            ch.log.push_back((self.rv, type_, object, previous));
             while ch.log.len() > self.log_size {
                 ch.log.pop_front();
             }
@@ -709,8 +731,8 @@ impl Store {
         if key.1 == "customresourcedefinitions" {
             self.register_crd(&mut obj)?;
         }
-        let shared = self.put(key, (ns, name), obj.clone());
-        self.emit(key, "ADDED", shared);
+        let (shared, _) = self.put(key, (ns, name), obj.clone());
+        self.emit(key, "ADDED", shared, None);
         self.mirror_event(key, "ADDED", &obj);
         Ok(obj)
     }
@@ -859,8 +881,8 @@ impl Store {
             self.remove(key, &ns, name, obj.clone());
             return Ok(obj);
         }
-        let shared = self.put(key, (ns, name.to_string()), obj.clone());
-        self.emit(key, "MODIFIED", shared);
+        let (shared, previous) = self.put(key, (ns, name.to_string()), obj.clone());
+        self.emit(key, "MODIFIED", shared, previous);
         self.mirror_event(key, "MODIFIED", &obj);
         Ok(obj)
     }
@@ -901,8 +923,8 @@ impl Store {
                 }
                 let rv = self.next_rv();
                 obj["metadata"]["resourceVersion"] = json!(rv);
-                let shared = self.put(key, (ns, name.to_string()), obj.clone());
-                self.emit(key, "MODIFIED", shared);
+                let (shared, previous) = self.put(key, (ns, name.to_string()), obj.clone());
+                self.emit(key, "MODIFIED", shared, previous);
             }
             return Ok(obj);
         }
@@ -922,7 +944,7 @@ impl Store {
             .unwrap_or_default()
             .to_string();
         self.mirror_event(key, "DELETED", &obj);
-        self.emit(key, "DELETED", Arc::new(Stored::new(obj)));
+        self.emit(key, "DELETED", Arc::new(Stored::new(obj)), None);
         self.collect_garbage(&uid);
     }
 
@@ -945,17 +967,23 @@ impl Store {
                 .unwrap_or_default()
                 .to_string(),
         );
-        let shared = if type_ == "DELETED" {
+        let (shared, previous) = if type_ == "DELETED" {
             self.take(&core_key, &id);
-            Arc::new(Stored::new(core))
+            (Arc::new(Stored::new(core)), None)
         } else {
             self.put(&core_key, id, core)
         };
-        self.emit(&core_key, type_, shared);
+        self.emit(&core_key, type_, shared, previous);
     }
 
-    /// Stores an object, keeping the owner index current.
-    fn put(&mut self, key: &TypeKey, id: (String, String), obj: Value) -> Arc<Stored> {
+    /// Stores an object, keeping the owner index current; answers it and the object it
+    /// replaced.
+    fn put(
+        &mut self,
+        key: &TypeKey,
+        id: (String, String),
+        obj: Value,
+    ) -> (Arc<Stored>, Option<Arc<Stored>>) {
         if key.0 == crate::rbac::GROUP {
             self.rbac_epoch.fetch_add(1, Ordering::Release);
         }
@@ -971,7 +999,7 @@ impl Store {
             .map(|o| owner_uids(&o.object))
             .unwrap_or_default();
         self.index_owners(key, &id, old_owners, owners);
-        obj
+        (obj, old)
     }
 
     /// Drops an object, keeping the owner index current.

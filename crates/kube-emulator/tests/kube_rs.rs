@@ -312,6 +312,104 @@ async fn watchers_resume_after_dropped_connections_and_after_410() {
 }
 
 #[tokio::test]
+async fn a_watch_with_a_label_selector_sees_objects_enter_as_added_and_leave_as_deleted() {
+    let (_e, client, _w) = setup(Config::default()).await;
+    let cms: Api<ConfigMap> = Api::namespaced(client, "test");
+    let labelled = |shard: Option<&str>| -> ConfigMap {
+        let labels = shard.map_or(json!({}), |s| json!({"shard": s}));
+        serde_json::from_value(json!({"metadata": {"name": "cm", "labels": labels}})).expect("cm")
+    };
+    let mut in_a = cms
+        .watch(&kube::api::WatchParams::default().labels("shard=a"), "0")
+        .await
+        .expect("watch shard=a")
+        .boxed();
+    let mut unlabelled = cms
+        .watch(&kube::api::WatchParams::default().labels("!shard"), "0")
+        .await
+        .expect("watch !shard")
+        .boxed();
+    let next = async |events: &mut futures::stream::BoxStream<
+        'static,
+        kube::Result<kube::api::WatchEvent<ConfigMap>>,
+    >| {
+        loop {
+            let event = tokio::time::timeout(Duration::from_secs(5), events.try_next())
+                .await
+                .expect("an event within 5s")
+                .expect("no error")
+                .expect("the watch goes on");
+            return match event {
+                kube::api::WatchEvent::Added(o) => ("ADDED", o),
+                kube::api::WatchEvent::Modified(o) => ("MODIFIED", o),
+                kube::api::WatchEvent::Deleted(o) => ("DELETED", o),
+                kube::api::WatchEvent::Bookmark(_) => continue,
+                kube::api::WatchEvent::Error(e) => panic!("watch error {e:?}"),
+            };
+        }
+    };
+    let label_of = |o: &ConfigMap| {
+        o.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("shard").cloned())
+    };
+
+    cms.create(&PostParams::default(), &labelled(None))
+        .await
+        .expect("created");
+    assert_eq!(next(&mut unlabelled).await.0, "ADDED");
+    // Labelled into shard a: it leaves the unlabelled watch (DELETED, as it last matched, at
+    // the new resourceVersion) and enters shard a's (ADDED).
+    let moved = cms
+        .replace("cm", &PostParams::default(), &{
+            let mut cm = cms.get("cm").await.expect("cm");
+            cm.metadata.labels = Some([("shard".to_string(), "a".to_string())].into());
+            cm
+        })
+        .await
+        .expect("relabelled");
+    let (type_, left) = next(&mut unlabelled).await;
+    assert_eq!(type_, "DELETED");
+    assert_eq!(
+        label_of(&left),
+        None,
+        "the object as the watch last selected it"
+    );
+    assert_eq!(
+        left.metadata.resource_version,
+        moved.metadata.resource_version
+    );
+    let (type_, entered) = next(&mut in_a).await;
+    assert_eq!(type_, "ADDED");
+    assert_eq!(label_of(&entered).as_deref(), Some("a"));
+    // A change inside the selection is MODIFIED; out of it, DELETED.
+    let mut cm = cms.get("cm").await.expect("cm");
+    cm.data = Some([("k".to_string(), "v".to_string())].into());
+    cms.replace("cm", &PostParams::default(), &cm)
+        .await
+        .expect("changed");
+    assert_eq!(next(&mut in_a).await.0, "MODIFIED");
+    let mut cm = cms.get("cm").await.expect("cm");
+    cm.metadata.labels = Some([("shard".to_string(), "b".to_string())].into());
+    cms.replace("cm", &PostParams::default(), &cm)
+        .await
+        .expect("relabelled");
+    let (type_, left) = next(&mut in_a).await;
+    assert_eq!(type_, "DELETED");
+    assert_eq!(label_of(&left).as_deref(), Some("a"));
+    // Shard b's label is outside both watches: the unlabelled one saw nothing since.
+    cms.delete("cm", &DeleteParams::default())
+        .await
+        .expect("deleted");
+    cms.create(&PostParams::default(), &labelled(None))
+        .await
+        .expect("created again");
+    let (type_, again) = next(&mut unlabelled).await;
+    assert_eq!((type_, label_of(&again)), ("ADDED", None));
+}
+
+#[tokio::test]
 async fn two_contenders_share_one_lease_and_the_second_takes_over() {
     let (_e, client, _w) = setup(Config::default()).await;
     let build = |id: &str| {

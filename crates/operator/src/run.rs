@@ -11,7 +11,7 @@ use std::sync::Arc;
 use azop_arm::{ArmConfig, CredentialConfig, TokenFile};
 use azop_controller::engine::EngineConfig;
 use azop_controller::engine::Identities;
-use azop_controller::runner::{LeaderElection, RunOptions};
+use azop_controller::runner::{LeaderElection, RunOptions, Shard};
 
 use crate::identities::ArmIdentities;
 use crate::operator::{LogFormat, Operator, init_logging, parse_duration, shutdown_signal};
@@ -100,9 +100,20 @@ pub struct RunArgs {
     /// The Lease's namespace.
     #[arg(long, env = "AZOP_LEASE_NAMESPACE", default_value = "azop-system")]
     lease_namespace: String,
-    /// The Lease's name.
-    #[arg(long, env = "AZOP_LEASE_NAME", default_value = "azop-leader")]
-    lease_name: String,
+    /// The Lease's name; default: `azop-leader`, and `azop-leader-KEY` with `--shard KEY` (each
+    /// shard elects its own leader).
+    #[arg(long, env = "AZOP_LEASE_NAME")]
+    lease_name: Option<String>,
+    /// Reconcile only the objects labelled `sharding.azop.dev/key=KEY`, as Flux shards its
+    /// controllers: each shard its own Deployment, with its own Lease. References to objects of
+    /// other shards are read from the API server. AzureProfile status is left to the main
+    /// operator (`--exclude-shards`).
+    #[arg(long, env = "AZOP_SHARD", value_name = "KEY", value_parser = parse_shard, conflicts_with = "exclude_shards")]
+    shard: Option<Shard>,
+    /// Reconcile only the objects without the `sharding.azop.dev/key` label: the main
+    /// operator when `--shard` operators run beside it.
+    #[arg(long, env = "AZOP_EXCLUDE_SHARDS")]
+    exclude_shards: bool,
     /// Entra's endpoint (`AZURE_AUTHORITY_HOST`), for sovereign clouds or an arm-emulator.
     #[arg(long, env = "AZURE_AUTHORITY_HOST")]
     authority_host: Option<String>,
@@ -147,6 +158,28 @@ fn credential(kind: CredentialKind) -> anyhow::Result<CredentialConfig> {
             std::env::var("AZOP_ARM_TOKEN").context("AZOP_ARM_TOKEN is not set")?,
         ),
     })
+}
+
+fn parse_shard(key: &str) -> Result<Shard, String> {
+    Shard::key(key)
+}
+
+impl RunArgs {
+    /// Which objects to reconcile.
+    fn shard(&self) -> Shard {
+        match (&self.shard, self.exclude_shards) {
+            (Some(shard), _) => shard.clone(),
+            (None, true) => Shard::Unlabelled,
+            (None, false) => Shard::All,
+        }
+    }
+
+    /// The Lease: `--lease-name`, else the shard's own.
+    fn lease_name(&self) -> String {
+        self.lease_name
+            .clone()
+            .unwrap_or_else(|| self.shard().default_lease_name())
+    }
 }
 
 async fn kube_client(kubeconfig: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
@@ -200,6 +233,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             Arc::new(TokenFile(path.clone())),
         )) as Arc<dyn Identities>
     });
+    let shard = args.shard();
     let operator = Operator::start(
         client,
         arm,
@@ -222,18 +256,69 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             concurrency: args.concurrency,
             leader_election: args.leader_election.then(|| LeaderElection {
                 namespace: args.lease_namespace.clone(),
-                lease_name: args.lease_name.clone(),
+                lease_name: args.lease_name(),
                 identity,
             }),
+            shard: shard.clone(),
         },
         Some(args.metrics_listen),
     )
     .await?;
-    tracing::info!(endpoint = %args.arm_endpoint, cluster_id = %cluster_id, "azop running");
+    tracing::info!(endpoint = %args.arm_endpoint, cluster_id = %cluster_id, shard = %shard, "azop running");
     operator
         .run_until(async {
             shutdown_signal().await;
             tracing::info!("shutting down");
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<RunArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("azop-run").chain(args.iter().copied())).map(|c| c.run)
+    }
+
+    #[test]
+    fn shard_flags_choose_the_objects_and_the_lease() {
+        let all = parse(&[]).expect("no flags");
+        assert_eq!(all.shard(), Shard::All);
+        assert_eq!(all.lease_name(), "azop-leader");
+        let a = parse(&["--shard", "a"]).expect("--shard a");
+        assert_eq!(a.shard(), Shard::Key("a".into()));
+        assert_eq!(a.lease_name(), "azop-leader-a", "each shard its own Lease");
+        let named = parse(&["--shard", "a", "--lease-name", "mine"]).expect("a named Lease");
+        assert_eq!(named.lease_name(), "mine", "an explicit --lease-name wins");
+        let main = parse(&["--exclude-shards"]).expect("--exclude-shards");
+        assert_eq!(main.shard(), Shard::Unlabelled);
+        assert_eq!(
+            main.lease_name(),
+            "azop-leader",
+            "the main operator keeps its Lease"
+        );
+    }
+
+    #[test]
+    fn shard_and_exclude_shards_conflict_and_a_bad_key_is_refused() {
+        let both = parse(&["--shard", "a", "--exclude-shards"]).expect_err("both");
+        assert_eq!(both.kind(), clap::error::ErrorKind::ArgumentConflict);
+        for bad in ["", "A", "a_b", "-a", "a-", &"x".repeat(64)] {
+            let refused = parse(&[&format!("--shard={bad}")]).expect_err(bad);
+            assert_eq!(
+                refused.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{bad:?}"
+            );
+        }
+        assert!(parse(&["--shard", "team-a-1"]).is_ok());
+    }
 }

@@ -172,7 +172,7 @@ impl AzureKind for AksCluster {
     ) -> BoxFuture<'a, Result<Resolved, ReconcileError>> {
         Box::pin(async move {
             let ns = self.namespace().unwrap_or_default();
-            let group = references::resource_group_id(ctx, self, decision)?;
+            let group = references::resource_group_id(ctx, self, decision).await?;
             let identity = match self.spec.identity.type_ {
                 ClusterIdentityType::SystemAssigned => None,
                 ClusterIdentityType::UserAssigned => {
@@ -183,9 +183,10 @@ impl AzureKind for AksCluster {
                                 .to_string(),
                         });
                     };
-                    Some(references::ready_resource_id::<FederatedIdentity>(
-                        ctx, &ns, &r.name,
-                    )?)
+                    Some(
+                        references::ready_resource_id::<FederatedIdentity>(ctx, &ns, &r.name)
+                            .await?,
+                    )
                 }
             };
             Ok(Resolved { group, identity })

@@ -283,7 +283,7 @@ pub async fn release_trust(
     };
     let ns = binding.namespace().unwrap_or_default();
     let name = &binding.spec.identity_ref.name;
-    let needed = bctx.bindings.state().iter().any(|b| {
+    let needed = bctx.sharers_of(binding).await?.iter().any(|b| {
         b.metadata.uid != binding.metadata.uid
             && syncs_with(b, &ns, name)
             && b.status
@@ -456,7 +456,8 @@ pub async fn sync_secret(
 
     // Sign in as the binding's identity.
     let fi =
-        crate::references::ready::<FederatedIdentity>(ctx, &ns, &binding.spec.identity_ref.name)?;
+        crate::references::ready::<FederatedIdentity>(ctx, &ns, &binding.spec.identity_ref.name)
+            .await?;
     let fi_status = fi.status.clone().unwrap_or_default();
     let identity_label = format!("{ns}/{}", fi.name_any());
     let (Some(client_id), Some(tenant_id)) =
@@ -469,7 +470,7 @@ pub async fn sync_secret(
     };
     let vref = &binding.spec.vault_ref;
     let vns = vref.namespace.clone().unwrap_or_else(|| ns.clone());
-    let vault = crate::references::ready::<KeyVault>(ctx, &vns, &vref.name)?;
+    let vault = crate::references::ready::<KeyVault>(ctx, &vns, &vref.name).await?;
     let Some(vault_uri) = vault.status.as_ref().and_then(|s| s.vault_uri.clone()) else {
         return Err(ReconcileError::Waiting {
             reason: Reason::WaitingForDependency,

@@ -95,8 +95,9 @@ pub struct Resolved {
 }
 
 /// The issuer URL; a cross-namespace cluster must select this namespace in `issuerAccess`.
-/// Reads the cluster from memory, so a refusal comes before any Azure request.
-fn issuer_url(fi: &FederatedIdentity, ctx: &Context) -> Result<String, ReconcileError> {
+/// Reads the cluster from memory (or, in another shard, the API server), so a refusal comes
+/// before any Azure request.
+async fn issuer_url(fi: &FederatedIdentity, ctx: &Context) -> Result<String, ReconcileError> {
     let issuer = &fi.spec.issuer;
     if let Some(url) = &issuer.url {
         return Ok(url.clone());
@@ -115,7 +116,7 @@ fn issuer_url(fi: &FederatedIdentity, ctx: &Context) -> Result<String, Reconcile
     };
     let own_ns = fi.namespace().unwrap_or_default();
     let ns = r.namespace.clone().unwrap_or_else(|| own_ns.clone());
-    let cluster = references::existing::<AksCluster>(ctx, &ns, &r.name)?;
+    let cluster = references::existing::<AksCluster>(ctx, &ns, &r.name).await?;
     if ns != own_ns {
         let labels = ctx.namespace_labels(&own_ns);
         let allowed = cluster.spec.issuer_access.as_ref().is_some_and(|a| {
@@ -249,7 +250,7 @@ impl AzureKind for FederatedIdentity {
         Box::pin(async move {
             // Policy first (issuerAccess, a ServiceAccount azop may not take), then references,
             // then the one Azure read.
-            let issuer = issuer_url(self, ctx)?;
+            let issuer = issuer_url(self, ctx).await?;
             if self.spec.service_account.create {
                 let ns = self.namespace().unwrap_or_default();
                 let api: Api<ServiceAccount> = Api::namespaced(ctx.client.clone(), &ns);
@@ -257,7 +258,7 @@ impl AzureKind for FederatedIdentity {
                     not_someone_elses(self, &sa)?;
                 }
             }
-            let group = references::resource_group_id(ctx, self, decision)?;
+            let group = references::resource_group_id(ctx, self, decision).await?;
             let azure = ctx.azure_for(decision)?;
             let id = identity_id(self, &group)?;
             let (identity, credentials) = if self.common_status().ownership.is_some() {

@@ -43,7 +43,7 @@ impl AzureKind for KeyVault {
     ) -> BoxFuture<'a, Result<Resolved, ReconcileError>> {
         Box::pin(async move {
             Ok(Resolved {
-                group: references::resource_group_id(ctx, self, decision)?,
+                group: references::resource_group_id(ctx, self, decision).await?,
             })
         })
     }

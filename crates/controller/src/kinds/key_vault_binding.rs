@@ -149,6 +149,24 @@ impl BindingContext {
             verified: Verified::default(),
         }
     }
+
+    /// The bindings that may share what `binding` holds (an assignment, sync's federated
+    /// credential): every binding in the store; when this operator runs one shard, the
+    /// bindings of `binding`'s namespace as the API server holds them, since the other shards'
+    /// bindings are not in the store. Sharing needs the same identity, and an identity
+    /// (a FederatedIdentity azop manages) belongs to its binding's namespace, so none is missed.
+    pub async fn sharers_of(
+        &self,
+        binding: &KeyVaultBinding,
+    ) -> Result<Vec<Arc<KeyVaultBinding>>, ReconcileError> {
+        if !self.ctx.stores.is_one_shard() {
+            return Ok(self.bindings.state());
+        }
+        let ns = binding.namespace().unwrap_or_default();
+        let api: Api<KeyVaultBinding> = Api::namespaced(self.ctx.client.clone(), &ns);
+        let listed = api.list(&kube::api::ListParams::default()).await?;
+        Ok(listed.items.into_iter().map(Arc::new).collect())
+    }
 }
 
 /// The role assignments a binding needs, by full ARM id, with their bodies.
@@ -191,7 +209,10 @@ pub fn wanted_assignments(
 }
 
 /// The gate (step 1): `(vault id, principal id)` once the binding may proceed.
-fn gate(binding: &KeyVaultBinding, ctx: &Context) -> Result<(String, String), ReconcileError> {
+async fn gate(
+    binding: &KeyVaultBinding,
+    ctx: &Context,
+) -> Result<(String, String), ReconcileError> {
     let ns = binding.namespace().unwrap_or_default();
     // The namespace's own profile must allow the kind.
     let profiles = ctx.profile_list();
@@ -206,7 +227,7 @@ fn gate(binding: &KeyVaultBinding, ctx: &Context) -> Result<(String, String), Re
     // The vault's bindingPolicy, read before waiting for the vault to be Ready.
     let vref = &binding.spec.vault_ref;
     let vns = vref.namespace.clone().unwrap_or_else(|| ns.clone());
-    let vault = references::existing::<KeyVault>(ctx, &vns, &vref.name)?;
+    let vault = references::existing::<KeyVault>(ctx, &vns, &vref.name).await?;
     let denied = |message: String| ReconcileError::Stalled {
         reason: Reason::PolicyDenied,
         message,
@@ -248,7 +269,7 @@ fn gate(binding: &KeyVaultBinding, ctx: &Context) -> Result<(String, String), Re
             },
         )?;
     }
-    let vault_id = references::ready_resource_id::<KeyVault>(ctx, &vns, &vref.name)?;
+    let vault_id = references::ready_resource_id::<KeyVault>(ctx, &vns, &vref.name).await?;
     if !vault_id
         .resource_type()
         .eq_ignore_ascii_case("Microsoft.KeyVault/vaults")
@@ -262,10 +283,12 @@ fn gate(binding: &KeyVaultBinding, ctx: &Context) -> Result<(String, String), Re
     // would reach an identity the namespace does not own.
     let identity_name = &binding.spec.identity_ref.name;
     references::not_observed(
-        references::existing::<FederatedIdentity>(ctx, &ns, identity_name)?.as_ref(),
+        references::existing::<FederatedIdentity>(ctx, &ns, identity_name)
+            .await?
+            .as_ref(),
         "azop grants vault access and syncs",
     )?;
-    let identity = references::ready::<FederatedIdentity>(ctx, &ns, identity_name)?;
+    let identity = references::ready::<FederatedIdentity>(ctx, &ns, identity_name).await?;
     let principal = identity
         .status
         .as_ref()
@@ -288,46 +311,59 @@ fn vault_azure(binding: &KeyVaultBinding, ctx: &Context) -> Result<Arc<dyn Azure
 }
 
 /// Whether another live binding still needs assignment `id`.
-fn needed_elsewhere(binding: &KeyVaultBinding, bctx: &BindingContext, id: &str) -> bool {
-    bctx.bindings.state().iter().any(|b| {
-        b.metadata.uid != binding.metadata.uid
-            && b.metadata.deletion_timestamp.is_none()
-            && (b.status.as_ref().is_some_and(|s| {
-                s.role_assignment_ids
-                    .iter()
-                    .any(|r| r.eq_ignore_ascii_case(id))
-            }) || would_want(b, &bctx.ctx, id))
-    })
+async fn needed_elsewhere(
+    binding: &KeyVaultBinding,
+    bctx: &BindingContext,
+    id: &str,
+) -> Result<bool, ReconcileError> {
+    for b in bctx.sharers_of(binding).await? {
+        if b.metadata.uid == binding.metadata.uid || b.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        let holds = b.status.as_ref().is_some_and(|s| {
+            s.role_assignment_ids
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(id))
+        });
+        if holds || would_want(&b, &bctx.ctx, id).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Whether binding `b` wants assignment `id` by its spec, whether or not its status says so
 /// yet (a binding that has just found a shared assignment records it only at the end of its
 /// pass): its vault's id and its identity's principal from memory.
-fn would_want(b: &KeyVaultBinding, ctx: &Context, id: &str) -> bool {
+async fn would_want(b: &KeyVaultBinding, ctx: &Context, id: &str) -> Result<bool, ReconcileError> {
     // A binding policy refuses holds nothing, whatever its spec asks.
     let refused = b
         .status
         .as_ref()
         .is_some_and(|s| azop_api::conditions::denied_by_policy(&s.basic.conditions));
     if refused {
-        return false;
+        return Ok(false);
     }
     let ns = b.namespace().unwrap_or_default();
     let vref = &b.spec.vault_ref;
     let vns = vref.namespace.clone().unwrap_or_else(|| ns.clone());
     let vault_id = ctx
         .stores
-        .get::<KeyVault>(&vns, &vref.name)
+        .find::<KeyVault>(&vns, &vref.name)
+        .await?
         .and_then(|v| v.common_status().resource_id);
     let principal = ctx
         .stores
-        .get::<FederatedIdentity>(&ns, &b.spec.identity_ref.name)
+        .find::<FederatedIdentity>(&ns, &b.spec.identity_ref.name)
+        .await?
         .and_then(|f| f.status.as_ref().and_then(|s| s.principal_id.clone()));
     let (Some(vault_id), Some(principal)) = (vault_id, principal) else {
-        return false;
+        return Ok(false);
     };
-    wanted_assignments(b, &vault_id, &principal, &ctx.config.cluster_id)
-        .is_ok_and(|w| w.iter().any(|(w, _)| w.eq_ignore_ascii_case(id)))
+    Ok(
+        wanted_assignments(b, &vault_id, &principal, &ctx.config.cluster_id)
+            .is_ok_and(|w| w.iter().any(|(w, _)| w.eq_ignore_ascii_case(id))),
+    )
 }
 
 /// Deletes assignment `id` if it carries azop's binding mark and no other binding needs it.
@@ -337,7 +373,7 @@ async fn release(
     azure: &dyn Azure,
     id: &str,
 ) -> Result<(), ReconcileError> {
-    if needed_elsewhere(binding, bctx, id) {
+    if needed_elsewhere(binding, bctx, id).await? {
         return Ok(());
     }
     let Some(actual) = azure.get(id, API_VERSION).await? else {
@@ -366,7 +402,7 @@ async fn sync(
     checked: &mut Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
 ) -> Result<(), ReconcileError> {
     let ctx = &bctx.ctx;
-    let (vault_id, principal) = gate(binding, ctx)?;
+    let (vault_id, principal) = gate(binding, ctx).await?;
     let azure = vault_azure(binding, ctx)?;
     let wanted = wanted_assignments(binding, &vault_id, &principal, &ctx.config.cluster_id)?;
     // Checked against Azure at most once per sync period while nothing changes: a status
@@ -466,13 +502,13 @@ fn checked_recently(
 
 /// The ARM requests the next pass over `binding` will make in its vault's subscription:
 /// `None` when it cannot tell (the pass will say why) or nothing is due.
-fn binding_budget(
+async fn binding_budget(
     binding: &KeyVaultBinding,
     bctx: &BindingContext,
     status: &KeyVaultBindingStatus,
 ) -> Option<(Arc<dyn Azure>, String, (u32, u32))> {
     let ctx = &bctx.ctx;
-    let (vault_id, principal) = gate(binding, ctx).ok()?;
+    let (vault_id, principal) = gate(binding, ctx).await.ok()?;
     let wanted = wanted_assignments(binding, &vault_id, &principal, &ctx.config.cluster_id).ok()?;
     let ids: Vec<String> = wanted
         .iter()
@@ -576,7 +612,7 @@ async fn reconcile_pass(
     bctx.last_sync.recall(&binding, &mut status);
     // ARM's budget: the assignments' reads and writes are reserved first; while they are not
     // this binding's turn yet, it is requeued instead of waiting in a reconcile slot.
-    if let Some((azure, subscription, budget)) = binding_budget(&binding, &bctx, &status)
+    if let Some((azure, subscription, budget)) = binding_budget(&binding, &bctx, &status).await
         && let Some((wait, subscription)) = engine::take_turn(
             ctx,
             azure.as_ref(),

@@ -88,11 +88,14 @@ impl AzureKind for ResourceGroup {
                 }
             }
             let ours = format!("{}/", ctx.config.cluster_id);
-            let (owned, foreign): (Vec<&Value>, Vec<&Value>) = resources.iter().partition(|r| {
-                Self::owner_of(r)
-                    .and_then(|o| o.strip_prefix(&ours))
-                    .is_some_and(|object| owner_exists(ctx, object))
-            });
+            let (mut owned, mut foreign): (Vec<&Value>, Vec<&Value>) = (Vec::new(), Vec::new());
+            for r in &resources {
+                let object = Self::owner_of(r).and_then(|o| o.strip_prefix(&ours));
+                match object {
+                    Some(object) if owner_exists(ctx, object).await? => owned.push(r),
+                    _ => foreign.push(r),
+                }
+            }
             let ids = |rs: &[&Value]| {
                 let mut ids: Vec<&str> = rs.iter().filter_map(|r| r["id"].as_str()).collect();
                 let more = ids.len().saturating_sub(5);
@@ -132,29 +135,34 @@ impl AzureKind for ResourceGroup {
 const MAX_PAGES: usize = 100;
 
 /// Whether the object a mark names (`<namespace>/<kind>/<name>`, after the cluster id) still
-/// exists. A digest-form name (`~…`) cannot be looked up and counts as existing.
-fn owner_exists(ctx: &Context, object: &str) -> bool {
+/// exists, in this shard or (read from the API server) another. A digest-form name (`~…`)
+/// cannot be looked up and counts as existing.
+async fn owner_exists(ctx: &Context, object: &str) -> Result<bool, ReconcileError> {
     let mut parts = object.splitn(3, '/');
     let (Some(ns), Some(kind), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
-        return false;
+        return Ok(false);
     };
     if name.starts_with('~') {
-        return true;
+        return Ok(true);
     }
-    match kind {
-        "ResourceGroup" => ctx.stores.get::<ResourceGroup>(ns, name).is_some(),
-        "KeyVault" => ctx.stores.get::<azop_api::KeyVault>(ns, name).is_some(),
-        "AksCluster" => ctx.stores.get::<azop_api::AksCluster>(ns, name).is_some(),
-        "FederatedIdentity" => ctx
-            .stores
-            .get::<azop_api::FederatedIdentity>(ns, name)
+    let stores = &ctx.stores;
+    Ok(match kind {
+        "ResourceGroup" => stores.find::<ResourceGroup>(ns, name).await?.is_some(),
+        "KeyVault" => stores.find::<azop_api::KeyVault>(ns, name).await?.is_some(),
+        "AksCluster" => stores
+            .find::<azop_api::AksCluster>(ns, name)
+            .await?
             .is_some(),
-        "RoleAssignment" => ctx
-            .stores
-            .get::<azop_api::RoleAssignment>(ns, name)
+        "FederatedIdentity" => stores
+            .find::<azop_api::FederatedIdentity>(ns, name)
+            .await?
+            .is_some(),
+        "RoleAssignment" => stores
+            .find::<azop_api::RoleAssignment>(ns, name)
+            .await?
             .is_some(),
         _ => false,
-    }
+    })
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ pub struct Resolved {
     pub principal_id: String,
 }
 
-fn principal_id(ra: &RoleAssignment, ctx: &Context) -> Result<String, ReconcileError> {
+async fn principal_id(ra: &RoleAssignment, ctx: &Context) -> Result<String, ReconcileError> {
     let ns = ra.namespace().unwrap_or_default();
     let p = &ra.spec.principal;
     if let Some(id) = &p.object_id {
@@ -65,11 +65,13 @@ fn principal_id(ra: &RoleAssignment, ctx: &Context) -> Result<String, ReconcileE
         // another name (principal.objectId is platform-only).
         if !ctx.config.platform_namespaces.contains(&ns) {
             references::not_observed(
-                references::existing::<FederatedIdentity>(ctx, &ns, &r.name)?.as_ref(),
+                references::existing::<FederatedIdentity>(ctx, &ns, &r.name)
+                    .await?
+                    .as_ref(),
                 "outside the platform namespaces roles are granted",
             )?;
         }
-        let fi = references::ready::<FederatedIdentity>(ctx, &ns, &r.name)?;
+        let fi = references::ready::<FederatedIdentity>(ctx, &ns, &r.name).await?;
         return fi
             .status
             .as_ref()
@@ -81,7 +83,7 @@ fn principal_id(ra: &RoleAssignment, ctx: &Context) -> Result<String, ReconcileE
     }
     if let Some(r) = &p.aks_kubelet_of {
         let cns = r.namespace.clone().unwrap_or_else(|| ns.clone());
-        let cluster = references::existing::<AksCluster>(ctx, &cns, &r.name)?;
+        let cluster = references::existing::<AksCluster>(ctx, &cns, &r.name).await?;
         return cluster
             .status
             .as_ref()
@@ -99,7 +101,7 @@ fn principal_id(ra: &RoleAssignment, ctx: &Context) -> Result<String, ReconcileE
     })
 }
 
-fn scope_id(ra: &RoleAssignment, ctx: &Context) -> Result<ResourceId, ReconcileError> {
+async fn scope_id(ra: &RoleAssignment, ctx: &Context) -> Result<ResourceId, ReconcileError> {
     let ns = ra.namespace().unwrap_or_default();
     let s = &ra.spec.scope;
     if let Some(id) = &s.resource_id {
@@ -107,11 +109,11 @@ fn scope_id(ra: &RoleAssignment, ctx: &Context) -> Result<ResourceId, ReconcileE
     }
     if let Some(r) = &s.key_vault_ref {
         let rns = r.namespace.clone().unwrap_or_else(|| ns.clone());
-        return references::ready_resource_id::<KeyVault>(ctx, &rns, &r.name);
+        return references::ready_resource_id::<KeyVault>(ctx, &rns, &r.name).await;
     }
     if let Some(r) = &s.aks_cluster_ref {
         let rns = r.namespace.clone().unwrap_or_else(|| ns.clone());
-        let cluster = references::existing::<AksCluster>(ctx, &rns, &r.name)?;
+        let cluster = references::existing::<AksCluster>(ctx, &rns, &r.name).await?;
         return match cluster
             .status
             .as_ref()
@@ -125,7 +127,7 @@ fn scope_id(ra: &RoleAssignment, ctx: &Context) -> Result<ResourceId, ReconcileE
         };
     }
     if let Some(r) = &s.resource_group_ref {
-        return references::ready_resource_id::<ResourceGroup>(ctx, &ns, &r.name);
+        return references::ready_resource_id::<ResourceGroup>(ctx, &ns, &r.name).await;
     }
     Err(ReconcileError::Stalled {
         reason: Reason::InvalidSpec,
@@ -162,7 +164,7 @@ fn denied(message: String) -> ReconcileError {
 
 /// Tenancy, before any reference is waited for: a scope in another namespace is a vault whose
 /// `bindingPolicy` selects this namespace and allows the role; nothing else crosses namespaces.
-fn tenant_scope_allowed(
+async fn tenant_scope_allowed(
     ra: &RoleAssignment,
     ctx: &Context,
     tenant: &Tenant,
@@ -174,7 +176,7 @@ fn tenant_scope_allowed(
             .is_some_and(|n| n != tenant.namespace)
     {
         let vns = r.namespace.as_deref().unwrap_or_default();
-        let vault = references::existing::<KeyVault>(ctx, vns, &r.name)?;
+        let vault = references::existing::<KeyVault>(ctx, vns, &r.name).await?;
         let guid = role_asked(&ra.spec).map(|r| r.guid).unwrap_or_default();
         let policy = vault.spec.binding_policy.as_ref();
         let selects = policy.is_some_and(|p| {
@@ -277,15 +279,15 @@ impl AzureKind for RoleAssignment {
     ) -> BoxFuture<'a, Result<Resolved, ReconcileError>> {
         Box::pin(async move {
             if let Some(tenant) = &decision.tenant {
-                tenant_scope_allowed(self, ctx, tenant)?;
+                tenant_scope_allowed(self, ctx, tenant).await?;
             }
-            let scope = scope_id(self, ctx)?;
+            let scope = scope_id(self, ctx).await?;
             if let Some(tenant) = &decision.tenant {
                 tenant_scope_inside(self, &scope, tenant)?;
             }
             Ok(Resolved {
                 scope,
-                principal_id: principal_id(self, ctx)?,
+                principal_id: principal_id(self, ctx).await?,
             })
         })
     }
