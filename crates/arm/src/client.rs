@@ -297,15 +297,10 @@ impl ArmClient {
         let span = tracing::Span::current();
         let class = RequestClass::of_method(&name);
         let subscription = subscription_of(url.path());
-        // The token first (reserved by the pass, or waited for), the concurrency slot second:
-        // a request waiting on one subscription's bucket must not hold a slot that another
-        // subscription's requests could use. A token taken early only makes ARM's bucket
-        // fuller than ours when the request arrives.
-        if !crate::limits::prepaid(&self.inner.limiter, &subscription, class)
-            && self.inner.limiter.acquire(&subscription, class).await
-        {
-            self.inner.throttled_waits.fetch_add(1, Ordering::Relaxed);
-        }
+        // The concurrency slot first, the token second: a token is spent when the request goes
+        // out, not while it queues, so a queue never turns into a burst. A request paid by its
+        // pass's reservation (the engine's passes) does not wait here at all, so a slot is
+        // never held waiting on one subscription's bucket while another's could use it.
         let _permit = self
             .inner
             .concurrency
@@ -314,6 +309,11 @@ impl ArmClient {
             .map_err(|e| ArmError::Transient {
                 message: e.to_string(),
             })?;
+        if !crate::limits::prepaid(&self.inner.limiter, &subscription, class)
+            && self.inner.limiter.acquire(&subscription, class).await
+        {
+            self.inner.throttled_waits.fetch_add(1, Ordering::Relaxed);
+        }
         // The request's own duration; waits for a slot or a token show as the span's time
         // before it.
         let start = Instant::now();

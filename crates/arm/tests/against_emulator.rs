@@ -189,12 +189,15 @@ async fn a_thousand_concurrent_creates_under_a_small_bucket_earn_no_429() {
         ..ThrottleLimits::default()
     };
     let e = ArmEmulator::start(config).await.expect("emulator");
+    // Half ARM's refill: on two busy cores a thousand spawned tasks reach the emulator in
+    // bunches, and a bunch arriving after a stall finds the emulator's bucket capped at its
+    // burst (refill lost), which a client at 75% of the refill rate overran now and then.
     let c = client(
         &e,
         RateLimits {
             writes: BucketLimit {
                 capacity: 80.0,
-                refill_per_second: 300.0,
+                refill_per_second: 200.0,
             },
             ..RateLimits::default()
         },
