@@ -110,8 +110,14 @@ impl Limiter {
         }
     }
 
-    /// Takes a token, or says how long until one is there.
-    fn try_take(&self, subscription: &str, class: RequestClass) -> Result<(), Duration> {
+    /// Runs `f` on the bucket of `subscription` and `class`, refilled up to now (made full
+    /// on first use), with its limit.
+    fn with_bucket<T>(
+        &self,
+        subscription: &str,
+        class: RequestClass,
+        f: impl FnOnce(&mut Bucket, BucketLimit) -> T,
+    ) -> T {
         let limit = self.limit(class);
         let mut buckets = self
             .buckets
@@ -127,14 +133,21 @@ impl Limiter {
         b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * limit.refill_per_second)
             .min(limit.capacity);
         b.at = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64(
-                (1.0 - b.tokens) / limit.refill_per_second.max(0.001),
-            ))
-        }
+        f(b, limit)
+    }
+
+    /// Takes a token, or says how long until one is there.
+    fn try_take(&self, subscription: &str, class: RequestClass) -> Result<(), Duration> {
+        self.with_bucket(subscription, class, |b, limit| {
+            if b.tokens >= 1.0 {
+                b.tokens -= 1.0;
+                Ok(())
+            } else {
+                Err(Duration::from_secs_f64(
+                    (1.0 - b.tokens) / limit.refill_per_second.max(0.001),
+                ))
+            }
+        })
     }
 
     /// Takes `n` tokens now, into debt if need be, and says how long until the bucket has
@@ -144,27 +157,14 @@ impl Limiter {
         if n == 0 {
             return Duration::ZERO;
         }
-        let limit = self.limit(class);
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        let b = buckets
-            .entry((subscription.to_ascii_lowercase(), class))
-            .or_insert(Bucket {
-                tokens: limit.capacity,
-                at: now,
-            });
-        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * limit.refill_per_second)
-            .min(limit.capacity);
-        b.at = now;
-        b.tokens -= f64::from(n);
-        if b.tokens >= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(-b.tokens / limit.refill_per_second.max(0.001))
-        }
+        self.with_bucket(subscription, class, |b, limit| {
+            b.tokens -= f64::from(n);
+            if b.tokens >= 0.0 {
+                Duration::ZERO
+            } else {
+                Duration::from_secs_f64(-b.tokens / limit.refill_per_second.max(0.001))
+            }
+        })
     }
 
     /// Gives back `n` reserved tokens that were not spent.
