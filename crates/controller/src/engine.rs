@@ -1000,6 +1000,14 @@ fn sync_not_due<K: AzureKind>(obj: &K, ctx: &Context, inputs: &str) -> Option<Du
     (left > Duration::from_secs(1)).then_some(left)
 }
 
+/// The Reconciling message of a new generation waiting for its turn in ARM's budget.
+pub(crate) fn turn_message(generation: i64, subscription: &str, wait: Duration) -> String {
+    format!(
+        "generation {generation} seen; waiting for its turn in ARM's request budget of subscription {subscription} (about {} s), so that Azure does not throttle",
+        wait.as_secs().max(1)
+    )
+}
+
 /// A pass waits less than this inline for its reserved requests; longer, it is requeued.
 const INLINE_BUDGET_WAIT: Duration = Duration::from_millis(20);
 
@@ -1110,10 +1118,7 @@ async fn apply<K: AzureKind>(
             common.observed_generation = generation;
             Conditions::new(&mut common.conditions, generation, now()).working(
                 Reason::Throttled,
-                format!(
-                    "generation {generation} seen; waiting for its turn in ARM's request budget of subscription {subscription} (about {} s), so that Azure does not throttle",
-                    wait.as_secs().max(1)
-                ),
+                turn_message(generation, &subscription, wait),
             );
             write_status(api, obj, &status).await?;
         }
@@ -1129,7 +1134,10 @@ async fn apply<K: AzureKind>(
         write_status(api, obj, &status).await?;
     }
 
-    let result = sync::<K>(obj, ctx, &mut status).await;
+    let result = match decision {
+        Ok(decision) => sync::<K>(obj, ctx, &decision, &mut status).await,
+        Err(e) => Err(e),
+    };
     let common = K::azure_status(&mut status);
     if matches!(result, Ok(Outcome::InSync { .. })) {
         common.last_sync_time = Some(now());
@@ -1363,13 +1371,13 @@ async fn poll_recorded(
 async fn sync<K: AzureKind>(
     obj: &K,
     ctx: &Context,
+    decision: &Decision,
     status: &mut K::Status,
 ) -> Result<Outcome, ReconcileError> {
-    let decision = decision_for(obj, ctx)?;
-    let azure = ctx.azure_for(&decision)?;
+    let azure = ctx.azure_for(decision)?;
     let azure = azure.as_ref();
-    let resolved = obj.resolve(ctx, &decision).await?;
-    let mut desired = obj.desired(&resolved, &decision)?;
+    let resolved = obj.resolve(ctx, decision).await?;
+    let mut desired = obj.desired(&resolved, decision)?;
     let id = desired.id.as_str().to_string();
     let api_version = K::Body::API_VERSION;
     let owner = owner_tag_value(&ctx.config.cluster_id, obj);
@@ -1429,7 +1437,7 @@ async fn sync<K: AzureKind>(
             });
         }
         None => {
-            obj.before_create(ctx, &decision, &mut desired).await?;
+            obj.before_create(ctx, decision, &mut desired).await?;
             body = owned_body::<K>(&desired, &owner)?;
             if K::ROLE_ASSIGNMENT_QUOTA {
                 let admission = ctx.quota.admit(&id)?;

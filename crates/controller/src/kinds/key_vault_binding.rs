@@ -627,10 +627,7 @@ async fn reconcile_pass(
             status.basic.observed_generation = generation;
             Conditions::new(&mut status.basic.conditions, generation, engine::now()).working(
                 Reason::Throttled,
-                format!(
-                    "generation {generation} seen; waiting for its turn in ARM's request budget of subscription {subscription} (about {} s), so that Azure does not throttle",
-                    wait.as_secs().max(1)
-                ),
+                engine::turn_message(generation, &subscription, wait),
             );
             write_status(&api, &binding, &status).await?;
         }
