@@ -104,7 +104,8 @@ pub(crate) struct State {
     pub arm: Arm,
     pub log: RequestLog,
     pub faults: Vec<(Fault, regex::Regex)>,
-    buckets: HashMap<(String, &'static str), BucketState>,
+    /// By (lower-cased subscription, principal, class); the global bucket's principal is "".
+    buckets: HashMap<(String, String, &'static str), BucketState>,
     /// When each vault's counted data-plane transactions were served, oldest first, by
     /// lower-cased vault name: the ones inside the current window.
     vault_windows: HashMap<String, VecDeque<Instant>>,
@@ -375,6 +376,7 @@ impl Control {
     pub(crate) fn take_token(
         state: &mut State,
         subscription: &str,
+        principal: &str,
         class: &'static str,
     ) -> Result<u64, Duration> {
         let limits = state.config.throttling;
@@ -383,26 +385,53 @@ impl Control {
             "deletes" => limits.deletes,
             _ => limits.writes,
         };
+        let global = Bucket {
+            capacity: bucket.capacity * limits.global_factor,
+            refill_per_second: bucket.refill_per_second * limits.global_factor,
+        };
         let now = Instant::now();
-        let b = state
-            .buckets
-            .entry((subscription.to_ascii_lowercase(), class))
-            .or_insert(BucketState {
-                tokens: bucket.capacity,
-                at: now,
-            });
-        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * bucket.refill_per_second)
-            .min(bucket.capacity);
-        b.at = now;
+        let subscription = subscription.to_ascii_lowercase();
+        let mut refilled = |principal: &str, bucket: Bucket| {
+            let b = state
+                .buckets
+                .entry((subscription.clone(), principal.to_string(), class))
+                .or_insert(BucketState {
+                    tokens: bucket.capacity,
+                    at: now,
+                });
+            b.tokens = (b.tokens
+                + now.duration_since(b.at).as_secs_f64() * bucket.refill_per_second)
+                .min(bucket.capacity);
+            b.at = now;
+            (b.tokens, bucket.refill_per_second)
+        };
+        let (own, own_refill) = refilled(principal, bucket);
+        let (all, all_refill) = refilled("", global);
         if !limits.enabled {
-            return Ok(b.tokens as u64);
+            return Ok(own as u64);
         }
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            Ok(b.tokens as u64)
+        if own >= 1.0 && all >= 1.0 {
+            for p in [principal, ""] {
+                if let Some(b) =
+                    state
+                        .buckets
+                        .get_mut(&(subscription.clone(), p.to_string(), class))
+                {
+                    b.tokens -= 1.0;
+                }
+            }
+            Ok((own - 1.0) as u64)
         } else {
-            let wait = (1.0 - b.tokens) / bucket.refill_per_second.max(0.001);
-            Err(Duration::from_secs_f64(wait))
+            let wait = |tokens: f64, refill: f64| {
+                if tokens >= 1.0 {
+                    0.0
+                } else {
+                    (1.0 - tokens) / refill.max(0.001)
+                }
+            };
+            Err(Duration::from_secs_f64(
+                wait(own, own_refill).max(wait(all, all_refill)),
+            ))
         }
     }
 

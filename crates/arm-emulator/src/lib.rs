@@ -14,7 +14,7 @@
 //! - ARM semantics: 200/201 PUTs, 202 + `Location` deletes (204 when absent, 404 when the
 //!   group is missing), operation status and result resources, ARM's error bodies, request
 //!   validation answering 400, case-insensitive ids, ETag/If-Match, systemData;
-//! - per-subscription token-bucket throttling with the `x-ms-ratelimit-remaining-*` headers and
+//! - per-subscription, per-principal token-bucket throttling (and a global bucket per subscription) with the `x-ms-ratelimit-remaining-*` headers and
 //!   429 + Retry-After;
 //! - test control under `/_emulator/`: stored resources, the request log and counts, token
 //!   requests per client id (`GET /_emulator/tokenRequests`: the token endpoint is not in the
@@ -125,7 +125,12 @@ pub struct Bucket {
     pub refill_per_second: f64,
 }
 
-/// ARM's per-subscription limits.
+/// ARM's limits, as its token-bucket algorithm applies them: each bucket is per subscription
+/// and per principal (the caller's `oid`), and the subscription as a whole has a global bucket
+/// of `global_factor` times each size across all principals ("Understand how Azure Resource
+/// Manager throttles requests": "global subscription limits that are equivalent to 15 times the
+/// individual service principal limits"). A request takes a token from both; the
+/// `x-ms-ratelimit-remaining-*` header reports the caller's own bucket.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ThrottleLimits {
     /// Whether throttling applies at all.
@@ -136,6 +141,13 @@ pub struct ThrottleLimits {
     pub writes: Bucket,
     /// DELETEs.
     pub deletes: Bucket,
+    /// The subscription's global buckets are this many times a principal's (Azure: 15).
+    #[serde(default = "global_factor")]
+    pub global_factor: f64,
+}
+
+fn global_factor() -> f64 {
+    15.0
 }
 
 impl Default for ThrottleLimits {
@@ -155,6 +167,7 @@ impl Default for ThrottleLimits {
                 capacity: 200.0,
                 refill_per_second: 10.0,
             },
+            global_factor: global_factor(),
         }
     }
 }
@@ -216,7 +229,7 @@ pub struct Config {
     pub lro_duration: Duration,
     /// Role assignments to a principal younger than this answer 400 `PrincipalNotFound`.
     pub principal_propagation_delay: Duration,
-    /// Per-subscription throttling.
+    /// Throttling per subscription and principal.
     pub throttling: ThrottleLimits,
     /// Per-vault throttling of the Key Vault data plane (Azure: 4,000 per 10 s). Change it at
     /// run time with [`Control::set_keyvault_throttling`].

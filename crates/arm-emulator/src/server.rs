@@ -243,7 +243,13 @@ async fn handle(
     }
     let subscription = path.split('/').nth(2).unwrap_or_default().to_string();
     let class = class_of(&m);
-    let remaining = Control::take_token(&mut control.lock(), &subscription, class);
+    let principal = principal_of(
+        headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default(),
+    );
+    let remaining = Control::take_token(&mut control.lock(), &subscription, &principal, class);
     let remaining = match remaining {
         Ok(r) => r,
         Err(wait) => {
@@ -656,4 +662,27 @@ fn control_api(control: &Control, method: &Method, rest: &str, body: &Bytes) -> 
             &[],
         ),
     }
+}
+
+/// Whom ARM throttles a request as: the bearer token's `oid` claim (read, not verified: when
+/// [`crate::Config::enforce_authorization`] is set the token was verified already), or for a
+/// token that is not a JWT (an arm-emulator accepts any) the token itself, so each distinct
+/// caller has its own buckets as each principal does in Azure.
+fn principal_of(authorization: &str) -> String {
+    use base64::Engine as _;
+    let token = authorization
+        .strip_prefix("Bearer ")
+        .unwrap_or(authorization)
+        .trim();
+    token
+        .split('.')
+        .nth(1)
+        .and_then(|payload| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload.trim_end_matches('='))
+                .ok()
+        })
+        .and_then(|json| serde_json::from_slice::<Value>(&json).ok())
+        .and_then(|claims| claims.get("oid").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| token.to_string())
 }

@@ -338,6 +338,46 @@ async fn throttling_answers_429_with_retry_after_and_remaining_headers() {
 }
 
 #[tokio::test]
+async fn each_principal_has_its_own_buckets_under_the_subscriptions_global_one() {
+    let mut config = fast();
+    config.throttling = ThrottleLimits {
+        enabled: true,
+        reads: Bucket {
+            capacity: 3.0,
+            refill_per_second: 0.01,
+        },
+        global_factor: 2.0,
+        ..ThrottleLimits::default()
+    };
+    let env = Env::new(config).await;
+    let rg = env.group("rg").await;
+    let get_as = |token: &'static str| {
+        let req = env
+            .c
+            .get(format!("{}{rg}?api-version=2025-04-01", env.e.url()))
+            .bearer_auth(token);
+        async move {
+            let r = req.send().await.expect("answer");
+            let remaining = r
+                .headers()
+                .get("x-ms-ratelimit-remaining-subscription-reads")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            (r.status().as_u16(), remaining)
+        }
+    };
+    let mut seen = Vec::new();
+    for token in ["alice", "alice", "alice", "alice", "bob", "bob", "bob", "carol"] {
+        seen.push(get_as(token).await);
+    }
+    let statuses: Vec<u16> = seen.iter().map(|(s, _)| *s).collect();
+    // alice's own bucket of 3 runs out; bob has his own 3; carol's own bucket is full, but the
+    // subscription's global bucket (2 × 3) is spent.
+    assert_eq!(statuses, vec![200, 200, 200, 429, 200, 200, 200, 429]);
+    assert_eq!(seen[4].1.as_deref(), Some("2"), "bob's own remaining count");
+}
+
+#[tokio::test]
 async fn injected_faults_and_missing_credentials_answer_as_configured() {
     let env = Env::new(fast()).await;
     let rg = env.group("rg").await;
