@@ -242,6 +242,7 @@ fn every_flag_args() -> Vec<String> {
         "syncPeriod=30m",
         "concurrency=8",
         "armConcurrency=16",
+        "armRateLimitScale=0.5",
         "roleAssignmentThreshold=3000",
         "logFormat=text",
         "logLevel=debug",

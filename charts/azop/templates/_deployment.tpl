@@ -86,6 +86,7 @@ spec:
             - --sync-period={{ $root.Values.syncPeriod }}
             - --concurrency={{ $root.Values.concurrency }}
             - --arm-concurrency={{ $root.Values.armConcurrency }}
+            - --arm-rate-limit-scale={{ $root.Values.armRateLimitScale }}
             - --role-assignment-threshold={{ $root.Values.roleAssignmentThreshold }}
             - --metrics-listen=0.0.0.0:{{ $root.Values.metrics.port }}
             - --log-format={{ $root.Values.logFormat }}

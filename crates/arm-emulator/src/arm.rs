@@ -984,10 +984,15 @@ impl Arm {
                     .to_ascii_lowercase();
                 let scope = t.parent.clone().unwrap_or_default();
                 if existing.is_none() {
-                    let young = self
-                        .principals
-                        .get(&principal)
-                        .is_some_and(|c| c.elapsed() < cfg.principal_propagation_delay);
+                    // Setting principalType is Azure's documented way round the replication
+                    // delay (https://aka.ms/docs-principaltype, and the error's own message):
+                    // the recorded PrincipalNotFound answers are to PUTs without it.
+                    let typed = body.pointer("/properties/principalType").is_some();
+                    let young = !typed
+                        && self
+                            .principals
+                            .get(&principal)
+                            .is_some_and(|c| c.elapsed() < cfg.principal_propagation_delay);
                     if young {
                         return Err(ArmError::new(
                             400,

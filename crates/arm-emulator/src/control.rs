@@ -23,6 +23,9 @@ pub struct LoggedRequest {
     pub status: u16,
     /// ARM error code, if any.
     pub error_code: Option<String>,
+    /// When it was answered, in milliseconds since the Unix epoch (for request rates).
+    #[serde(default)]
+    pub at_ms: u64,
 }
 
 /// What an injected fault does.
@@ -106,6 +109,8 @@ pub(crate) struct State {
     pub faults: Vec<(Fault, regex::Regex)>,
     /// By (lower-cased subscription, principal, class); the global bucket's principal is "".
     buckets: HashMap<(String, String, &'static str), BucketState>,
+    /// Limits of their own for some subscriptions, by lower-cased id.
+    subscription_limits: HashMap<String, ThrottleLimits>,
     /// When each vault's counted data-plane transactions were served, oldest first, by
     /// lower-cased vault name: the ones inside the current window.
     vault_windows: HashMap<String, VecDeque<Instant>>,
@@ -143,6 +148,7 @@ impl Control {
                 log: RequestLog::default(),
                 faults: Vec::new(),
                 buckets: HashMap::new(),
+                subscription_limits: HashMap::new(),
                 vault_windows: HashMap::new(),
                 jwks: HashMap::new(),
                 token_requests: BTreeMap::new(),
@@ -204,6 +210,18 @@ impl Control {
         let mut s = self.lock();
         s.config.throttling = limits;
         s.buckets.clear();
+    }
+
+    /// Gives one subscription limits of its own (`None`: the common ones again), its buckets
+    /// starting full: a subscription that another workload throttles hard, say.
+    pub fn set_subscription_throttling(&self, subscription: &str, limits: Option<ThrottleLimits>) {
+        let mut s = self.lock();
+        let subscription = subscription.to_ascii_lowercase();
+        match limits {
+            Some(l) => s.subscription_limits.insert(subscription.clone(), l),
+            None => s.subscription_limits.remove(&subscription),
+        };
+        s.buckets.retain(|(sub, _, _), _| *sub != subscription);
     }
 
     /// Changes the Key Vault data plane's per-vault limit (every vault's window starts empty).
@@ -379,7 +397,12 @@ impl Control {
         principal: &str,
         class: &'static str,
     ) -> Result<u64, Duration> {
-        let limits = state.config.throttling;
+        let subscription = subscription.to_ascii_lowercase();
+        let limits = state
+            .subscription_limits
+            .get(&subscription)
+            .copied()
+            .unwrap_or(state.config.throttling);
         let bucket: Bucket = match class {
             "reads" => limits.reads,
             "deletes" => limits.deletes,
@@ -390,7 +413,6 @@ impl Control {
             refill_per_second: bucket.refill_per_second * limits.global_factor,
         };
         let now = Instant::now();
-        let subscription = subscription.to_ascii_lowercase();
         let mut refilled = |principal: &str, bucket: Bucket| {
             let b = state
                 .buckets

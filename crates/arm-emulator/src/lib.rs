@@ -10,7 +10,7 @@
 //!   soft-deleted-name collision and `createMode: recover`; userAssignedIdentities with generated
 //!   client/principal ids and their federatedIdentityCredentials (20 at most, issuer+subject
 //!   unique); roleAssignments (`RoleAssignmentExists`, `PrincipalNotFound` for principals
-//!   younger than a configurable delay) and the built-in roleDefinitions azop uses;
+//!   younger than a configurable delay unless the PUT sets `principalType`) and the built-in roleDefinitions azop uses;
 //! - ARM semantics: 200/201 PUTs, 202 + `Location` deletes (204 when absent, 404 when the
 //!   group is missing), operation status and result resources, ARM's error bodies, request
 //!   validation answering 400, case-insensitive ids, ETag/If-Match, systemData;
@@ -227,7 +227,8 @@ mod millis {
 pub struct Config {
     /// How long long-running operations (AKS creates, group and cluster deletes) run.
     pub lro_duration: Duration,
-    /// Role assignments to a principal younger than this answer 400 `PrincipalNotFound`.
+    /// Role assignments to a principal younger than this answer 400 `PrincipalNotFound`, unless
+    /// the PUT names the `principalType` (Azure's documented way round the replication delay).
     pub principal_propagation_delay: Duration,
     /// Throttling per subscription and principal.
     pub throttling: ThrottleLimits,

@@ -343,6 +343,9 @@ fn log(
         query: query.to_string(),
         status,
         error_code,
+        at_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
     });
 }
 
@@ -683,6 +686,11 @@ fn principal_of(authorization: &str) -> String {
                 .ok()
         })
         .and_then(|json| serde_json::from_slice::<Value>(&json).ok())
-        .and_then(|claims| claims.get("oid").and_then(Value::as_str).map(str::to_string))
+        .and_then(|claims| {
+            claims
+                .get("oid")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| token.to_string())
 }

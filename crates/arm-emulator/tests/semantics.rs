@@ -206,17 +206,27 @@ async fn a_fresh_principal_is_not_found_until_replicated_and_duplicates_are_refu
         .as_str()
         .expect("principal")
         .to_string();
-    let body = json!({"properties": {"roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"), "principalId": principal, "principalType": "ServicePrincipal"}});
+    // As recorded (Test_Authorization_RoleAssignment_OnResourceGroup_CRUD.yaml): a PUT without
+    // principalType for a fresh principal is refused until Entra has replicated it.
+    let untyped = json!({"properties": {"roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"), "principalId": principal}});
     let ra = format!(
         "{rg}/providers/Microsoft.Authorization/roleAssignments/11111111-0000-0000-0000-000000000001"
     );
-    let (s, _, err) = env.call("PUT", &ra, Some(body.clone())).await;
+    let (s, _, err) = env.call("PUT", &ra, Some(untyped.clone())).await;
     assert_eq!(
         (s, err["error"]["code"].as_str()),
         (400, Some("PrincipalNotFound"))
     );
+    // Naming the principal's type is the documented way round the delay.
+    let mut body = untyped.clone();
+    body["properties"]["principalType"] = json!("ServicePrincipal");
+    let typed = format!(
+        "{rg}/providers/Microsoft.Authorization/roleAssignments/11111111-0000-0000-0000-000000000003"
+    );
+    assert_eq!(env.call("PUT", &typed, Some(body.clone())).await.0, 201);
+    assert_eq!(env.call("DELETE", &typed, None).await.0, 200);
     tokio::time::sleep(Duration::from_millis(350)).await;
-    assert_eq!(env.call("PUT", &ra, Some(body.clone())).await.0, 201);
+    assert_eq!(env.call("PUT", &ra, Some(untyped)).await.0, 201);
     let again = format!(
         "{rg}/providers/Microsoft.Authorization/roleAssignments/11111111-0000-0000-0000-000000000002"
     );
@@ -367,7 +377,9 @@ async fn each_principal_has_its_own_buckets_under_the_subscriptions_global_one()
         }
     };
     let mut seen = Vec::new();
-    for token in ["alice", "alice", "alice", "alice", "bob", "bob", "bob", "carol"] {
+    for token in [
+        "alice", "alice", "alice", "alice", "bob", "bob", "bob", "carol",
+    ] {
         seen.push(get_as(token).await);
     }
     let statuses: Vec<u16> = seen.iter().map(|(s, _)| *s).collect();
@@ -375,6 +387,21 @@ async fn each_principal_has_its_own_buckets_under_the_subscriptions_global_one()
     // subscription's global bucket (2 × 3) is spent.
     assert_eq!(statuses, vec![200, 200, 200, 429, 200, 200, 200, 429]);
     assert_eq!(seen[4].1.as_deref(), Some("2"), "bob's own remaining count");
+
+    // A subscription with limits of its own starts with full buckets of that size.
+    let sub = rg.split('/').nth(2).expect("subscription");
+    env.e.control().set_subscription_throttling(
+        sub,
+        Some(ThrottleLimits {
+            reads: Bucket {
+                capacity: 1.0,
+                refill_per_second: 0.01,
+            },
+            ..ThrottleLimits::default()
+        }),
+    );
+    assert_eq!(get_as("alice").await, (200, Some("0".to_string())));
+    assert_eq!(get_as("alice").await.0, 429);
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use azure_core::http::policies::Policy;
 use azure_core::http::policies::auth::BearerTokenAuthorizationPolicy;
 use azure_core::http::{
     ClientOptions, Context, ExponentialRetryOptions, Method, Pipeline, PipelineSendOptions,
-    Request, RetryOptions, Transport, Url,
+    Request, RetryOptions, StatusCode, Transport, Url,
 };
 use serde_json::Value;
 use tracing::Instrument;
@@ -179,13 +179,28 @@ impl ArmClient {
             }),
             ..Default::default()
         };
+        // azure_core retries 429 by default, sleeping out Retry-After inside the request: a
+        // throttled subscription would then hold the concurrency slot (and its caller's
+        // reconcile slot) for the whole wait, and other subscriptions' requests would queue
+        // behind it. A 429 comes back instead; the bucket of that subscription pauses, and the
+        // engine requeues the object for after Retry-After, holding nothing.
+        let pipeline_options = azure_core::http::PipelineOptions {
+            retry_status_codes: vec![
+                StatusCode::RequestTimeout,
+                StatusCode::InternalServerError,
+                StatusCode::BadGateway,
+                StatusCode::ServiceUnavailable,
+                StatusCode::GatewayTimeout,
+            ],
+            ..Default::default()
+        };
         let pipeline = Pipeline::new(
             option_env!("CARGO_PKG_NAME"),
             option_env!("CARGO_PKG_VERSION"),
             options,
             Vec::new(),
             vec![bearer],
-            None,
+            Some(pipeline_options),
         );
         Ok(ArmClient {
             inner: Arc::new(Inner {
@@ -309,9 +324,14 @@ impl ArmClient {
             .map_err(|e| ArmError::Transient {
                 message: e.to_string(),
             })?;
-        if !crate::limits::prepaid(&self.inner.limiter, &subscription, class)
-            && self.inner.limiter.acquire(&subscription, class).await
-        {
+        if crate::limits::prepaid(&self.inner.limiter, &subscription, class) {
+            // Reserved before ARM last answered 429 for this subscription: sending it now would
+            // only earn another. The caller requeues its object for after the pause.
+            if let Some(retry_after) = self.inner.limiter.paused_for(&subscription, class) {
+                self.inner.throttled_waits.fetch_add(1, Ordering::Relaxed);
+                return Err(ArmError::Throttled { retry_after });
+            }
+        } else if self.inner.limiter.acquire(&subscription, class).await {
             self.inner.throttled_waits.fetch_add(1, Ordering::Relaxed);
         }
         // The request's own duration; waits for a slot or a token show as the span's time

@@ -52,6 +52,21 @@ impl Default for RateLimits {
     }
 }
 
+impl RateLimits {
+    /// Every bucket's burst and refill multiplied by `factor`.
+    pub fn scaled(self, factor: f64) -> Self {
+        let scale = |b: BucketLimit| BucketLimit {
+            capacity: b.capacity * factor,
+            refill_per_second: b.refill_per_second * factor,
+        };
+        RateLimits {
+            reads: scale(self.reads),
+            writes: scale(self.writes),
+            deletes: scale(self.deletes),
+        }
+    }
+}
+
 struct Bucket {
     tokens: f64,
     at: Instant,
@@ -61,6 +76,8 @@ struct Bucket {
 pub(crate) struct Limiter {
     limits: RateLimits,
     buckets: Mutex<HashMap<(String, RequestClass), Bucket>>,
+    /// Until when ARM asked (429, Retry-After) not to send more of a class.
+    paused: Mutex<HashMap<(String, RequestClass), Instant>>,
 }
 
 /// The bucket ARM counts a request in.
@@ -99,6 +116,7 @@ impl Limiter {
         Limiter {
             limits,
             buckets: Mutex::new(HashMap::new()),
+            paused: Mutex::new(HashMap::new()),
         }
     }
 
@@ -225,6 +243,35 @@ impl Limiter {
             });
         b.tokens = -(retry_after.as_secs_f64() * limit.refill_per_second);
         b.at = Instant::now();
+        self.paused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                (subscription.to_ascii_lowercase(), class),
+                Instant::now() + retry_after,
+            );
+    }
+
+    /// How much longer ARM's last 429 for this subscription and class asked to wait, if it
+    /// is not over: a request reserved before it (prepaid) is handed back as throttled rather
+    /// than sent to earn another 429.
+    pub(crate) fn paused_for(&self, subscription: &str, class: RequestClass) -> Option<Duration> {
+        let mut paused = self
+            .paused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (subscription.to_ascii_lowercase(), class);
+        let left = paused
+            .get(&key)
+            .map(|until| until.saturating_duration_since(Instant::now()));
+        match left {
+            Some(d) if !d.is_zero() => Some(d),
+            Some(_) => {
+                paused.remove(&key);
+                None
+            }
+            None => None,
+        }
     }
 }
 

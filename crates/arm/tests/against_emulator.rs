@@ -131,18 +131,44 @@ async fn an_operation_is_resumed_from_its_token_by_a_fresh_client() {
 }
 
 #[tokio::test]
-async fn throttling_and_server_errors_are_retried_and_validation_is_terminal() {
+async fn server_errors_are_retried_throttling_is_handed_back_and_validation_is_terminal() {
     let e = ArmEmulator::start(fast()).await.expect("emulator");
     let c = client(&e, RateLimits::default());
     let rg = format!("/subscriptions/{SUB}/resourceGroups/rg");
     c.put(&rg, "2025-04-01", &json!({"location": "westeurope"}))
         .await
         .expect("rg");
+    // A 429 is not slept out inside the request (that would hold a concurrency slot for the
+    // whole Retry-After): it comes back as Throttled, and the subscription's bucket pauses.
+    e.control()
+        .inject_fault(Fault {
+            path_pattern: "resourceGroups/rg$".into(),
+            method: Some("GET".into()),
+            kind: FaultKind::Status {
+                status: 429,
+                code: None,
+            },
+            count: Some(1),
+            probability: None,
+        })
+        .expect("fault");
+    match c.get(&rg, "2025-04-01").await {
+        Err(ArmError::Throttled { retry_after }) => {
+            assert!(retry_after > std::time::Duration::ZERO, "{retry_after:?}");
+        }
+        other => panic!("expected Throttled, got {other:?}"),
+    }
+    assert!(
+        c.get(&rg, "2025-04-01")
+            .await
+            .expect("after the pause")
+            .is_some()
+    );
+    assert!(
+        c.throttled_waits() >= 1,
+        "the next request waited out the pause"
+    );
     for kind in [
-        FaultKind::Status {
-            status: 429,
-            code: None,
-        },
         FaultKind::Status {
             status: 503,
             code: None,

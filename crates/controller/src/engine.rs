@@ -13,7 +13,8 @@
 //! 6. Status is written only when it changed.
 //! 7. Requeue: operation → Retry-After (bounded); failure → exponential backoff with jitter by
 //!    consecutive failures (Retry-After honoured); needs a person → Stalled until the spec
-//!    changes; in sync → the sync period, jittered.
+//!    changes; in sync → its turn on the subscription's calendar of periodic checks, a sync
+//!    period on (`calendar`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
@@ -71,6 +72,11 @@ pub struct EngineConfig {
     pub waiting_requeue: Duration,
     /// Azure's role-assignment limit per subscription, and where azop stops short of it.
     pub role_assignment_quota: crate::quota::QuotaSettings,
+    /// The most reads per second, per subscription, that in-sync objects spend on their
+    /// periodic checks (see [`crate::calendar`]). The default, 20, is 8% of ARM's read bucket
+    /// of 250: under its refill of 25 per second, so a steady state never drains it, and creates
+    /// keep the rest.
+    pub sync_reads_per_second: f64,
 }
 
 impl Default for EngineConfig {
@@ -87,6 +93,7 @@ impl Default for EngineConfig {
             error_backoff_max: Duration::from_secs(300),
             waiting_requeue: Duration::from_secs(10),
             role_assignment_quota: crate::quota::QuotaSettings::default(),
+            sync_reads_per_second: 20.0,
         }
     }
 }
@@ -142,6 +149,8 @@ pub struct Context {
     /// ARM requests reserved per object that waits for its turn (requeued until then, holding
     /// no reconcile slot).
     reservations: Mutex<HashMap<String, azop_arm::Reservation>>,
+    /// When each in-sync object checks Azure next.
+    calendar: crate::calendar::Calendar,
 }
 
 impl Context {
@@ -164,7 +173,6 @@ impl Context {
             recorder: Recorder::new(client.clone(), "azop".into()),
             client,
             azure,
-            config,
             profiles,
             namespaces,
             stores,
@@ -176,6 +184,8 @@ impl Context {
             key_vault: None,
             clients: Mutex::default(),
             reservations: Mutex::default(),
+            calendar: crate::calendar::Calendar::new(config.sync_reads_per_second),
+            config,
         }
     }
 
@@ -980,10 +990,10 @@ fn sync_inputs<K: AzureKind>(obj: &K, ctx: &Context, decision: &Decision) -> Str
     format!("{:016x}", h.finish())
 }
 
-/// How long until `obj`'s next sync is due, when it is Ready for its generation, nothing runs
-/// in Azure, its last sync was computed from `inputs`, and that sync is less than a sync
-/// period old. `None`: sync now.
-fn sync_not_due<K: AzureKind>(obj: &K, ctx: &Context, inputs: &str) -> Option<Duration> {
+/// How long until `obj`'s next check of Azure is due (zero: overdue), when it is in sync: Ready
+/// for its generation, nothing running in Azure, and its last sync computed from `inputs`.
+/// `None`: it is not in sync, and goes to Azure now.
+fn steady_due<K: AzureKind>(obj: &K, ctx: &Context, inputs: &str) -> Option<Duration> {
     let common = obj.common_status();
     let generation = obj.meta().generation;
     if common.observed_generation != generation.unwrap_or(0)
@@ -994,10 +1004,56 @@ fn sync_not_due<K: AzureKind>(obj: &K, ctx: &Context, inputs: &str) -> Option<Du
         return None;
     }
     let last = common.last_sync_time.as_ref()?.0;
-    let period = jiff::SignedDuration::try_from(ctx.config.sync_period).ok()?;
-    let due = last.checked_add(period).ok()?;
-    let left = Duration::try_from(jiff::Timestamp::now().duration_until(due)).ok()?;
-    (left > Duration::from_secs(1)).then_some(left)
+    Some(due_after(last, ctx.config.sync_period))
+}
+
+/// How long from now until a sync period after `last` (zero when that is past).
+pub(crate) fn due_after(last: jiff::Timestamp, period: Duration) -> Duration {
+    jiff::SignedDuration::try_from(period)
+        .ok()
+        .and_then(|p| last.checked_add(p).ok())
+        .and_then(|due| Duration::try_from(jiff::Timestamp::now().duration_until(due)).ok())
+        .unwrap_or(Duration::ZERO)
+}
+
+/// An in-sync object's turn on its subscription's calendar of periodic checks, due `due` from
+/// now: `Some(wait)` until then (it is requeued, and asks nothing of Azure), `None` when its
+/// turn is now (the booking is spent).
+pub(crate) fn steady_turn(
+    ctx: &Context,
+    subscription: &str,
+    key: &str,
+    due: Duration,
+    reads: u32,
+) -> Option<Duration> {
+    let wait = ctx.calendar.book(subscription, key, due, reads);
+    if wait > INLINE_BUDGET_WAIT {
+        return Some(wait);
+    }
+    ctx.calendar.used(key);
+    None
+}
+
+/// Books an object just found in sync for its next periodic check, a sync period from now; the
+/// wait until it.
+pub(crate) fn next_steady_turn(
+    ctx: &Context,
+    subscription: &str,
+    key: &str,
+    reads: u32,
+) -> Duration {
+    ctx.calendar
+        .book(subscription, key, ctx.config.sync_period, reads)
+}
+
+/// The reads of an in-sync object's periodic check: its resource and each child.
+fn steady_reads<K: AzureKind>() -> u32 {
+    1 + K::CHILD_TYPES.len() as u32
+}
+
+/// Takes `key` off the calendar: it changed, and is reconciled now.
+pub(crate) fn off_calendar(ctx: &Context, key: &str) {
+    ctx.calendar.cancel(key);
 }
 
 /// The Reconciling message of a new generation waiting for its turn in ARM's budget.
@@ -1084,6 +1140,7 @@ pub(crate) fn forget_turn(ctx: &Context, key: &str) {
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .remove(key);
+    ctx.calendar.cancel(key);
 }
 
 /// Reconciles one object towards its spec.
@@ -1099,13 +1156,27 @@ async fn apply<K: AzureKind>(
     let mut status = obj.status().cloned().unwrap_or_default();
     let decision = decision_for(obj, ctx);
     let inputs = decision.as_ref().ok().map(|d| sync_inputs(obj, ctx, d));
+    let subscription = decision.as_ref().ok().map(|d| {
+        d.subscription_id
+            .clone()
+            .unwrap_or_else(|| ctx.config.default_subscription_id.clone())
+    });
 
-    // In sync, nothing it depends on changed, and the sync is not due (a restart, a woken
-    // dependent): no Azure request; come back when it is due.
-    if let Some(wait) = inputs.as_deref().and_then(|i| sync_not_due(obj, ctx, i)) {
-        obj.kubernetes_sync(ctx, &mut status).await?;
-        write_status(api, obj, &status).await?;
-        return Ok(Pass::Done(Action::requeue(wait)));
+    // In sync and nothing it depends on changed (a restart, a woken dependent, its periodic
+    // check): no Azure request until its turn on the subscription's calendar, at least a sync
+    // period after its last check.
+    match (
+        inputs.as_deref().and_then(|i| steady_due(obj, ctx, i)),
+        &subscription,
+    ) {
+        (Some(due), Some(sub)) => {
+            if let Some(wait) = steady_turn(ctx, sub, key, due, steady_reads::<K>()) {
+                obj.kubernetes_sync(ctx, &mut status).await?;
+                write_status(api, obj, &status).await?;
+                return Ok(Pass::Done(Action::requeue(wait)));
+            }
+        }
+        _ => off_calendar(ctx, key),
     }
 
     // ARM's budget: the pass's requests are reserved first; while they are not ours yet the
@@ -1155,9 +1226,10 @@ async fn apply<K: AzureKind>(
             } else {
                 conditions.ready("in sync with Azure");
             }
-            Ok(Pass::Done(Action::requeue(jittered(
-                ctx.config.sync_period,
-            ))))
+            Ok(Pass::Done(Action::requeue(match &subscription {
+                Some(sub) => next_steady_turn(ctx, sub, key, steady_reads::<K>()),
+                None => jittered(ctx.config.sync_period),
+            })))
         }
         Ok(Outcome::Operation { kind, retry_after }) => {
             let reason = match kind {

@@ -6,6 +6,7 @@
 //! view of ARM the engine needs. Wiring into `azop run`/`azop dev` comes with the operator issue.
 
 pub mod azure;
+pub mod calendar;
 pub mod drift;
 pub mod engine;
 pub mod index;

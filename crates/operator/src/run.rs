@@ -91,6 +91,12 @@ pub struct RunArgs {
     /// ARM requests in flight at most.
     #[arg(long, env = "AZOP_ARM_CONCURRENCY", default_value_t = 64)]
     arm_concurrency: usize,
+    /// Scales the client's ARM buckets, which are 98% of ARM's published per-principal limits
+    /// (reads 250 burst and 25/s, writes and deletes 200 and 10/s). Lower it to leave room for
+    /// other clients signed in as the same principal; raise it only against an endpoint whose
+    /// limits are higher (an arm-emulator with its throttling off).
+    #[arg(long, env = "AZOP_ARM_RATE_LIMIT_SCALE", default_value_t = 1.0, value_parser = parse_scale)]
+    arm_rate_limit_scale: f64,
     /// Serve /metrics, /healthz and /readyz here.
     #[arg(long, env = "AZOP_METRICS_LISTEN", default_value = "0.0.0.0:8080")]
     metrics_listen: SocketAddr,
@@ -160,6 +166,14 @@ fn credential(kind: CredentialKind) -> anyhow::Result<CredentialConfig> {
     })
 }
 
+/// A positive, finite factor.
+fn parse_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 => Ok(f),
+        _ => Err(format!("{s:?} is not a positive number")),
+    }
+}
+
 fn parse_shard(key: &str) -> Result<Shard, String> {
     Shard::key(key)
 }
@@ -216,6 +230,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         ca_bundle_pem,
         credential: credential(args.credential)?,
         max_concurrency: args.arm_concurrency,
+        rate_limits: azop_arm::RateLimits::default().scaled(args.arm_rate_limit_scale),
         authority_host: args.authority_host.clone(),
         audience: args.arm_audience.clone(),
         ..ArmConfig::default()
@@ -248,6 +263,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 threshold: args.role_assignment_threshold,
                 ..Default::default()
             },
+            // Periodic checks take a share of the read bucket the client keeps.
+            sync_reads_per_second: EngineConfig::default().sync_reads_per_second
+                * args.arm_rate_limit_scale,
             ..EngineConfig::default()
         },
         RunOptions {

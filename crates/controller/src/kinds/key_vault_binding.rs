@@ -500,13 +500,24 @@ fn checked_recently(
         && jiff::SignedDuration::try_from(period).is_ok_and(|p| age < p)
 }
 
+/// What the next pass over `binding` will ask of its vault's subscription.
+struct BindingBudget {
+    azure: Arc<dyn Azure>,
+    subscription: String,
+    /// Reads and writes.
+    requests: (u32, u32),
+    /// When every assignment is held and the binding is Ready: how long until its periodic
+    /// check is due (zero: overdue), which waits for its turn on the calendar.
+    steady_due: Option<Duration>,
+}
+
 /// The ARM requests the next pass over `binding` will make in its vault's subscription:
 /// `None` when it cannot tell (the pass will say why) or nothing is due.
 async fn binding_budget(
     binding: &KeyVaultBinding,
     bctx: &BindingContext,
     status: &KeyVaultBindingStatus,
-) -> Option<(Arc<dyn Azure>, String, (u32, u32))> {
+) -> Option<BindingBudget> {
     let ctx = &bctx.ctx;
     let (vault_id, principal) = gate(binding, ctx).await.ok()?;
     let wanted = wanted_assignments(binding, &vault_id, &principal, &ctx.config.cluster_id).ok()?;
@@ -519,23 +530,30 @@ async fn binding_budget(
         .iter()
         .all(|w| held.iter().any(|h| h.eq_ignore_ascii_case(w)))
         && held.len() == ids.len();
-    if all_held
-        && checked_recently(
-            binding,
-            bctx,
-            &ids,
-            status.assignments_checked_time.as_ref(),
-        )
-    {
-        return None;
-    }
     let subscription = azop_arm::ResourceId::parse(&vault_id)
         .ok()?
         .subscription_id()
         .map(str::to_string)?;
     let azure = vault_azure(binding, ctx).ok()?;
     let n = ids.len() as u32;
-    Some((azure, subscription, (n, if all_held { 0 } else { n })))
+    let ready_now =
+        azop_api::conditions::is_ready(&status.basic.conditions, binding.metadata.generation);
+    // Due a sync period after the last check the status records (a booking made at that
+    // check, which this process remembers, comes first).
+    let steady_due = (all_held && ready_now).then(|| {
+        status
+            .assignments_checked_time
+            .as_ref()
+            .map_or(Duration::ZERO, |t| {
+                engine::due_after(t.0, ctx.config.sync_period)
+            })
+    });
+    Some(BindingBudget {
+        azure,
+        subscription,
+        requests: (n, if all_held { 0 } else { n }),
+        steady_due,
+    })
 }
 
 /// Writes the status as a merge patch when it changed.
@@ -610,15 +628,33 @@ async fn reconcile_pass(
     let generation = binding.meta().generation.unwrap_or(0);
     let mut status = binding.status.clone().unwrap_or_default();
     bctx.last_sync.recall(&binding, &mut status);
+    // A binding in sync checks its assignments at its turn on the subscription's calendar, a
+    // sync period after the last check; one that changed is off the calendar.
+    let budget = binding_budget(&binding, &bctx, &status).await;
+    let key = failure_key(&binding);
+    match &budget {
+        Some(BindingBudget {
+            subscription,
+            requests: (reads, _),
+            steady_due: Some(due),
+            ..
+        }) => {
+            if let Some(wait) = engine::steady_turn(ctx, subscription, &key, *due, *reads) {
+                return Ok(Action::requeue(wait));
+            }
+        }
+        Some(_) => engine::off_calendar(ctx, &key),
+        None => {}
+    }
     // ARM's budget: the assignments' reads and writes are reserved first; while they are not
     // this binding's turn yet, it is requeued instead of waiting in a reconcile slot.
-    if let Some((azure, subscription, budget)) = binding_budget(&binding, &bctx, &status).await
+    if let Some(b) = &budget
         && let Some((wait, subscription)) = engine::take_turn(
             ctx,
-            azure.as_ref(),
-            &subscription,
-            budget,
-            &failure_key(&binding),
+            b.azure.as_ref(),
+            &b.subscription,
+            b.requests,
+            &key,
             pass,
         )
         .await?
@@ -657,7 +693,6 @@ async fn reconcile_pass(
         }
         (Err(_), _) => None,
     };
-    let key = failure_key(&binding);
     let assignments = format!(
         "{n} role assignment{} in place for the identity",
         if n == 1 { "" } else { "s" }
@@ -673,7 +708,11 @@ async fn reconcile_pass(
     let action = match result {
         Ok(outcome) => {
             ctx.succeeded(&key);
-            let mut next = jittered(ctx.config.sync_period);
+            // The next check of the assignments, at its turn on the calendar.
+            let mut next = match &budget {
+                Some(b) => engine::next_steady_turn(ctx, &b.subscription, &key, b.requests.0),
+                None => jittered(ctx.config.sync_period),
+            };
             match (&binding.spec.sync, outcome) {
                 (Some(spec), Some(outcome)) => {
                     let keys = spec.items.len();
