@@ -150,6 +150,22 @@ fn global_factor() -> f64 {
     15.0
 }
 
+impl ThrottleLimits {
+    /// Every bucket's size and refill multiplied by `factor` (the global factor kept).
+    pub fn scaled(self, factor: f64) -> Self {
+        let scale = |b: Bucket| Bucket {
+            capacity: b.capacity * factor,
+            refill_per_second: b.refill_per_second * factor,
+        };
+        ThrottleLimits {
+            reads: scale(self.reads),
+            writes: scale(self.writes),
+            deletes: scale(self.deletes),
+            ..self
+        }
+    }
+}
+
 impl Default for ThrottleLimits {
     /// Azure's published sizes: reads 250 / 25 per s, writes and deletes 200 / 10 per s.
     fn default() -> Self {

@@ -1180,8 +1180,15 @@ async fn apply<K: AzureKind>(
     }
 
     // ARM's budget: the pass's requests are reserved first; while they are not ours yet the
-    // object is requeued for its turn instead of waiting in a reconcile slot.
+    // object is requeued for its turn instead of waiting in a reconcile slot. An object waiting
+    // for a dependency reserves nothing: its turn would pass unused while others wait for
+    // theirs (it is woken when the dependency becomes Ready).
+    let dependency_pending = obj
+        .references()
+        .iter()
+        .any(|r| crate::runner::reference_not_ready(&ctx.stores, r));
     if let Ok(decision) = &decision
+        && !dependency_pending
         && let Some((wait, subscription)) = budget(obj, ctx, decision, key, pass).await?
     {
         if K::azure_status(&mut status).observed_generation != generation {

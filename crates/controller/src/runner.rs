@@ -331,6 +331,34 @@ pub(crate) fn reference_state(stores: &Stores, r: &Reference) -> Option<u64> {
     }
 }
 
+/// Whether a referenced object this process caches is not Ready for its generation (`false`
+/// when it is, or when it is not cached here: another shard's, or not created yet).
+pub(crate) fn reference_not_ready(stores: &Stores, r: &Reference) -> bool {
+    use azop_api::profile::AzopKind;
+    fn not_ready<K: AzureBacked>(o: &K) -> bool {
+        !azop_api::conditions::is_ready(&o.common_status().conditions, o.meta().generation)
+    }
+    let (ns, name) = (r.namespace.as_str(), r.name.as_str());
+    match r.kind {
+        AzopKind::ResourceGroup => stores
+            .get::<ResourceGroup>(ns, name)
+            .is_some_and(|o| not_ready(&*o)),
+        AzopKind::KeyVault => stores
+            .get::<KeyVault>(ns, name)
+            .is_some_and(|o| not_ready(&*o)),
+        AzopKind::AksCluster => stores
+            .get::<AksCluster>(ns, name)
+            .is_some_and(|o| not_ready(&*o)),
+        AzopKind::FederatedIdentity => stores
+            .get::<FederatedIdentity>(ns, name)
+            .is_some_and(|o| not_ready(&*o)),
+        AzopKind::RoleAssignment => stores
+            .get::<azop_api::RoleAssignment>(ns, name)
+            .is_some_and(|o| not_ready(&*o)),
+        AzopKind::KeyVaultBinding => false,
+    }
+}
+
 /// Yields a value only when `hash` of an object differs from the last one seen for it, so a
 /// dependency's status writes that change nothing its dependents read wake nobody.
 struct Changed<T> {

@@ -692,17 +692,7 @@ async fn shards(args: &Args) {
 
 /// ARM's published buckets, scaled.
 fn published(scale: f64) -> ThrottleLimits {
-    let d = ThrottleLimits::default();
-    let s = |b: Bucket| Bucket {
-        capacity: b.capacity * scale,
-        refill_per_second: b.refill_per_second * scale,
-    };
-    ThrottleLimits {
-        reads: s(d.reads),
-        writes: s(d.writes),
-        deletes: s(d.deletes),
-        ..d
-    }
+    ThrottleLimits::default().scaled(scale)
 }
 
 struct Env {

@@ -395,11 +395,15 @@ async fn release(
 
 /// Steps 1–3. `held` (the ids the binding holds, as its status records them) is kept current
 /// as each assignment is made or released, so a pass cut short still records what it did.
+/// Grants what the binding asks for. `due`: its periodic check's turn on the calendar has
+/// come, so the assignments are read whenever they were last checked (that check was a sync
+/// period ago, give or take the clock's resolution).
 async fn sync(
     binding: &KeyVaultBinding,
     bctx: &BindingContext,
     held: &mut Vec<String>,
     checked: &mut Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    due: bool,
 ) -> Result<(), ReconcileError> {
     let ctx = &bctx.ctx;
     let (vault_id, principal) = gate(binding, ctx).await?;
@@ -416,7 +420,7 @@ async fn sync(
         .iter()
         .all(|w| held.iter().any(|h| h.eq_ignore_ascii_case(w)))
         && held.len() == ids.len();
-    if all_held && checked_recently(binding, bctx, &ids, checked.as_ref()) {
+    if all_held && !due && checked_recently(binding, bctx, &ids, checked.as_ref()) {
         return Ok(());
     }
     if let Some(wait) = bctx.verified.principal_pending(&principal) {
@@ -632,7 +636,7 @@ async fn reconcile_pass(
     // sync period after the last check; one that changed is off the calendar.
     let budget = binding_budget(&binding, &bctx, &status).await;
     let key = failure_key(&binding);
-    match &budget {
+    let due = match &budget {
         Some(BindingBudget {
             subscription,
             requests: (reads, _),
@@ -642,10 +646,14 @@ async fn reconcile_pass(
             if let Some(wait) = engine::steady_turn(ctx, subscription, &key, *due, *reads) {
                 return Ok(Action::requeue(wait));
             }
+            true
         }
-        Some(_) => engine::off_calendar(ctx, &key),
-        None => {}
-    }
+        Some(_) => {
+            engine::off_calendar(ctx, &key);
+            false
+        }
+        None => false,
+    };
     // ARM's budget: the assignments' reads and writes are reserved first; while they are not
     // this binding's turn yet, it is requeued instead of waiting in a reconcile slot.
     if let Some(b) = &budget
@@ -677,7 +685,7 @@ async fn reconcile_pass(
     }
     let mut held = status.role_assignment_ids.clone();
     let mut checked = status.assignments_checked_time.clone();
-    let granted = sync(&binding, &bctx, &mut held, &mut checked).await;
+    let granted = sync(&binding, &bctx, &mut held, &mut checked, due).await;
     status.assignments_checked_time = checked;
     let n = held.len();
     status.role_assignment_ids = held;

@@ -14,7 +14,7 @@ use arm_emulator::{ArmEmulator, Control};
 use azop_api::azure_resource::AzureResourceStatus;
 use azop_api::conditions::{self, READY};
 use azop_api::{AksCluster, FederatedIdentity, KeyVault, ResourceGroup, RoleAssignment};
-use azop_arm::{ArmClient, ArmConfig, CredentialConfig};
+use azop_arm::{ArmClient, ArmConfig, CredentialConfig, RateLimits};
 use azop_controller::azure::Azure;
 use azop_controller::engine::EngineConfig;
 use azop_controller::metrics::Metrics;
@@ -69,6 +69,8 @@ pub struct Options {
     pub lro_duration: Duration,
     /// Retries inside the ARM client's pipeline per request (`ArmConfig::max_retries`).
     pub arm_max_retries: u32,
+    /// The ARM client's buckets (`ArmConfig::rate_limits`).
+    pub arm_rate_limits: RateLimits,
 }
 
 impl Default for Options {
@@ -85,6 +87,7 @@ impl Default for Options {
             crds: azop_api::crds(),
             lro_duration: Duration::from_secs(1),
             arm_max_retries: ArmConfig::default().max_retries,
+            arm_rate_limits: RateLimits::default(),
         }
     }
 }
@@ -132,6 +135,7 @@ impl Env {
             // The arm-emulator accepts any bearer token.
             credential: CredentialConfig::Static("test-token".into()),
             max_retries: options.arm_max_retries,
+            rate_limits: options.arm_rate_limits,
             ..ArmConfig::default()
         })
         .expect("ARM client");
