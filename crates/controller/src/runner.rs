@@ -255,6 +255,7 @@ where
         Box::pin(
             watcher(api, config)
                 .default_backoff()
+                .modify(slim::<K>)
                 .reflect_shared(writer)
                 .for_each(move |event| {
                     match event {
@@ -328,6 +329,17 @@ pub(crate) fn reference_state(stores: &Stores, r: &Reference) -> Option<u64> {
             .get::<azop_api::RoleAssignment>(ns, name)
             .map(|o| readiness(&*o)),
         AzopKind::KeyVaultBinding => None,
+    }
+}
+
+/// What the caches keep of an object: all but `metadata.managedFields` and kubectl's
+/// last-applied annotation, which azop never reads and which are most of a small object's size
+/// (kube-rs' advice for large fleets).
+fn slim<K: Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
     }
 }
 
@@ -764,12 +776,17 @@ fn binding_controller(
     use azop_api::KeyVaultBinding;
     // A binding relabelled into another shard leaves this watch and its store: its requeues
     // find nothing and stop.
-    let controller = Controller::new(
+    let (store, writer) = reflector::store();
+    let bindings = watcher(
         Api::<KeyVaultBinding>::all(ctx.client.clone()),
         shard.watcher_config(),
     )
-    .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
-    let store = controller.store();
+    .default_backoff()
+    .modify(slim::<KeyVaultBinding>)
+    .reflect(writer)
+    .applied_objects();
+    let controller = Controller::for_stream(bindings, store.clone())
+        .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
     let labels = Changed::new(|ns: &Namespace| {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         ns.metadata.labels.hash(&mut h);

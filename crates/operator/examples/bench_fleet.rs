@@ -85,6 +85,9 @@ struct Args {
     /// one period. ARM's read refill (25/s) bounds it from below: objects / 25 s.
     #[arg(long)]
     sync_period: Option<u64>,
+    /// Subscriptions the fleet is spread over (Azure allows 4,000 role assignments in each).
+    #[arg(long)]
+    subscriptions: Option<usize>,
     /// Resource groups of `unthrottled`.
     #[arg(long)]
     groups: Option<usize>,
@@ -108,8 +111,13 @@ impl Args {
     fn sync_period(&self) -> Duration {
         Duration::from_secs(
             self.sync_period
-                .unwrap_or(if self.small { 60 } else { 600 }),
+                .unwrap_or(if self.small { 60 } else { 300 }),
         )
+    }
+    fn subscriptions(&self) -> usize {
+        self.subscriptions
+            .unwrap_or(if self.small { 1 } else { 4 })
+            .max(1)
     }
     fn groups(&self) -> usize {
         self.groups
@@ -144,9 +152,10 @@ async fn main() {
 
 async fn fleet(args: &Args) {
     let (namespaces, per_ns, period) = (args.namespaces(), args.bindings(), args.sync_period());
+    let subs = args.subscriptions();
     let objects = namespaces * (2 + per_ns);
     println!(
-        "== fleet: {namespaces} tenant namespaces × (group + identity + {per_ns} bindings) = {objects} objects, {per_ns} platform vaults; sync period {period:?}; ARM buckets × {}",
+        "== fleet: {namespaces} tenant namespaces × (group + identity + {per_ns} bindings) = {objects} objects, {per_ns} platform vaults, over {subs} subscriptions; sync period {period:?}; ARM buckets × {}",
         args.arm_scale
     );
     let env = Env::start(published(args.arm_scale), None).await;
@@ -158,42 +167,58 @@ async fn fleet(args: &Args) {
     let idle_rss = idle.memory();
     idle.stop();
 
-    let platform_vaults: Vec<String> = (0..per_ns).map(|j| format!("fleet-kv-{j}")).collect();
-    let mut platform = vec![
-        json!({"apiVersion": "azop.dev/v1alpha1", "kind": "AzureProfile", "metadata": {"name": "tenants"},
-            "spec": {"namespaceSelector": {"matchLabels": {"fleet": "tenant"}},
-                "subscriptionId": SUBSCRIPTION,
+    // Azure allows 4,000 role assignments per subscription (azop stops at 3,800): the fleet's
+    // are spread over `subs` subscriptions, each with its profiles, its platform namespace and
+    // its share of the vaults and of the tenants.
+    let vault = |j: usize| (format!("fleet-kv-{j}"), j % subs);
+    let mut platform = Vec::new();
+    for k in 0..subs {
+        let sub = fleet_subscription(k);
+        platform.push(json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": format!("platform-{k}"), "labels": {"fleet-platform": k.to_string()}}}));
+        platform.push(json!({"apiVersion": "azop.dev/v1alpha1", "kind": "AzureProfile",
+            "metadata": {"name": format!("platform-{k}")},
+            "spec": {"namespaceSelector": {"matchLabels": {"fleet-platform": k.to_string()}},
+                "subscriptionId": sub, "allowedLocations": ["*"], "allowedResourceGroups": ["*"],
+                "allowedKinds": ["*"], "defaults": {"location": "westeurope"}}}));
+        platform.push(json!({"apiVersion": "azop.dev/v1alpha1", "kind": "AzureProfile",
+            "metadata": {"name": format!("tenants-{k}")},
+            "spec": {"namespaceSelector": {"matchLabels": {"fleet": "tenant", "fleet-sub": k.to_string()}},
+                "subscriptionId": sub,
                 "allowedLocations": ["westeurope"], "allowedResourceGroups": ["rg-t*"],
                 "allowedKinds": ["ResourceGroup", "FederatedIdentity", "KeyVaultBinding"],
                 "allowedIssuers": [format!("{ISSUER}*")],
-                "defaults": {"location": "westeurope"}}}),
-        platform_object(
+                "defaults": {"location": "westeurope"}}}));
+        platform.push(object(
             "ResourceGroup",
-            "rg-fleet-platform",
+            &format!("platform-{k}"),
+            &format!("rg-fleet-platform-{k}"),
             json!({"location": "westeurope"}),
-        ),
-    ];
-    for v in &platform_vaults {
-        platform.push(platform_object(
+        ));
+    }
+    for j in 0..per_ns {
+        let (name, k) = vault(j);
+        platform.push(object(
             "KeyVault",
-            v,
-            json!({"location": "westeurope", "resourceGroupRef": {"name": "rg-fleet-platform"},
+            &format!("platform-{k}"),
+            &name,
+            json!({"location": "westeurope", "resourceGroupRef": {"name": format!("rg-fleet-platform-{k}")},
                 "bindingPolicy": {"namespaceSelector": {"matchLabels": {"fleet": "tenant"}},
                     "allowedRoles": ["SecretsUser"]}}),
         ));
     }
     for i in 0..namespaces {
         platform.push(json!({"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": tenant(i), "labels": {"fleet": "tenant"}}}));
+            "metadata": {"name": tenant(i), "labels": {"fleet": "tenant", "fleet-sub": (i % subs).to_string()}}}));
     }
     let tracker = Tracker::start(&env.client).await;
     let op = env.operator("fleet", args, &[("--sync-period", secs(period))]);
     op.wait_ready().await;
     env.apply(platform, &tracker).await;
     tracker
-        .wait_ready(1 + per_ns, Duration::from_secs(300))
+        .wait_ready(subs + per_ns, Duration::from_secs(300))
         .await;
-    // Let the write bucket fill again, so the tenants start from a full one.
+    // Let the write buckets fill again, so the tenants start from full ones.
     let platform_writes = writes(&env.arm.control().counts());
     tokio::time::sleep(Duration::from_secs_f64(
         platform_writes as f64 / (10.0 * args.arm_scale),
@@ -219,19 +244,30 @@ async fn fleet(args: &Args) {
             json!({"resourceGroupRef": {"name": rg}, "issuer": {"url": ISSUER},
                 "serviceAccount": {"name": "app", "create": true}}),
         ));
-        for (j, v) in platform_vaults.iter().enumerate() {
+        for j in 0..per_ns {
+            let (name, k) = vault(j);
             tenants.push(object(
                 "KeyVaultBinding",
                 &ns,
                 &format!("b-{j}"),
-                json!({"vaultRef": {"name": v, "namespace": "platform"},
+                json!({"vaultRef": {"name": name, "namespace": format!("platform-{k}")},
                     "identityRef": {"name": "app"}, "role": "SecretsUser"}),
             ));
         }
     }
     let minimal = namespaces * (1 + 2 + per_ns);
+    // Each subscription's writes: its tenants' groups, identities and credentials, and one
+    // assignment per tenant on each of its vaults. The slowest subscription sets the floor.
+    let per_sub: Vec<usize> = (0..subs)
+        .map(|k| {
+            let tenants = (0..namespaces).filter(|i| i % subs == k).count();
+            let vaults = (0..per_ns).filter(|j| j % subs == k).count();
+            tenants * 3 + vaults * namespaces
+        })
+        .collect();
+    let busiest = per_sub.iter().copied().max().unwrap_or(0);
     let (burst, refill) = (200.0 * args.arm_scale, 10.0 * args.arm_scale);
-    let floor = Duration::from_secs_f64((minimal as f64 - burst).max(0.0) / refill);
+    let floor = Duration::from_secs_f64((busiest as f64 - burst).max(0.0) / refill);
     let sampler = Sampler::start(&env.arm);
     let start = Instant::now();
     env.apply(tenants, &tracker).await;
@@ -248,10 +284,12 @@ async fn fleet(args: &Args) {
     tokio::time::sleep(period / 2).await;
     env.arm.control().clear_log();
     let sampler = Sampler::start(&env.arm);
+    let steady_from = now_ms();
     tracker.watch_flips();
     tokio::time::sleep(period).await;
     let steady = env.arm.control().counts();
-    let steady_per_second = sampler.take().await;
+    let _ = sampler.take().await;
+    let steady_per_second = per_subscription_seconds(&env.arm, steady_from, now_ms());
     let steady_flips = tracker.flips();
     if std::env::var_os("BENCH_DEBUG").is_some() {
         busiest_second(&env.arm);
@@ -263,21 +301,21 @@ async fn fleet(args: &Args) {
 
     // Restart: a new process, the same objects.
     env.arm.control().clear_log();
-    let sampler = Sampler::start(&env.arm);
+    let restart_from = now_ms();
     let again = env.operator("restart", args, &[("--sync-period", secs(period))]);
     let to_ready = again.wait_ready().await;
     let restarted = Instant::now();
     tokio::time::sleep(Duration::from_secs(60).saturating_sub(restarted.elapsed())).await;
     let first_minute = env.arm.control().counts();
-    let restart_per_second = sampler.take().await;
+    let restart_per_second = per_subscription_seconds(&env.arm, restart_from, now_ms());
     let restart_flips = tracker.flips() - steady_flips;
     let restart_rss = again.memory();
     again.stop();
 
     let reads = self::reads(&creation);
     // Every object's Azure resources, the platform's included: what a periodic check reads.
-    let all_objects = objects + 1 + per_ns;
-    let resources = namespaces * (3 + per_ns) + 1 + per_ns;
+    let all_objects = objects + subs + per_ns;
+    let resources = namespaces * (3 + per_ns) + subs + per_ns;
     let bound = all_objects as f64 * 60.0 / period.as_secs_f64() * 1.05;
     let resource_bound = resources as f64 * 60.0 / period.as_secs_f64() * 1.05;
     println!("  applied in                    {applied:>10.2?}");
@@ -287,7 +325,7 @@ async fn fleet(args: &Args) {
         );
     } else {
         println!(
-            "  all Ready after               {all_ready:>10.2?}   floor {floor:.2?} ({minimal} writes − {burst} burst, at {refill}/s): {:.3}× (target ≤ 1.1×)",
+            "  all Ready after               {all_ready:>10.2?}   floor {floor:.2?} (the busiest subscription's {busiest} writes − {burst} burst, at {refill}/s; writes by subscription {per_sub:?}): {:.3}× (target ≤ 1.1×)",
             all_ready.as_secs_f64() / floor.as_secs_f64()
         );
     }
@@ -321,7 +359,7 @@ async fn fleet(args: &Args) {
         self::reads(&steady) as f64 / resources as f64
     );
     histogram(
-        "  steady reads per second",
+        "  steady reads per second and subscription",
         &steady_per_second,
         25.0 * args.arm_scale,
     );
@@ -331,7 +369,7 @@ async fn fleet(args: &Args) {
         writes(&first_minute)
     );
     histogram(
-        "  restart reads per second",
+        "  restart reads per second and subscription",
         &restart_per_second,
         25.0 * args.arm_scale,
     );
@@ -1473,4 +1511,42 @@ fn busiest_second(arm: &ArmEmulator) {
     );
     let all: Vec<&arm_emulator::LoggedRequest> = log.iter().collect();
     eprintln!("the whole log: {:#?}", kinds(&all));
+}
+
+/// Milliseconds since the Unix epoch, as the arm-emulator's request log stamps requests.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The subscription of the fleet's `k`th share.
+fn fleet_subscription(k: usize) -> String {
+    format!("00000000-0000-0000-0000-{:012}", k + 1)
+}
+
+/// ARM reads in each second of `[from, to)` and each subscription (ARM's buckets are per
+/// subscription), from the arm-emulator's request log.
+fn per_subscription_seconds(arm: &ArmEmulator, from: u64, to: u64) -> Vec<Second> {
+    let mut counts: BTreeMap<(String, u64), usize> = BTreeMap::new();
+    let mut subscriptions = std::collections::BTreeSet::new();
+    for r in arm.control().request_log() {
+        if r.method != "GET" || r.status == 429 || r.at_ms < from || r.at_ms >= to {
+            continue;
+        }
+        let sub = r.path.split('/').nth(2).unwrap_or_default().to_ascii_lowercase();
+        subscriptions.insert(sub.clone());
+        *counts.entry((sub, (r.at_ms - from) / 1000)).or_default() += 1;
+    }
+    let seconds = (to.saturating_sub(from)).div_ceil(1000);
+    let mut out = Vec::new();
+    for sub in &subscriptions {
+        for s in 0..seconds {
+            out.push(Second {
+                reads: counts.get(&(sub.clone(), s)).copied().unwrap_or(0),
+                writes: 0,
+            });
+        }
+    }
+    out
 }
