@@ -176,11 +176,13 @@ async fn fleet(args: &Args) {
         let sub = fleet_subscription(k);
         platform.push(json!({"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": format!("platform-{k}"), "labels": {"fleet-platform": k.to_string()}}}));
-        platform.push(json!({"apiVersion": "azop.dev/v1alpha1", "kind": "AzureProfile",
+        platform.push(
+            json!({"apiVersion": "azop.dev/v1alpha1", "kind": "AzureProfile",
             "metadata": {"name": format!("platform-{k}")},
             "spec": {"namespaceSelector": {"matchLabels": {"fleet-platform": k.to_string()}},
                 "subscriptionId": sub, "allowedLocations": ["*"], "allowedResourceGroups": ["*"],
-                "allowedKinds": ["*"], "defaults": {"location": "westeurope"}}}));
+                "allowedKinds": ["*"], "defaults": {"location": "westeurope"}}}),
+        );
         platform.push(json!({"apiVersion": "azop.dev/v1alpha1", "kind": "AzureProfile",
             "metadata": {"name": format!("tenants-{k}")},
             "spec": {"namespaceSelector": {"matchLabels": {"fleet": "tenant", "fleet-sub": k.to_string()}},
@@ -1534,7 +1536,12 @@ fn per_subscription_seconds(arm: &ArmEmulator, from: u64, to: u64) -> Vec<Second
         if r.method != "GET" || r.status == 429 || r.at_ms < from || r.at_ms >= to {
             continue;
         }
-        let sub = r.path.split('/').nth(2).unwrap_or_default().to_ascii_lowercase();
+        let sub = r
+            .path
+            .split('/')
+            .nth(2)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         subscriptions.insert(sub.clone());
         *counts.entry((sub, (r.at_ms - from) / 1000)).or_default() += 1;
     }
