@@ -600,7 +600,7 @@ pub trait AzureKind: AzureBacked {
         } else if common.ownership.is_some()
             || self.management_policy() == ManagementPolicy::Observe
         {
-            (1 + children, 0)
+            (steady_reads::<Self>(), 0)
         } else {
             (1, 1 + children)
         }
@@ -1073,24 +1073,12 @@ async fn budget<K: AzureKind>(
     obj: &K,
     ctx: &Context,
     decision: &Decision,
+    subscription: &str,
     key: &str,
     pass: &azop_arm::Pass,
 ) -> Result<Option<(Duration, String)>, ReconcileError> {
-    let subscription = decision
-        .subscription_id
-        .clone()
-        .unwrap_or_else(|| ctx.config.default_subscription_id.clone());
-    let (reads, writes) = obj.budget();
     let azure = ctx.azure_for(decision)?;
-    take_turn(
-        ctx,
-        azure.as_ref(),
-        &subscription,
-        (reads, writes),
-        key,
-        pass,
-    )
-    .await
+    take_turn(ctx, azure.as_ref(), subscription, obj.budget(), key, pass).await
 }
 
 /// Reserves `reads` and `writes` of `subscription` through `azure` for the pass of the object
@@ -1187,9 +1175,9 @@ async fn apply<K: AzureKind>(
         .references()
         .iter()
         .any(|r| crate::runner::reference_not_ready(&ctx.stores, r));
-    if let Ok(decision) = &decision
+    if let (Ok(decision), Some(sub)) = (&decision, &subscription)
         && !dependency_pending
-        && let Some((wait, subscription)) = budget(obj, ctx, decision, key, pass).await?
+        && let Some((wait, subscription)) = budget(obj, ctx, decision, sub, key, pass).await?
     {
         if K::azure_status(&mut status).observed_generation != generation {
             let common = K::azure_status(&mut status);

@@ -308,28 +308,42 @@ fn cluster_readiness(obj: &AksCluster) -> u64 {
     h.finish()
 }
 
-/// What a dependent's last sync depends on of a referenced object (its readiness, and a
-/// cluster's outputs), from memory; `None` when it is not there. Part of
-/// `status.lastSyncInputs`.
-pub(crate) fn reference_state(stores: &Stores, r: &Reference) -> Option<u64> {
+/// A referenced object this process caches, as its dependents see it: the hash of what their
+/// last sync depends on (its readiness, and a cluster's outputs), and whether it is Ready for
+/// its generation. `None` when it is not cached here (another shard's, or not created yet).
+fn cached_reference(stores: &Stores, r: &Reference) -> Option<(u64, bool)> {
     use azop_api::profile::AzopKind;
+    fn seen<K: AzureBacked>(o: &K, state: u64) -> (u64, bool) {
+        let ready =
+            azop_api::conditions::is_ready(&o.common_status().conditions, o.meta().generation);
+        (state, ready)
+    }
     let (ns, name) = (r.namespace.as_str(), r.name.as_str());
     match r.kind {
         AzopKind::ResourceGroup => stores
             .get::<ResourceGroup>(ns, name)
-            .map(|o| readiness(&*o)),
-        AzopKind::KeyVault => stores.get::<KeyVault>(ns, name).map(|o| readiness(&*o)),
+            .map(|o| seen(&*o, readiness(&*o))),
+        AzopKind::KeyVault => stores
+            .get::<KeyVault>(ns, name)
+            .map(|o| seen(&*o, readiness(&*o))),
         AzopKind::AksCluster => stores
             .get::<AksCluster>(ns, name)
-            .map(|o| cluster_readiness(&o)),
+            .map(|o| seen(&*o, cluster_readiness(&o))),
         AzopKind::FederatedIdentity => stores
             .get::<FederatedIdentity>(ns, name)
-            .map(|o| readiness(&*o)),
+            .map(|o| seen(&*o, readiness(&*o))),
         AzopKind::RoleAssignment => stores
             .get::<azop_api::RoleAssignment>(ns, name)
-            .map(|o| readiness(&*o)),
+            .map(|o| seen(&*o, readiness(&*o))),
         AzopKind::KeyVaultBinding => None,
     }
+}
+
+/// What a dependent's last sync depends on of a referenced object (its readiness, and a
+/// cluster's outputs), from memory; `None` when it is not there. Part of
+/// `status.lastSyncInputs`.
+pub(crate) fn reference_state(stores: &Stores, r: &Reference) -> Option<u64> {
+    cached_reference(stores, r).map(|(state, _)| state)
 }
 
 /// What the caches keep of an object: all but `metadata.managedFields` and kubectl's
@@ -346,29 +360,7 @@ fn slim<K: Resource>(obj: &mut K) {
 /// Whether a referenced object this process caches is not Ready for its generation (`false`
 /// when it is, or when it is not cached here: another shard's, or not created yet).
 pub(crate) fn reference_not_ready(stores: &Stores, r: &Reference) -> bool {
-    use azop_api::profile::AzopKind;
-    fn not_ready<K: AzureBacked>(o: &K) -> bool {
-        !azop_api::conditions::is_ready(&o.common_status().conditions, o.meta().generation)
-    }
-    let (ns, name) = (r.namespace.as_str(), r.name.as_str());
-    match r.kind {
-        AzopKind::ResourceGroup => stores
-            .get::<ResourceGroup>(ns, name)
-            .is_some_and(|o| not_ready(&*o)),
-        AzopKind::KeyVault => stores
-            .get::<KeyVault>(ns, name)
-            .is_some_and(|o| not_ready(&*o)),
-        AzopKind::AksCluster => stores
-            .get::<AksCluster>(ns, name)
-            .is_some_and(|o| not_ready(&*o)),
-        AzopKind::FederatedIdentity => stores
-            .get::<FederatedIdentity>(ns, name)
-            .is_some_and(|o| not_ready(&*o)),
-        AzopKind::RoleAssignment => stores
-            .get::<azop_api::RoleAssignment>(ns, name)
-            .is_some_and(|o| not_ready(&*o)),
-        AzopKind::KeyVaultBinding => false,
-    }
+    cached_reference(stores, r).is_some_and(|(_, ready)| !ready)
 }
 
 /// Yields a value only when `hash` of an object differs from the last one seen for it, so a

@@ -395,9 +395,9 @@ async fn release(
 
 /// Steps 1–3. `held` (the ids the binding holds, as its status records them) is kept current
 /// as each assignment is made or released, so a pass cut short still records what it did.
-/// Grants what the binding asks for. `due`: its periodic check's turn on the calendar has
-/// come, so the assignments are read whenever they were last checked (that check was a sync
-/// period ago, give or take the clock's resolution).
+/// `due`: the binding's periodic check has its turn on the calendar, so the assignments are
+/// read however recently the status says they were checked (a sync period ago, give or take
+/// the clock's resolution).
 async fn sync(
     binding: &KeyVaultBinding,
     bctx: &BindingContext,
