@@ -22,7 +22,6 @@ use azop_controller::runner::{self, LeaderElection, RunOptions, Shard};
 use futures::future::BoxFuture;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
@@ -291,16 +290,7 @@ async fn each_shard_reconciles_its_own_objects_references_cross_shards_and_a_rel
     .await
     .expect("arm-emulator");
     let client = kube.client().await.expect("client");
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in azop_api::crds() {
-        crds.patch(
-            &crd.name_any(),
-            &PatchParams::apply("e2e").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .expect("CRD");
-    }
+    azop_e2e::apply_crds(&client, "e2e").await;
     let namespaces: Api<Namespace> = Api::all(client.clone());
     for ns in ["platform", "team-a", "team-b", LEASE_NAMESPACE] {
         namespaces

@@ -22,6 +22,23 @@ pub fn repo_path(rel: &str) -> String {
     repo_root().join(rel).to_string_lossy().into_owned()
 }
 
+/// Applies azop's CRDs server-side, as `field_manager`, through `client`.
+pub async fn apply_crds(client: &kube::Client, field_manager: &str) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::ResourceExt;
+    use kube::api::{Patch, PatchParams};
+    let crds: kube::Api<CustomResourceDefinition> = kube::Api::all(client.clone());
+    for crd in azop_api::crds() {
+        crds.patch(
+            &crd.name_any(),
+            &PatchParams::apply(field_manager).force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("CRD {}: {e}", crd.name_any()));
+    }
+}
+
 /// A kube-emulator on a random loopback port, and the kubeconfig for it, written in a temp
 /// dir that lives as long as the returned `TempDir`.
 pub async fn emulated_cluster() -> (kube_emulator::KubeEmulator, PathBuf, tempfile::TempDir) {

@@ -14,9 +14,8 @@ use azop_arm::{ArmClient, ArmConfig, CredentialConfig};
 use azop_controller::engine::EngineConfig;
 use azop_controller::metrics::Metrics;
 use azop_controller::runner::{self, RunOptions};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
-use kube::{Api, ResourceExt};
+use kube::Api;
+use kube::api::{ListParams, PostParams};
 use serde_json::json;
 
 #[tokio::main]
@@ -33,16 +32,7 @@ async fn main() {
         .expect("arm-emulator");
     let client = kube.client().await.expect("client");
 
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in azop_api::crds() {
-        crds.patch(
-            &crd.name_any(),
-            &PatchParams::apply("bench").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .expect("CRD");
-    }
+    azop_e2e::apply_crds(&client, "bench").await;
     let rgs: Api<azop_api::ResourceGroup> = Api::namespaced(client.clone(), "default");
     rgs.create(
         &PostParams::default(),

@@ -38,7 +38,6 @@ use std::time::{Duration, Instant};
 use arm_emulator::{ArmEmulator, Bucket, ThrottleLimits};
 use clap::Parser;
 use futures::StreamExt;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
@@ -768,16 +767,7 @@ impl Env {
         kube.write_kubeconfig(&kubeconfig).expect("kubeconfig");
         let ca = dir.path().join("arm-ca.pem");
         std::fs::write(&ca, arm.ca_pem()).expect("CA");
-        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-        for crd in azop_api::crds() {
-            crds.patch(
-                &crd.name_any(),
-                &PatchParams::apply("bench").force(),
-                &Patch::Apply(&crd),
-            )
-            .await
-            .expect("CRD");
-        }
+        azop_e2e::apply_crds(&client, "bench").await;
         let env = Env {
             kube,
             arm,

@@ -23,7 +23,6 @@ use azop_arm::{ArmClient, ArmConfig, CredentialConfig, KeyVaultClient, KeyVaultC
 use azop_controller::engine::EngineConfig;
 use azop_controller::metrics::Metrics;
 use azop_controller::runner::{self, RunOptions};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
@@ -49,16 +48,7 @@ async fn main() {
     .await
     .expect("arm-emulator");
     let client = kube.client().await.expect("client");
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in azop_api::crds() {
-        crds.patch(
-            &crd.name_any(),
-            &PatchParams::apply("bench").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .expect("CRD");
-    }
+    azop_e2e::apply_crds(&client, "bench").await;
 
     let arm_client = ArmClient::new(ArmConfig {
         endpoint: arm.url(),
