@@ -184,7 +184,10 @@ impl Context {
             key_vault: None,
             clients: Mutex::default(),
             reservations: Mutex::default(),
-            calendar: crate::calendar::Calendar::new(config.sync_reads_per_second),
+            calendar: crate::calendar::Calendar::new(
+                config.sync_reads_per_second,
+                config.sync_period,
+            ),
             config,
         }
     }
@@ -869,13 +872,31 @@ async fn finalized<K: AzureKind>(
             }
         };
     }
-    add_finalizer(&api, obj).await?;
+    // The finalizer is added by `apply`, after the first status write and before anything is
+    // made (a new object shows it was seen one write sooner).
     apply(obj, &ctx, &api, key, pass).await
 }
 
 /// Adds azop's finalizer unless the object has it: a JSON patch whose `test` makes it fail
-/// rather than corrupt a finalizer list someone changed meanwhile.
+/// rather than corrupt a finalizer list someone changed meanwhile. When the list changed since
+/// the cache's copy (the pass before added it, and its event has not arrived), the object is
+/// read once and the patch made against what it holds now.
 pub(crate) async fn add_finalizer<K>(api: &Api<K>, obj: &K) -> Result<(), ReconcileError>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + serde::de::DeserializeOwned,
+{
+    match patch_finalizer_in(api, obj).await {
+        Err(kube::Error::Api(e)) if e.code == 422 || e.code == 409 => {
+            let fresh = api.get(&obj.name_any()).await?;
+            patch_finalizer_in(api, &fresh).await?;
+            Ok(())
+        }
+        other => Ok(other?),
+    }
+}
+
+/// The finalizer patch against `obj`'s finalizer list as it is in `obj`.
+async fn patch_finalizer_in<K>(api: &Api<K>, obj: &K) -> Result<(), kube::Error>
 where
     K: Resource<DynamicType = ()> + Clone + Debug + serde::de::DeserializeOwned,
 {
@@ -894,7 +915,8 @@ where
             {"op": "add", "path": "/metadata/finalizers/-", "value": azop_api::FINALIZER},
         ])
     };
-    let patch: json_patch::Patch = serde_json::from_value(patch)?;
+    let patch: json_patch::Patch =
+        serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
     api.patch(
         &obj.name_any(),
         &PatchParams::default(),
@@ -1159,6 +1181,7 @@ async fn apply<K: AzureKind>(
     ) {
         (Some(due), Some(sub)) => {
             if let Some(wait) = steady_turn(ctx, sub, key, due, steady_reads::<K>()) {
+                add_finalizer(api, obj).await?;
                 obj.kubernetes_sync(ctx, &mut status).await?;
                 write_status(api, obj, &status).await?;
                 return Ok(Pass::Done(Action::requeue(wait)));
@@ -1188,20 +1211,29 @@ async fn apply<K: AzureKind>(
             );
             write_status(api, obj, &status).await?;
         }
+        // Its turn is reserved: the finalizer gives the tokens back if it is deleted first.
+        add_finalizer(api, obj).await?;
         return Ok(Pass::Done(Action::requeue(wait)));
     }
 
-    // A new generation: Ready=Unknown, Reconciling=True before any Azure call.
+    // A new generation: Ready=Unknown, Reconciling=True before any Azure call. (An object
+    // waiting for a dependency makes none: the pass writes WaitingForDependency at once, with
+    // the generation it saw.)
     if K::azure_status(&mut status).observed_generation != generation {
         let common = K::azure_status(&mut status);
         common.observed_generation = generation;
-        Conditions::new(&mut common.conditions, generation, now())
-            .progressing(format!("generation {generation} seen; reconciling"));
-        write_status(api, obj, &status).await?;
+        if !dependency_pending {
+            Conditions::new(&mut common.conditions, generation, now())
+                .progressing(format!("generation {generation} seen; reconciling"));
+            write_status(api, obj, &status).await?;
+        }
     }
 
     let result = match decision {
-        Ok(decision) => sync::<K>(obj, ctx, &decision, &mut status).await,
+        Ok(decision) => {
+            add_finalizer(api, obj).await?;
+            sync::<K>(obj, ctx, &decision, &mut status).await
+        }
         Err(e) => Err(e),
     };
     let common = K::azure_status(&mut status);
@@ -1311,6 +1343,11 @@ async fn publish_transition<K: AzureKind>(ctx: &Context, obj: &K, status: &K::St
         .as_ref()
         .is_some_and(|o| o.status == new.status && o.reason == new.reason)
     {
+        return;
+    }
+    // Waiting for another object is where most objects start (a fleet applied at once): the
+    // condition says it, and an Event each would be as many writes again.
+    if matches!(new.reason.as_str(), "WaitingForDependency" | "Progressing") {
         return;
     }
     let warning = new.status == "False"

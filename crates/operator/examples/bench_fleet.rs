@@ -762,7 +762,15 @@ impl Env {
         .await
         .expect("arm-emulator");
         let client = kube.client().await.expect("client");
-        let dir = tempfile::tempdir().expect("temp dir");
+        // BENCH_DEBUG keeps the directory (the operator's logs) and says where it is.
+        let debug = std::env::var_os("BENCH_DEBUG").is_some();
+        let dir = tempfile::Builder::new()
+            .disable_cleanup(debug)
+            .tempdir()
+            .expect("temp dir");
+        if debug {
+            eprintln!("  (operator logs in {})", dir.path().display());
+        }
         let kubeconfig = dir.path().join("kubeconfig");
         kube.write_kubeconfig(&kubeconfig).expect("kubeconfig");
         let ca = dir.path().join("arm-ca.pem");
@@ -868,7 +876,10 @@ impl Env {
         }
         let child = cmd
             .env("AZOP_ARM_TOKEN", "fleet-operator")
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
@@ -1151,6 +1162,8 @@ struct Track {
     first_condition: Option<Instant>,
     ready: bool,
     namespace: String,
+    /// Ready's reason and message as last seen (BENCH_DEBUG prints the laggards').
+    condition: String,
 }
 
 #[derive(Default)]
@@ -1228,6 +1241,11 @@ impl Tracker {
         let watching = s.watching_flips;
         let t = s.objects.entry(key).or_default();
         t.namespace = o.namespace().unwrap_or_default();
+        t.condition = conditions
+            .iter()
+            .find(|c| c["type"] == "Ready")
+            .map(|c| format!("{} {}: {}", c["status"], c["reason"], c["message"]))
+            .unwrap_or_default();
         if progressing && t.first_condition.is_none() {
             t.first_condition = Some(Instant::now());
         }
@@ -1274,6 +1292,17 @@ impl Tracker {
             }
             if said.elapsed() > Duration::from_secs(30) {
                 eprintln!("  … {ready}/{n} Ready after {:.0?}", start.elapsed());
+                if std::env::var_os("BENCH_DEBUG").is_some() {
+                    for (key, t) in self
+                        .lock()
+                        .objects
+                        .iter()
+                        .filter(|(_, t)| !t.ready && t.sent.is_some())
+                        .take(5)
+                    {
+                        eprintln!("      {key}: {}", t.condition);
+                    }
+                }
                 said = Instant::now();
             }
             self.check_cap(start, cap, n);
