@@ -1216,17 +1216,14 @@ async fn apply<K: AzureKind>(
         return Ok(Pass::Done(Action::requeue(wait)));
     }
 
-    // A new generation: Ready=Unknown, Reconciling=True before any Azure call. (An object
-    // waiting for a dependency makes none: the pass writes WaitingForDependency at once, with
-    // the generation it saw.)
+    // A new generation: Ready=Unknown, Reconciling=True before any Azure call. (Also while a
+    // dependency is pending: a kind that needs only its dependency's name goes on to Azure.)
     if K::azure_status(&mut status).observed_generation != generation {
         let common = K::azure_status(&mut status);
         common.observed_generation = generation;
-        if !dependency_pending {
-            Conditions::new(&mut common.conditions, generation, now())
-                .progressing(format!("generation {generation} seen; reconciling"));
-            write_status(api, obj, &status).await?;
-        }
+        Conditions::new(&mut common.conditions, generation, now())
+            .progressing(format!("generation {generation} seen; reconciling"));
+        write_status(api, obj, &status).await?;
     }
 
     let result = match decision {

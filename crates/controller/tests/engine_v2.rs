@@ -48,6 +48,7 @@ async fn a_group_whose_puts_fail() -> Env {
             kind: FaultKind::Status {
                 status: 500,
                 code: None,
+                retry_after: None,
             },
             count: None,
             probability: None,

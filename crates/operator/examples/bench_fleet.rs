@@ -1329,6 +1329,19 @@ impl Tracker {
     /// were measured.
     fn worst_first_condition(&self) -> (Duration, usize) {
         let s = self.lock();
+        if std::env::var_os("BENCH_DEBUG").is_some() {
+            let mut worst: Vec<(Duration, &String)> = s
+                .objects
+                .iter()
+                .filter_map(|(k, t)| {
+                    Some((t.first_condition?.saturating_duration_since(t.sent?), k))
+                })
+                .collect();
+            worst.sort();
+            for (d, k) in worst.iter().rev().take(5) {
+                eprintln!("      first condition of {k} after {d:.2?}");
+            }
+        }
         let times: Vec<Duration> = s
             .objects
             .values()
