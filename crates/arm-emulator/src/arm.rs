@@ -216,6 +216,8 @@ pub struct Operation {
     /// Whether its end has been applied; an ended operation is applied once, so a resource
     /// created again under the same id survives, and settling costs nothing per old operation.
     pub settled: bool,
+    /// The error code it ends with, when it fails (a fault injected by the test).
+    pub fails_with: Option<String>,
 }
 
 /// The state of the emulated Azure.
@@ -382,7 +384,14 @@ impl Arm {
             }
         }
         for op in done {
-            if op.delete {
+            if op.fails_with.is_some() {
+                // A failed operation leaves the resource as it got: Failed, and kept (a failed
+                // delete too).
+                if let Some(r) = self.resources.get_mut(&op.resource) {
+                    r.busy_until = None;
+                    r.body["properties"]["provisioningState"] = json!("Failed");
+                }
+            } else if op.delete {
                 self.remove_tree(&op.resource);
             } else if let Some(r) = self.resources.get_mut(&op.resource)
                 && r.busy_until.is_some_and(|t| t <= now)
@@ -1122,6 +1131,7 @@ impl Arm {
                 started: now_text(),
                 delete,
                 settled: false,
+                fails_with: None,
             },
         );
         op
@@ -1477,12 +1487,30 @@ impl Arm {
             )
         })?;
         let done = op.done_at <= Instant::now();
-        let mut body = json!({"id": id, "name": id, "status": if done { "Succeeded" } else { "InProgress" }, "startTime": op.started});
+        let status = match (&op.fails_with, done) {
+            (_, false) => "InProgress",
+            (None, true) => "Succeeded",
+            (Some(_), true) => "Failed",
+        };
+        let mut body = json!({"id": id, "name": id, "status": status, "startTime": op.started});
         if done {
             body["endTime"] = json!(now_text());
             body["percentComplete"] = json!(100);
         }
+        if let (Some(code), true) = (&op.fails_with, done) {
+            body["error"] = json!({"code": code, "message": format!("The operation failed: {code} (injected fault)")});
+        }
         Ok(Answer::json(200, body))
+    }
+
+    /// Marks the operations running on `path`'s resource as ending `Failed` with `code`.
+    pub fn fail_operations_on(&mut self, path: &str, code: &str) {
+        let lower = path.to_ascii_lowercase();
+        for op in self.operations.values_mut() {
+            if op.resource == lower && !op.settled {
+                op.fails_with = Some(code.to_string());
+            }
+        }
     }
 
     /// GET of an operation's result (Location URL): 202 while running, then 200/204.

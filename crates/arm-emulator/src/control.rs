@@ -39,6 +39,9 @@ pub enum FaultKind {
         /// ARM error code.
         #[serde(default)]
         code: Option<String>,
+        /// `Retry-After` in seconds (429 and 503 say 1 when unset).
+        #[serde(default)]
+        retry_after: Option<u64>,
     },
     /// Delay the answer.
     Latency {
@@ -47,6 +50,16 @@ pub enum FaultKind {
     },
     /// Drop the connection without a complete answer.
     Reset,
+    /// Do what the request asks, then drop the connection before the answer: a PUT that
+    /// succeeded in Azure while the caller never heard.
+    LoseAnswer,
+    /// Do what the request asks; the long-running operation it starts ends `Failed` with this
+    /// error code (the resource's provisioningState too). Requests that start no operation
+    /// are answered as usual.
+    FailOperation {
+        /// The operation's error code.
+        code: String,
+    },
 }
 
 /// A fault for requests whose path matches a regular expression.

@@ -120,7 +120,28 @@ async fn handle(
         Some(FaultKind::Latency { millis }) => {
             tokio::time::sleep(Duration::from_millis(millis)).await
         }
-        Some(FaultKind::Status { status, code }) => {
+        Some(FaultKind::LoseAnswer) => {
+            let answered = answer(&control, &method, &path, &query, &headers, &body).await;
+            log(
+                &control,
+                &m,
+                &path,
+                &query,
+                0,
+                Some(format!("AnswerLost({})", answered.status().as_u16())),
+            );
+            return reset();
+        }
+        Some(FaultKind::FailOperation { code }) => {
+            let answered = answer(&control, &method, &path, &query, &headers, &body).await;
+            control.lock().arm.fail_operations_on(&path, &code);
+            return answered;
+        }
+        Some(FaultKind::Status {
+            status,
+            code,
+            retry_after,
+        }) => {
             let e = ArmError::new(
                 status,
                 code.as_deref().unwrap_or(default_code(status)),
@@ -128,7 +149,9 @@ async fn handle(
             );
             log(&control, &m, &path, &query, status, Some(e.code.clone()));
             let mut extra = Vec::new();
-            if status == 429 || status == 503 {
+            if let Some(seconds) = retry_after {
+                extra.push(("Retry-After".to_string(), seconds.to_string()));
+            } else if status == 429 || status == 503 {
                 extra.push(("Retry-After".to_string(), "1".to_string()));
             }
             return respond(status, Some(&e.body()), &extra);
@@ -142,19 +165,39 @@ async fn handle(
                 0,
                 Some("ConnectionReset".into()),
             );
-            let broken = futures::stream::once(async {
-                Err::<Bytes, std::io::Error>(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "injected reset",
-                ))
-            });
-            let mut r = Response::new(Body::from_stream(broken));
-            r.headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from_static("100"));
-            return r;
+            return reset();
         }
         None => {}
     }
+    answer(&control, &method, &path, &query, &headers, &body).await
+}
+
+/// An answer whose body breaks off: the connection reset mid-response.
+fn reset() -> Response {
+    let broken = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected reset",
+        ))
+    });
+    let mut r = Response::new(Body::from_stream(broken));
+    r.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from_static("100"));
+    r
+}
+
+/// A request past the faults: Entra, Key Vault or ARM answers it.
+async fn answer(
+    control: &Control,
+    method: &Method,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
+    let (control, path, query) = (control.clone(), path.to_string(), query.to_string());
+    let (method, headers, body) = (method.clone(), headers.clone(), body.clone());
+    let m = method.as_str().to_string();
 
     // Entra's token endpoint and the Key Vault data plane answer in their own shapes and stay
     // out of ARM's throttling (Key Vault throttles per vault itself). Key Vault requests are

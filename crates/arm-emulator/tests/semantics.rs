@@ -416,6 +416,7 @@ async fn injected_faults_and_missing_credentials_answer_as_configured() {
             kind: FaultKind::Status {
                 status: 503,
                 code: None,
+                retry_after: None,
             },
             count: Some(1),
             probability: None,

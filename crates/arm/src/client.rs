@@ -534,7 +534,7 @@ impl ArmClient {
                 .unwrap_or("InProgress")
             {
                 "Succeeded" => finish().await,
-                "Failed" | "Canceled" => Ok(Polled::Failed(ArmError::Terminal {
+                "Failed" | "Canceled" => Ok(Polled::Failed(ArmError::OperationFailed {
                     code: body
                         .pointer("/error/code")
                         .and_then(Value::as_str)
@@ -573,10 +573,12 @@ impl ArmClient {
                     .and_then(Value::as_str);
                 match state {
                     _ if token.method == "DELETE" => Ok(Polled::InProgress { retry_after: None }),
-                    Some("Failed") | Some("Canceled") => Ok(Polled::Failed(ArmError::Terminal {
-                        code: "ProvisioningFailed".into(),
-                        message: format!("provisioningState {}", state.unwrap_or_default()),
-                    })),
+                    Some("Failed") | Some("Canceled") => {
+                        Ok(Polled::Failed(ArmError::OperationFailed {
+                            code: "ProvisioningFailed".into(),
+                            message: format!("provisioningState {}", state.unwrap_or_default()),
+                        }))
+                    }
                     s if is_terminal(s) => Ok(Polled::Succeeded(Some(body))),
                     _ => Ok(Polled::InProgress { retry_after: None }),
                 }

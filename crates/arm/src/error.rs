@@ -33,6 +33,16 @@ pub enum ArmError {
         /// What happened.
         message: String,
     },
+    /// A long-running operation Azure accepted ended `Failed` or `Canceled` (AKS's
+    /// `InternalOperationError`, a node pool that could not start): the resource is left
+    /// Failed, and another PUT (Azure's reconcile) may succeed. Retried with backoff.
+    #[error("the operation ended {code}: {message}")]
+    OperationFailed {
+        /// The operation's error code.
+        code: String,
+        /// Its message.
+        message: String,
+    },
     /// Other 4xx: the request is wrong and retrying will not help.
     #[error("{code}: {message}")]
     Terminal {
@@ -105,7 +115,10 @@ impl ArmError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            ArmError::Throttled { .. } | ArmError::Transient { .. } | ArmError::Conflict { .. }
+            ArmError::Throttled { .. }
+                | ArmError::Transient { .. }
+                | ArmError::Conflict { .. }
+                | ArmError::OperationFailed { .. }
         )
     }
 
@@ -115,7 +128,8 @@ impl ArmError {
             ArmError::NotFound { code, .. }
             | ArmError::Conflict { code, .. }
             | ArmError::Forbidden { code, .. }
-            | ArmError::Terminal { code, .. } => Some(code),
+            | ArmError::Terminal { code, .. }
+            | ArmError::OperationFailed { code, .. } => Some(code),
             _ => None,
         }
     }

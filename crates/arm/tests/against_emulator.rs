@@ -147,6 +147,7 @@ async fn server_errors_are_retried_throttling_is_handed_back_and_validation_is_t
             kind: FaultKind::Status {
                 status: 429,
                 code: None,
+                retry_after: None,
             },
             count: Some(1),
             probability: None,
@@ -172,6 +173,7 @@ async fn server_errors_are_retried_throttling_is_handed_back_and_validation_is_t
         FaultKind::Status {
             status: 503,
             code: None,
+            retry_after: None,
         },
         FaultKind::Reset,
     ] {

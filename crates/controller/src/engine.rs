@@ -428,6 +428,8 @@ pub enum ErrorClass {
     NotFound,
     /// 4xx validation from ARM.
     Terminal,
+    /// A long-running operation that ended Failed or Canceled.
+    OperationFailed,
     /// 401/403 from ARM or the token endpoint.
     Auth,
     /// azop's own configuration (endpoint, CA bundle).
@@ -450,6 +452,7 @@ impl ErrorClass {
             ErrorClass::Conflict => "Conflict",
             ErrorClass::NotFound => "NotFound",
             ErrorClass::Terminal => "Terminal",
+            ErrorClass::OperationFailed => "OperationFailed",
             ErrorClass::Auth => "Auth",
             ErrorClass::Configuration => "Configuration",
             ErrorClass::Kubernetes => "Kubernetes",
@@ -471,6 +474,7 @@ impl ReconcileError {
                 AzureError::Conflict { .. } => ErrorClass::Conflict,
                 AzureError::NotFound { .. } => ErrorClass::NotFound,
                 AzureError::Terminal { .. } => ErrorClass::Terminal,
+                AzureError::OperationFailed { .. } => ErrorClass::OperationFailed,
                 AzureError::Auth { .. } | AzureError::Forbidden { .. } => ErrorClass::Auth,
                 AzureError::Configuration { .. } => ErrorClass::Configuration,
             },
@@ -1388,6 +1392,15 @@ pub(crate) fn set_error_conditions(conditions: &mut Conditions<'_>, e: &Reconcil
             conditions.working(Reason::Throttled, e.to_string());
             false
         }
+        // Azure took the request, and its operation failed: the resource is left Failed, and
+        // the next pass puts it again (Azure's way to reconcile one), with backoff.
+        ReconcileError::Azure(AzureError::OperationFailed { code, message }) => {
+            conditions.working(
+                Reason::AzureError,
+                format!("Azure's operation ended {code}: {message}; azop retries it with backoff"),
+            );
+            false
+        }
         ReconcileError::Azure(AzureError::Terminal { code, message }) => {
             conditions.stalled(
                 Reason::InvalidSpec,
@@ -1525,7 +1538,10 @@ async fn sync<K: AzureKind>(
                 ctx.quota.note(&id);
             }
             let dropped = dropped_tags(&K::azure_status(status).applied_tags, &body, actual);
-            if !adopting && dropped.is_empty() && K::in_sync(&body, actual) {
+            // A resource Azure left Failed (its last operation failed) is put again even when
+            // its body matches: that PUT is how Azure reconciles it.
+            let failed = provisioning_state(actual) == Some("Failed");
+            if !adopting && dropped.is_empty() && !failed && K::in_sync(&body, actual) {
                 record_owned::<K>(status, &body, None);
                 return sync_children(obj, ctx, azure, &resolved, &desired, status, false).await;
             }

@@ -40,6 +40,28 @@ pub struct Shared {
     pub policy: Mutex<Option<(u64, Arc<Policy>)>>,
     /// The store's RBAC epoch ([`Store::rbac_epoch`]).
     pub rbac_epoch: Arc<std::sync::atomic::AtomicU64>,
+    /// Faults a test injects ([`crate::Faults`]).
+    pub faults: FaultState,
+}
+
+/// What a test made the API server do wrong.
+pub struct FaultState {
+    /// Bumped to end every open watch stream.
+    pub cut: tokio::sync::watch::Sender<u64>,
+    /// While set, every request is answered 503 and no watch stays open.
+    pub unavailable: std::sync::atomic::AtomicBool,
+    /// How many status writes are still to be answered 409 Conflict.
+    pub status_conflicts: std::sync::atomic::AtomicU32,
+}
+
+impl Default for FaultState {
+    fn default() -> Self {
+        FaultState {
+            cut: tokio::sync::watch::channel(0).0,
+            unavailable: Default::default(),
+            status_conflicts: Default::default(),
+        }
+    }
 }
 
 impl Shared {
@@ -164,6 +186,39 @@ fn strict_fields(
     )))
 }
 
+/// The answer a fault the test injected gives instead of serving the request, if any.
+fn injected_fault(shared: &Shared, method: &Method, segs: &[&str]) -> Option<ApiError> {
+    use std::sync::atomic::Ordering;
+    if shared.faults.unavailable.load(Ordering::SeqCst) {
+        return Some(ApiError {
+            code: 503,
+            reason: "ServiceUnavailable",
+            message: "the server is currently unable to handle the request".into(),
+            details: None,
+        });
+    }
+    let writes_status =
+        matches!(*method, Method::PUT | Method::PATCH) && segs.last() == Some(&"status");
+    if writes_status
+        && shared
+            .faults
+            .status_conflicts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    {
+        let name = segs.iter().rev().nth(1).copied().unwrap_or_default();
+        return Some(ApiError {
+            code: 409,
+            reason: "Conflict",
+            message: format!(
+                "Operation cannot be fulfilled on {name}: the object has been modified; please apply your changes to the latest version and try again"
+            ),
+            details: None,
+        });
+    }
+    None
+}
+
 fn error_response(e: &ApiError) -> Response {
     json_response(e.code, &e.status())
 }
@@ -255,6 +310,9 @@ pub async fn handle(
     let path = uri.path().trim_end_matches('/').to_string();
     let params = query_params(&uri);
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if let Some(e) = injected_fault(&shared, &method, &segs) {
+        return error_response(&e);
+    }
     // The OIDC documents are public, as an AKS cluster's issuer documents are (Entra and the
     // arm-emulator fetch them without credentials).
     let public = matches!(
@@ -1401,6 +1459,7 @@ fn watch(
     let api_version = rt.api_version();
     let kind = rt.kind.clone();
     let bookmark = move |rv: u64| json!({"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": rv.to_string()}});
+    let mut cut = shared.faults.cut.subscribe();
     tokio::spawn(async move {
         let Some((replay, mut live)) = subscription else {
             let _ = tx.send(gone("too old resource version")).await;
@@ -1430,6 +1489,7 @@ fn watch(
             }
             tokio::select! {
                 _ = &mut deadline => return,
+                _ = cut.changed() => return,
                 ev = live.recv() => match ev {
                     Ok(e) if e.rv <= last => {}
                     Ok(e) => {

@@ -152,8 +152,52 @@ pub enum Error {
     Client(String),
 }
 
+/// Makes the API server misbehave as a real one does under trouble; cheap to clone.
+#[derive(Clone)]
+pub struct Faults(Arc<http::Shared>);
+
+impl Faults {
+    /// Ends every open watch stream now (a load balancer or the API server dropping them);
+    /// clients watch again from their last resourceVersion.
+    pub fn cut_watches(&self) {
+        self.0.faults.cut.send_modify(|n| *n += 1);
+    }
+
+    /// Compacts the event history: a watch resumed from an older resourceVersion is answered
+    /// 410 Gone, and its client lists again.
+    pub fn compact(&self) {
+        self.0
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .compact();
+    }
+
+    /// Answers the next `n` status writes (PUT or PATCH of a `/status` subresource) 409
+    /// Conflict, as a write racing another writer's does.
+    pub fn conflict_status_writes(&self, n: u32) {
+        self.0
+            .faults
+            .status_conflicts
+            .store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The API server gone (`true`: every request answered 503 and every watch ended) or
+    /// back (`false`).
+    pub fn set_unavailable(&self, gone: bool) {
+        self.0
+            .faults
+            .unavailable
+            .store(gone, std::sync::atomic::Ordering::SeqCst);
+        if gone {
+            self.cut_watches();
+        }
+    }
+}
+
 /// A running emulator; it stops when dropped.
 pub struct KubeEmulator {
+    faults: Faults,
     url: String,
     ca_pem: String,
     tls: Arc<loopback_tls::LoopbackTls>,
@@ -211,7 +255,9 @@ impl KubeEmulator {
             },
             rbac: config.authorization == Authorization::Rbac,
             policy: Mutex::new(None),
+            faults: http::FaultState::default(),
         });
+        let faults = Faults(shared.clone());
         let (shutdown, stop) = tokio::sync::watch::channel(false);
         let app = axum::Router::new().fallback(
             move |axum::Extension(peer): axum::Extension<auth::Peer>,
@@ -260,12 +306,18 @@ impl KubeEmulator {
             }
         });
         Ok(KubeEmulator {
+            faults,
             url,
             ca_pem: tls.ca_pem().to_string(),
             tls,
             token,
             shutdown,
         })
+    }
+
+    /// The API server's misbehaviour, for fault tests.
+    pub fn faults(&self) -> Faults {
+        self.faults.clone()
     }
 
     /// `https://127.0.0.1:PORT`.

@@ -278,6 +278,9 @@ pub struct Store {
     objects: HashMap<TypeKey, BTreeMap<(String, String), Arc<Stored>>>,
     channels: HashMap<TypeKey, Channel>,
     log_size: usize,
+    /// Watches from a resourceVersion older than this are answered 410 Gone: the event log
+    /// was compacted here (etcd's compaction, a test's fault).
+    compacted: u64,
     /// Owner uid -> the objects naming it in ownerReferences: deleting an object finds its
     /// dependents without scanning the store.
     dependents: HashMap<String, BTreeSet<(TypeKey, String, String)>>,
@@ -358,6 +361,7 @@ impl Store {
             objects: HashMap::new(),
             channels: HashMap::new(),
             log_size,
+            compacted: 0,
             dependents: HashMap::new(),
             rbac_epoch: Arc::new(AtomicU64::new(0)),
         };
@@ -602,6 +606,9 @@ impl Store {
         since: u64,
     ) -> Option<(Vec<Arc<WatchEvent>>, broadcast::Receiver<Arc<WatchEvent>>)> {
         let ch = self.channels.get(key)?;
+        if since < self.compacted {
+            return None;
+        }
         let oldest = ch.log.front().map(|e| e.0).unwrap_or(self.rv);
         if since + 1 < oldest && since < self.rv {
             // Events between `since` and the oldest logged one were dropped from the log.
@@ -619,6 +626,15 @@ impl Store {
             })
             .collect();
         Some((replay, ch.tx.subscribe()))
+    }
+
+    /// Compacts every event log at the current resourceVersion: a watch resumed from before
+    /// it gets 410 Gone and its client lists again.
+    pub fn compact(&mut self) {
+        self.compacted = self.rv;
+        for ch in self.channels.values_mut() {
+            ch.log.clear();
+        }
     }
 
     fn emit(

@@ -1,0 +1,954 @@
+//! The fault suite's harness: the emulators in this process, `azop run` in its own, the sets
+//! of objects, the scenarios and the audit of Azure afterwards.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use arm_emulator::{ArmEmulator, Fault as ArmFault, FaultKind};
+use kube::ResourceExt;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
+};
+use kube_emulator::KubeEmulator;
+use serde_json::{Value, json};
+
+/// The namespace every set lives in (one of the operator's platform namespaces).
+const NS: &str = "faults";
+/// The bearer token the operator signs its ARM requests with: a secret the suite looks for
+/// afterwards in everything the operator wrote.
+const ARM_TOKEN: &str = "faults-arm-token-5ecr3t-5d1c0a77";
+const ISSUER: &str = "https://issuer.faults.test/cluster/";
+/// The kinds a set holds, with their plurals; deleted in this order's reverse.
+const KINDS: [(&str, &str); 6] = [
+    ("ResourceGroup", "resourcegroups"),
+    ("KeyVault", "keyvaults"),
+    ("FederatedIdentity", "federatedidentities"),
+    ("RoleAssignment", "roleassignments"),
+    ("KeyVaultBinding", "keyvaultbindings"),
+    ("AksCluster", "aksclusters"),
+];
+
+/// How much a run does.
+pub struct Scale {
+    kills: usize,
+    initial_sets: usize,
+    /// Longest pause between two kills.
+    max_gap: Duration,
+    converge_cap: Duration,
+    /// How long a storm of faults lasts.
+    storm: Duration,
+    /// The Retry-After of a 429 storm.
+    retry_after: u64,
+    /// How long the API server is gone.
+    api_outage: Duration,
+}
+
+impl Scale {
+    pub fn small() -> Self {
+        Scale {
+            kills: 4,
+            initial_sets: 2,
+            max_gap: Duration::from_millis(2500),
+            converge_cap: Duration::from_secs(120),
+            storm: Duration::from_secs(6),
+            retry_after: 5,
+            api_outage: Duration::from_secs(8),
+        }
+    }
+
+    pub fn long() -> Self {
+        Scale {
+            kills: 30,
+            initial_sets: 4,
+            max_gap: Duration::from_millis(4000),
+            converge_cap: Duration::from_secs(300),
+            storm: Duration::from_secs(60),
+            retry_after: 60,
+            api_outage: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One line of the table.
+pub struct Row {
+    pub fault: String,
+    runs: usize,
+    duplicates: usize,
+    leaks: usize,
+    stuck: usize,
+    converge: Duration,
+    /// Most ARM requests in one second during the fault, and after it.
+    peak_during: usize,
+    peak_after: usize,
+    /// Requests the fault answered (429, 5xx, reset, lost answer) or operations it failed.
+    injected: usize,
+    pub problems: Vec<String>,
+}
+
+impl Row {
+    pub fn header() -> String {
+        format!(
+            "{:<34} {:>5} {:>9} {:>10} {:>6} {:>6} {:>10} {:>12} {:>11}",
+            "fault",
+            "runs",
+            "injected",
+            "duplicates",
+            "leaks",
+            "stuck",
+            "converge",
+            "peak req/s",
+            "after req/s"
+        )
+    }
+
+    pub fn line(&self) -> String {
+        format!(
+            "{:<34} {:>5} {:>9} {:>10} {:>6} {:>6} {:>9.1}s {:>12} {:>11}",
+            self.fault,
+            self.runs,
+            self.injected,
+            self.duplicates,
+            self.leaks,
+            self.stuck,
+            self.converge.as_secs_f64(),
+            self.peak_during,
+            self.peak_after
+        )
+    }
+
+    pub fn clean(&self) -> bool {
+        self.duplicates == 0 && self.leaks == 0 && self.stuck == 0 && self.problems.is_empty()
+    }
+}
+
+/// The emulators, the operator and what the operator wrote.
+pub struct Env {
+    name: String,
+    kube: KubeEmulator,
+    arm: ArmEmulator,
+    client: kube::Client,
+    dir: tempfile::TempDir,
+    operator: Option<Child>,
+    metrics_port: u16,
+    started: usize,
+    /// The operator's /metrics, read before each stop.
+    metrics: Vec<String>,
+    /// Sets of objects by index: true while they should exist.
+    sets: BTreeMap<usize, bool>,
+    /// The tag value each live set's group should carry in Azure (its last update).
+    updates: BTreeMap<usize, u64>,
+}
+
+impl Env {
+    pub async fn start(name: &str) -> Env {
+        let kube = KubeEmulator::start(kube_emulator::Config::default())
+            .await
+            .expect("kube-emulator");
+        let arm = ArmEmulator::start(arm_emulator::Config {
+            lro_duration: Duration::from_secs(2),
+            ..Default::default()
+        })
+        .await
+        .expect("arm-emulator");
+        let client = kube.client().await.expect("client");
+        azop_e2e::apply_crds(&client, "faults").await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        kube.write_kubeconfig(&dir.path().join("kubeconfig"))
+            .expect("kubeconfig");
+        std::fs::write(dir.path().join("arm-ca.pem"), arm.ca_pem()).expect("CA");
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+        namespaces
+            .patch(
+                NS,
+                &PatchParams::apply("faults").force(),
+                &Patch::Apply(json!({"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": NS, "labels": {"faults": "yes"}}})),
+            )
+            .await
+            .expect("namespace");
+        let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut env = Env {
+            name: name.to_string(),
+            kube,
+            arm,
+            client,
+            dir,
+            operator: None,
+            metrics_port,
+            started: 0,
+            metrics: Vec::new(),
+            sets: BTreeMap::new(),
+            updates: BTreeMap::new(),
+        };
+        env.start_operator();
+        env
+    }
+
+    fn start_operator(&mut self) {
+        self.started += 1;
+        let log = self
+            .dir
+            .path()
+            .join(format!("{}-{}.log", self.name, self.started));
+        let child = Command::new(env!("CARGO_BIN_EXE_azop"))
+            .arg("run")
+            .arg("--kubeconfig")
+            .arg(self.dir.path().join("kubeconfig"))
+            .args(["--arm-endpoint", &self.arm.url(), "--arm-ca-file"])
+            .arg(self.dir.path().join("arm-ca.pem"))
+            .args(["--credential", "static-token", "--platform-namespace", NS])
+            .args([
+                "--metrics-listen",
+                &format!("127.0.0.1:{}", self.metrics_port),
+            ])
+            .args(["--cluster-id", "faults", "--sync-period", "30s"])
+            .env("AZOP_ARM_TOKEN", ARM_TOKEN)
+            .env(
+                "RUST_LOG",
+                "debug,hyper=info,h2=info,rustls=info,tower=info",
+            )
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("azop run starts");
+        self.operator = Some(child);
+    }
+
+    /// SIGKILL, as the kernel's OOM killer or a node loss would.
+    fn kill_operator(&mut self) {
+        if let Some(mut c) = self.operator.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    async fn read_metrics(&mut self) {
+        let url = format!("http://127.0.0.1:{}/metrics", self.metrics_port);
+        if let Ok(text) = tokio::task::spawn_blocking(move || http_get(&url)).await
+            && let Some(text) = text
+        {
+            self.metrics.push(text);
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.operator.take() {
+            azop_e2e::terminate(&mut c);
+        }
+    }
+
+    fn api(&self, kind: &str) -> Api<DynamicObject> {
+        let plural = KINDS
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, p)| *p)
+            .expect("a kind of the suite");
+        let ar = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(azop_api::GROUP, azop_api::VERSION, kind),
+            plural,
+        );
+        Api::namespaced_with(self.client.clone(), NS, &ar)
+    }
+
+    /// Creates set `i` (or applies it again): one object of every kind.
+    async fn apply_set(&mut self, i: usize) {
+        for o in set_objects(i, self.updates.get(&i).copied().unwrap_or(0)) {
+            let kind = o["kind"].as_str().expect("kind").to_string();
+            let name = o["metadata"]["name"].as_str().expect("name").to_string();
+            self.api(&kind)
+                .patch(
+                    &name,
+                    &PatchParams::apply("faults").force(),
+                    &Patch::Apply(&o),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("applying {kind} {name}: {e}"));
+        }
+        self.sets.insert(i, true);
+    }
+
+    /// An update azop must carry to Azure: a new tag on the set's group.
+    async fn update_set(&mut self, i: usize, value: u64) {
+        self.updates.insert(i, value);
+        self.apply_set(i).await;
+    }
+
+    async fn delete_set(&mut self, i: usize) {
+        for (kind, _) in KINDS.iter().rev() {
+            let name = object_name(kind, i);
+            match self.api(kind).delete(&name, &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => panic!("deleting {kind} {name}: {e}"),
+            }
+        }
+        self.sets.insert(i, false);
+        self.updates.remove(&i);
+    }
+
+    /// What is not where it should be in Kubernetes: objects of live sets not Ready for their
+    /// generation, objects of deleted sets still there.
+    async fn unconverged(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, live) in &self.sets {
+            for (kind, _) in KINDS {
+                let name = object_name(kind, *i);
+                let got = self.api(kind).get_opt(&name).await.ok().flatten();
+                match (live, got) {
+                    (true, Some(o)) if ready(&o) => {}
+                    (true, Some(o)) => out.push(format!("{kind} {name}: {}", ready_text(&o))),
+                    (true, None) => out.push(format!("{kind} {name}: missing")),
+                    (false, Some(_)) => out.push(format!("{kind} {name}: not gone")),
+                    (false, None) => {}
+                }
+            }
+        }
+        out
+    }
+
+    /// Waits until everything converged (and Azure holds what it should); the time it took,
+    /// or what was still wrong at the cap.
+    async fn converge(&self, cap: Duration) -> Result<Duration, Vec<String>> {
+        let start = Instant::now();
+        loop {
+            let mut wrong = self.unconverged().await;
+            if wrong.is_empty() {
+                let audit = self.audit();
+                wrong.extend(audit.missing);
+                for (i, v) in &self.updates {
+                    let id = format!("rg-flt-{i}");
+                    let tag = self
+                        .arm
+                        .control()
+                        .resources()
+                        .into_iter()
+                        .find(|r| id_of(r).ends_with(&format!("/resourcegroups/{id}")))
+                        .and_then(|r| r["tags"]["round"].as_str().map(str::to_string));
+                    if tag.as_deref() != Some(v.to_string().as_str()) {
+                        wrong.push(format!("group {id} has tag round {tag:?}, want {v}"));
+                    }
+                }
+                if wrong.is_empty() {
+                    return Ok(start.elapsed());
+                }
+            }
+            if start.elapsed() > cap {
+                return Err(wrong);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Azure's resources against the sets: duplicates under live sets, anything under deleted
+    /// ones, what live sets lack.
+    fn audit(&self) -> Audit {
+        let resources = self.arm.control().resources();
+        let mut audit = Audit::default();
+        for (i, live) in &self.sets {
+            let mine: Vec<&Value> = resources.iter().filter(|r| in_set(r, *i)).collect();
+            if !live {
+                for r in &mine {
+                    audit.leaks.push(id_of(r));
+                }
+                continue;
+            }
+            let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
+            // (The group AKS made for its nodes is AKS's: counted only as a leak.)
+            for r in mine
+                .iter()
+                .filter(|r| !id_of(r).contains("/resourcegroups/mc_"))
+            {
+                if let Some(t) = category(&id_of(r)) {
+                    *by_type.entry(t).or_default() += 1;
+                }
+            }
+            for (t, want) in EXPECTED {
+                let got = by_type.get(t).copied().unwrap_or(0);
+                if got > want {
+                    audit
+                        .duplicates
+                        .push(format!("set {i}: {got} {t}, want {want}"));
+                } else if got < want {
+                    audit
+                        .missing
+                        .push(format!("set {i}: {got} {t}, want {want}"));
+                }
+            }
+            // The same role for the same principal at the same scope twice is a duplicate
+            // whatever the assignments' names.
+            let mut seen = BTreeSet::new();
+            for r in mine
+                .iter()
+                .filter(|r| category(&id_of(r)) == Some("role assignment"))
+            {
+                let p = &r["properties"];
+                let key = (
+                    p["scope"].as_str().unwrap_or_default().to_ascii_lowercase(),
+                    p["principalId"].as_str().unwrap_or_default().to_string(),
+                    p["roleDefinitionId"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase(),
+                );
+                if !seen.insert(key.clone()) {
+                    audit
+                        .duplicates
+                        .push(format!("set {i}: role assignment {key:?} twice"));
+                }
+            }
+        }
+        audit
+    }
+
+    /// Every secret value the suite used, looked for in the operator's logs, the Events, the
+    /// statuses and the metrics: where each was found.
+    pub async fn secrets_found(&mut self) -> Vec<String> {
+        self.read_metrics().await;
+        let secrets = [ARM_TOKEN];
+        let mut found = Vec::new();
+        let mut look = |what: String, text: &str| {
+            for s in secrets {
+                if text.contains(s) {
+                    found.push(format!("{}: {what}", self.name));
+                }
+            }
+        };
+        for entry in std::fs::read_dir(self.dir.path()).expect("dir").flatten() {
+            if entry.path().extension().is_some_and(|e| e == "log") {
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                look(format!("log {}", entry.path().display()), &text);
+            }
+        }
+        for (i, m) in self.metrics.iter().enumerate() {
+            look(format!("metrics read {i}"), m);
+        }
+        let events: Api<k8s_openapi::api::events::v1::Event> = Api::all(self.client.clone());
+        if let Ok(list) = events.list(&Default::default()).await {
+            for e in list {
+                look(
+                    format!("Event {}", e.name_any()),
+                    &serde_json::to_string(&e).unwrap_or_default(),
+                );
+            }
+        }
+        let core: Api<k8s_openapi::api::core::v1::Event> = Api::all(self.client.clone());
+        if let Ok(list) = core.list(&Default::default()).await {
+            for e in list {
+                look(
+                    format!("Event {}", e.name_any()),
+                    &serde_json::to_string(&e).unwrap_or_default(),
+                );
+            }
+        }
+        for (kind, _) in KINDS {
+            if let Ok(list) = self.api(kind).list(&Default::default()).await {
+                for o in list {
+                    look(
+                        format!("{kind} {}", o.name_any()),
+                        &serde_json::to_string(&o).unwrap_or_default(),
+                    );
+                }
+            }
+        }
+        found
+    }
+
+    /// The log of the operator's `n`th start, for a failure's message.
+    fn log_tail(&self) -> String {
+        let path: PathBuf = self
+            .dir
+            .path()
+            .join(format!("{}-{}.log", self.name, self.started));
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(r#""level":"WARN""#) || l.contains(r#""level":"ERROR""#))
+            .collect();
+        lines[lines.len().saturating_sub(10)..].join("\n")
+    }
+}
+
+#[derive(Default)]
+struct Audit {
+    duplicates: Vec<String>,
+    leaks: Vec<String>,
+    missing: Vec<String>,
+}
+
+/// What one live set holds in Azure.
+const EXPECTED: [(&str, usize); 6] = [
+    ("resource group", 1),
+    ("vault", 1),
+    ("identity", 1),
+    ("federated credential", 1),
+    // The RoleAssignment's and the binding's.
+    ("role assignment", 2),
+    ("cluster", 1),
+];
+
+fn category(id: &str) -> Option<&'static str> {
+    let id = id.to_ascii_lowercase();
+    let segments: Vec<&str> = id.trim_start_matches('/').split('/').collect();
+    let last_type = segments
+        .len()
+        .checked_sub(2)
+        .and_then(|i| segments.get(i))
+        .copied()
+        .unwrap_or_default();
+    Some(match last_type {
+        "resourcegroups" => "resource group",
+        "vaults" => "vault",
+        "userassignedidentities" => "identity",
+        "federatedidentitycredentials" => "federated credential",
+        "roleassignments" => "role assignment",
+        "managedclusters" => "cluster",
+        _ => return None,
+    })
+}
+
+fn id_of(r: &Value) -> String {
+    r["id"].as_str().unwrap_or_default().to_ascii_lowercase()
+}
+
+/// Whether a resource belongs to set `i`: inside its group (or the group itself), or the
+/// group AKS made for its nodes.
+fn in_set(r: &Value, i: usize) -> bool {
+    let id = id_of(r);
+    let group = format!("/resourcegroups/rg-flt-{i}");
+    id.ends_with(&group)
+        || id.contains(&format!("{group}/"))
+        || id.contains(&format!("/resourcegroups/mc_rg-flt-{i}_"))
+}
+
+fn object_name(kind: &str, i: usize) -> String {
+    match kind {
+        "ResourceGroup" => format!("rg-flt-{i}"),
+        "KeyVault" => format!("kv-flt-{i}"),
+        "FederatedIdentity" => format!("id-flt-{i}"),
+        "RoleAssignment" => format!("ra-flt-{i}"),
+        "KeyVaultBinding" => format!("kvb-flt-{i}"),
+        _ => format!("aks-flt-{i}"),
+    }
+}
+
+fn set_objects(i: usize, round: u64) -> Vec<Value> {
+    let o = |kind: &str, spec: Value| {
+        json!({"apiVersion": format!("{}/{}", azop_api::GROUP, azop_api::VERSION), "kind": kind,
+            "metadata": {"name": object_name(kind, i), "namespace": NS}, "spec": spec})
+    };
+    let rg = object_name("ResourceGroup", i);
+    let mut tags = json!({"suite": "faults"});
+    if round > 0 {
+        tags["round"] = json!(round.to_string());
+    }
+    vec![
+        o(
+            "ResourceGroup",
+            json!({"location": "westeurope", "tags": tags}),
+        ),
+        o(
+            "KeyVault",
+            json!({"location": "westeurope", "resourceGroupRef": {"name": rg},
+                "bindingPolicy": {"namespaceSelector": {"matchLabels": {"faults": "yes"}},
+                    "allowedRoles": ["SecretsUser"]}}),
+        ),
+        o(
+            "FederatedIdentity",
+            json!({"location": "westeurope", "resourceGroupRef": {"name": rg}, "issuer": {"url": ISSUER},
+                "serviceAccount": {"name": format!("sa-flt-{i}"), "create": true}}),
+        ),
+        o(
+            "RoleAssignment",
+            json!({"principal": {"federatedIdentity": {"name": object_name("FederatedIdentity", i)}},
+                "role": "Reader", "scope": {"resourceGroupRef": {"name": rg}}}),
+        ),
+        o(
+            "KeyVaultBinding",
+            json!({"vaultRef": {"name": object_name("KeyVault", i)},
+                "identityRef": {"name": object_name("FederatedIdentity", i)}, "role": "SecretsUser"}),
+        ),
+        o(
+            "AksCluster",
+            json!({"location": "westeurope", "resourceGroupRef": {"name": rg},
+                "kubernetesVersion": "1.31", "dnsPrefix": format!("aks-flt-{i}"),
+                "nodePools": [{"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 1}]}),
+        ),
+    ]
+}
+
+fn ready(o: &DynamicObject) -> bool {
+    let status = &o.data["status"];
+    let conditions = status["conditions"].as_array().cloned().unwrap_or_default();
+    let Some(r) = conditions.iter().find(|c| c["type"] == "Ready") else {
+        return false;
+    };
+    let observed = status["observedGeneration"]
+        .as_i64()
+        .or_else(|| r["observedGeneration"].as_i64());
+    r["status"] == "True" && observed == o.metadata.generation
+}
+
+fn ready_text(o: &DynamicObject) -> String {
+    let conditions = o.data["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    conditions
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .map(|c| format!("{} {}: {}", c["status"], c["reason"], c["message"]))
+        .unwrap_or_else(|| "no Ready condition".into())
+}
+
+/// A plain HTTP GET on loopback (the metrics endpoint): the body, if it answered 200.
+fn http_get(url: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest.split_once('/')?;
+    let mut s = std::net::TcpStream::connect(host).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    text.starts_with("HTTP/1.1 200")
+        .then(|| text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()))
+        .flatten()
+}
+
+/// ARM requests per second between two instants of the request log: the busiest second.
+fn peak_rate(env: &Env, from_ms: u64, to_ms: u64) -> usize {
+    let mut per_second: BTreeMap<u64, usize> = BTreeMap::new();
+    for r in env.arm.control().request_log() {
+        if r.at_ms >= from_ms && r.at_ms < to_ms {
+            *per_second.entry(r.at_ms / 1000).or_default() += 1;
+        }
+    }
+    per_second.values().copied().max().unwrap_or(0)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn finish(env: &Env, fault: String, runs: usize, converged: Result<Duration, Vec<String>>) -> Row {
+    let audit = env.audit();
+    let mut problems = Vec::new();
+    let (converge, stuck) = match converged {
+        Ok(d) => (d, 0),
+        Err(wrong) => {
+            problems.push(format!(
+                "not converged: {}\n  operator's last warnings:\n{}",
+                wrong.join("; "),
+                env.log_tail()
+            ));
+            (Duration::ZERO, wrong.len())
+        }
+    };
+    problems.extend(audit.duplicates.iter().cloned());
+    problems.extend(audit.leaks.iter().map(|l| format!("leak: {l}")));
+    Row {
+        fault,
+        runs,
+        duplicates: audit.duplicates.len(),
+        leaks: audit.leaks.len(),
+        stuck,
+        converge,
+        peak_during: 0,
+        peak_after: 0,
+        injected: 0,
+        problems,
+    }
+}
+
+/// Crash anywhere: SIGKILL at seeded random points while sets are created, updated and
+/// deleted; started again each time.
+pub async fn crash(env: &mut Env, scale: &Scale, seed: u64) -> Row {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut next = 0;
+    for _ in 0..scale.initial_sets {
+        env.apply_set(next).await;
+        next += 1;
+    }
+    let from = now_ms();
+    for round in 1..=scale.kills as u64 {
+        // One or two changes, then the kill somewhere in what they cause.
+        for _ in 0..rng.usize(1..=2) {
+            let live: Vec<usize> = env
+                .sets
+                .iter()
+                .filter(|(_, l)| **l)
+                .map(|(i, _)| *i)
+                .collect();
+            match rng.u8(0..10) {
+                0..=3 => {
+                    env.apply_set(next).await;
+                    next += 1;
+                }
+                4..=6 if !live.is_empty() => {
+                    let i = live[rng.usize(0..live.len())];
+                    env.update_set(i, round).await;
+                }
+                _ if live.len() > 1 => {
+                    let i = live[rng.usize(0..live.len())];
+                    env.delete_set(i).await;
+                }
+                _ => {
+                    env.apply_set(next).await;
+                    next += 1;
+                }
+            }
+        }
+        let gap = rng.u64(100..=scale.max_gap.as_millis() as u64);
+        tokio::time::sleep(Duration::from_millis(gap)).await;
+        if rng.bool() {
+            env.read_metrics().await;
+        }
+        env.kill_operator();
+        tokio::time::sleep(Duration::from_millis(rng.u64(0..300))).await;
+        env.start_operator();
+    }
+    let converged = env.converge(scale.converge_cap).await;
+    let mut row = finish(
+        env,
+        format!("SIGKILL ({} sets)", env.sets.len()),
+        scale.kills,
+        converged,
+    );
+    row.peak_during = peak_rate(env, from, now_ms());
+    row.injected = scale.kills;
+    row
+}
+
+/// A way Azure misbehaves.
+pub struct Fault {
+    name: String,
+    /// Faults injected for the storm's length (the set's own paths), cleared after it.
+    storm: Vec<ArmFault>,
+}
+
+impl Fault {
+    pub fn all(scale: &Scale) -> Vec<Fault> {
+        let any = |kind: FaultKind, probability: Option<f64>, method: Option<&str>| ArmFault {
+            path_pattern: "/subscriptions/".into(),
+            method: method.map(str::to_string),
+            kind,
+            count: None,
+            probability,
+        };
+        vec![
+            Fault {
+                name: format!("429 storm, Retry-After {} s", scale.retry_after),
+                storm: vec![any(
+                    FaultKind::Status {
+                        status: 429,
+                        code: None,
+                        retry_after: Some(scale.retry_after),
+                    },
+                    None,
+                    None,
+                )],
+            },
+            Fault {
+                name: "500/503 bursts".into(),
+                storm: vec![
+                    any(
+                        FaultKind::Status {
+                            status: 503,
+                            code: None,
+                            retry_after: None,
+                        },
+                        Some(0.4),
+                        None,
+                    ),
+                    any(
+                        FaultKind::Status {
+                            status: 500,
+                            code: None,
+                            retry_after: None,
+                        },
+                        Some(0.4),
+                        None,
+                    ),
+                ],
+            },
+            Fault {
+                name: "connections reset mid-answer".into(),
+                storm: vec![any(FaultKind::Reset, Some(0.4), None)],
+            },
+            Fault {
+                name: "latency spikes (3 s)".into(),
+                storm: vec![any(FaultKind::Latency { millis: 3000 }, Some(0.3), None)],
+            },
+            Fault {
+                name: "operation ends Failed".into(),
+                storm: vec![ArmFault {
+                    path_pattern: "/managedClusters/[^/]+$".into(),
+                    method: Some("PUT".into()),
+                    kind: FaultKind::FailOperation {
+                        code: "InternalOperationError".into(),
+                    },
+                    count: Some(1),
+                    probability: None,
+                }],
+            },
+            Fault {
+                name: "PUT succeeds, answer lost".into(),
+                storm: vec![any(FaultKind::LoseAnswer, Some(0.5), Some("PUT"))],
+            },
+        ]
+    }
+}
+
+/// One way Azure misbehaves while a new set is created (and an old one deleted): the storm
+/// for its length, then calm; convergence, duplicates, leaks and request rates.
+pub async fn azure_fault(env: &mut Env, scale: &Scale, seed: u64, fault: &Fault) -> Row {
+    let mut rng = fastrand::Rng::with_seed(seed ^ fault.name.len() as u64);
+    let control = env.arm.control();
+    let next = env.sets.keys().next_back().map(|i| i + 1).unwrap_or(0);
+    let from = now_ms();
+    for f in &fault.storm {
+        control.inject_fault(f.clone()).expect("fault pattern");
+    }
+    env.apply_set(next).await;
+    let live: Vec<usize> = env
+        .sets
+        .iter()
+        .filter(|(i, l)| **l && **i != next)
+        .map(|(i, _)| *i)
+        .collect();
+    if !live.is_empty() && rng.bool() {
+        env.delete_set(live[rng.usize(0..live.len())]).await;
+    }
+    tokio::time::sleep(scale.storm).await;
+    control.clear_faults();
+    let calm = now_ms();
+    let converged = env.converge(scale.converge_cap).await;
+    let mut row = finish(env, fault.name.clone(), 1, converged);
+    row.peak_during = peak_rate(env, from, calm);
+    let log = control.request_log();
+    row.injected = log
+        .iter()
+        .filter(|r| r.at_ms >= from && r.at_ms < calm)
+        .filter(|r| r.status == 0 || r.status == 429 || r.status >= 500)
+        .count();
+    if fault.name.contains("Failed") {
+        // The failed create, then the PUT that reconciled the Failed cluster.
+        row.injected = log
+            .iter()
+            .filter(|r| r.at_ms >= from && r.method == "PUT")
+            .filter(|r| r.path.to_ascii_lowercase().contains("/managedclusters/"))
+            .count()
+            .saturating_sub(1);
+    }
+    // (A latency spike answers as usual, later: the log cannot tell it.)
+    if row.injected == 0 && !fault.name.starts_with("latency") {
+        row.problems.push("the fault never hit a request".into());
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    row.peak_after = peak_rate(env, calm, now_ms());
+    row
+}
+
+/// A way the Kubernetes API misbehaves.
+#[derive(Clone, Copy)]
+pub enum KubeFault {
+    /// Every watch stream cut and the history compacted (410 Gone on resumption) while sets
+    /// are created, updated and deleted: each change made during the cut is reconciled.
+    WatchCutAndGone,
+    /// Status writes answered 409 Conflict.
+    StatusConflicts,
+    /// The API server answers nothing but 503 for a while, then comes back.
+    ApiServerGone,
+}
+
+impl KubeFault {
+    pub fn all() -> [KubeFault; 3] {
+        [
+            KubeFault::WatchCutAndGone,
+            KubeFault::StatusConflicts,
+            KubeFault::ApiServerGone,
+        ]
+    }
+}
+
+/// One way Kubernetes misbehaves while sets change; then convergence and the audit.
+pub async fn kube_fault(env: &mut Env, scale: &Scale, seed: u64, fault: KubeFault) -> Row {
+    let mut rng = fastrand::Rng::with_seed(seed ^ 0x6b75_6265);
+    let faults = env.kube.faults();
+    let next = env.sets.keys().next_back().map(|i| i + 1).unwrap_or(0);
+    let live: Vec<usize> = env
+        .sets
+        .iter()
+        .filter(|(_, l)| **l)
+        .map(|(i, _)| *i)
+        .collect();
+    let from = now_ms();
+    let name = match fault {
+        KubeFault::WatchCutAndGone => {
+            // Changes the operator's watches cannot see as they happen: made between the cut
+            // and its next watch, which finds its resourceVersion compacted away.
+            for _ in 0..3 {
+                faults.cut_watches();
+                faults.compact();
+                env.apply_set(next).await;
+                if let Some(i) = live.first() {
+                    env.update_set(*i, 1000 + rng.u64(0..1000)).await;
+                }
+                faults.cut_watches();
+                faults.compact();
+                tokio::time::sleep(Duration::from_millis(rng.u64(50..500))).await;
+            }
+            if live.len() > 1 {
+                env.delete_set(live[live.len() - 1]).await;
+                faults.cut_watches();
+                faults.compact();
+            }
+            "watches cut, 410 Gone".to_string()
+        }
+        KubeFault::StatusConflicts => {
+            faults.conflict_status_writes(25);
+            env.apply_set(next).await;
+            "409 Conflict on status writes (25)".to_string()
+        }
+        KubeFault::ApiServerGone => {
+            env.apply_set(next).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            faults.set_unavailable(true);
+            tokio::time::sleep(scale.api_outage).await;
+            faults.set_unavailable(false);
+            // Made right after it came back, before the operator's watches are up again.
+            if let Some(i) = live.first() {
+                env.update_set(*i, 2000 + rng.u64(0..1000)).await;
+            }
+            format!("API server gone {} s", scale.api_outage.as_secs())
+        }
+    };
+    let calm = now_ms();
+    let converged = env.converge(scale.converge_cap).await;
+    let mut problems = Vec::new();
+    // The operator kept running through it.
+    if let Some(c) = env.operator.as_mut()
+        && let Ok(Some(status)) = c.try_wait()
+    {
+        problems.push(format!("the operator exited: {status}"));
+    }
+    let mut row = finish(env, name, 1, converged);
+    row.problems.extend(problems);
+    row.injected = 1;
+    row.peak_during = peak_rate(env, from, calm.max(from + 1));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    row.peak_after = peak_rate(env, calm, now_ms());
+    row
+}
