@@ -131,6 +131,10 @@ pub struct Env {
     client: kube::Client,
     dir: tempfile::TempDir,
     operator: Option<Child>,
+    /// A second replica, in the leader-election scenario.
+    standby: Option<Child>,
+    /// Replicas take the `azop-leader` Lease in the suite's namespace.
+    leader_election: bool,
     metrics_port: u16,
     started: usize,
     /// The operator's /metrics, read before each stop.
@@ -143,6 +147,11 @@ pub struct Env {
 
 impl Env {
     pub async fn start(name: &str) -> Env {
+        Env::start_with(name, false).await
+    }
+
+    /// With `leader_election`, the operator runs as one of two replicas would.
+    pub async fn start_with(name: &str, leader_election: bool) -> Env {
         let kube = KubeEmulator::start(kube_emulator::Config::default())
             .await
             .expect("kube-emulator");
@@ -179,6 +188,8 @@ impl Env {
             client,
             dir,
             operator: None,
+            standby: None,
+            leader_election,
             metrics_port,
             started: 0,
             metrics: Vec::new(),
@@ -190,22 +201,28 @@ impl Env {
     }
 
     fn start_operator(&mut self) {
+        let child = self.spawn_operator(self.metrics_port);
+        self.operator = Some(child);
+    }
+
+    /// `azop run`, named `{scenario}-{n}` (its log file and, with leader election, its
+    /// identity in the Lease).
+    fn spawn_operator(&mut self, metrics_port: u16) -> Child {
         self.started += 1;
-        let log = self
-            .dir
-            .path()
-            .join(format!("{}-{}.log", self.name, self.started));
-        let child = Command::new(env!("CARGO_BIN_EXE_azop"))
-            .arg("run")
-            .arg("--kubeconfig")
+        let pod = format!("{}-{}", self.name, self.started);
+        let log = self.dir.path().join(format!("{pod}.log"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_azop"));
+        cmd.arg("run");
+        if self.leader_election {
+            cmd.args(["--leader-election", "--lease-namespace", NS]);
+        }
+        cmd.env("POD_NAME", &pod);
+        cmd.arg("--kubeconfig")
             .arg(self.dir.path().join("kubeconfig"))
             .args(["--arm-endpoint", &self.arm.url(), "--arm-ca-file"])
             .arg(self.dir.path().join("arm-ca.pem"))
             .args(["--credential", "static-token", "--platform-namespace", NS])
-            .args([
-                "--metrics-listen",
-                &format!("127.0.0.1:{}", self.metrics_port),
-            ])
+            .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
             .args(["--cluster-id", "faults", "--sync-period", "30s"])
             .env("AZOP_ARM_TOKEN", ARM_TOKEN)
             .env(
@@ -215,8 +232,7 @@ impl Env {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
-            .expect("azop run starts");
-        self.operator = Some(child);
+            .expect("azop run starts")
     }
 
     /// SIGKILL, as the kernel's OOM killer or a node loss would.
@@ -237,7 +253,10 @@ impl Env {
     }
 
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.operator.take() {
+        for mut c in [self.operator.take(), self.standby.take()]
+            .into_iter()
+            .flatten()
+        {
             azop_e2e::terminate(&mut c);
         }
     }
@@ -950,5 +969,105 @@ pub async fn kube_fault(env: &mut Env, scale: &Scale, seed: u64, fault: KubeFaul
     row.peak_during = peak_rate(env, from, calm.max(from + 1));
     tokio::time::sleep(Duration::from_secs(3)).await;
     row.peak_after = peak_rate(env, calm, now_ms());
+    row
+}
+
+/// The Lease's holder, if any.
+async fn lease_holder(env: &Env) -> Option<String> {
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(env.client.clone(), NS);
+    leases
+        .get_opt("azop-leader")
+        .await
+        .ok()
+        .flatten()
+        .and_then(|l| l.spec?.holder_identity)
+}
+
+/// Two replicas with leader election: the leader is SIGKILLed mid-create, the standby takes
+/// over within the Lease's duration, and no Azure write happens twice.
+pub async fn leader_failover(env: &mut Env, scale: &Scale, seed: u64) -> Row {
+    let mut rng = fastrand::Rng::with_seed(seed ^ 0x1ead);
+    let mut problems = Vec::new();
+    let start = Instant::now();
+    let first = loop {
+        if let Some(h) = lease_holder(env).await {
+            break h;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no leader after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let standby = env.spawn_operator(port);
+    env.standby = Some(standby);
+    let from = now_ms();
+    let next = env.sets.keys().next_back().map(|i| i + 1).unwrap_or(0);
+    env.apply_set(next).await;
+    tokio::time::sleep(Duration::from_millis(rng.u64(200..1500))).await;
+    env.kill_operator();
+    let killed = Instant::now();
+    let takeover = loop {
+        match lease_holder(env).await {
+            Some(h) if h != first => break killed.elapsed(),
+            _ => {}
+        }
+        if killed.elapsed() > Duration::from_secs(90) {
+            problems.push("the standby did not take the Lease within 90 s".to_string());
+            break killed.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // The standby leads now: it is the operator of the rest of the run.
+    env.operator = env.standby.take();
+    env.apply_set(next + 1).await;
+    let converged = env.converge(scale.converge_cap).await;
+    // Every resource was created once: no id PUT twice (the sets are never updated here).
+    let mut puts: BTreeMap<String, usize> = BTreeMap::new();
+    for r in env.arm.control().request_log() {
+        if r.at_ms >= from && r.method == "PUT" && (200..300).contains(&r.status) {
+            *puts.entry(r.path.to_ascii_lowercase()).or_default() += 1;
+        }
+    }
+    let twice: Vec<&String> = puts
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(p, _)| p)
+        .collect();
+    let mut row = finish(
+        env,
+        "leader SIGKILLed, standby takes over".into(),
+        1,
+        converged,
+    );
+    row.duplicates += twice.len();
+    row.problems
+        .extend(twice.iter().map(|p| format!("written twice: {p}")));
+    row.problems.extend(problems);
+    row.injected = 1;
+    row.peak_during = peak_rate(env, from, now_ms());
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(env.client.clone(), NS);
+    let duration = leases
+        .get_opt("azop-leader")
+        .await
+        .ok()
+        .flatten()
+        .and_then(|l| l.spec?.lease_duration_seconds)
+        .unwrap_or_default();
+    println!(
+        "  leader failover: the standby led {:.1} s after the leader was killed (Lease duration {duration} s)",
+        takeover.as_secs_f64()
+    );
+    if takeover > Duration::from_secs(u64::try_from(duration).unwrap_or(0) + 10) {
+        row.problems.push(format!(
+            "takeover took {takeover:?}, the Lease lasts {duration} s"
+        ));
+    }
     row
 }

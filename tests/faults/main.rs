@@ -6,7 +6,7 @@
 //! cargo test -p azop --test faults                      # CI: small N, a seed from the clock
 //! cargo test -p azop --test faults -- --long            # the figures of the closing note
 //! cargo test -p azop --test faults -- --seed 1234       # replay a failing run
-//! cargo test -p azop --test faults -- --only crash      # one scenario: crash | kube | azure
+//! cargo test -p azop --test faults -- --only crash      # one scenario: crash | kube | leader | azure
 //! ```
 //!
 //! Scenarios:
@@ -18,6 +18,8 @@
 //! - kube: the kube-emulator misbehaves while sets change: watch streams cut with their
 //!   history compacted (410 Gone), status writes answered 409 Conflict, the API server gone
 //!   (503 to everything) and back; the operator keeps running and catches up.
+//! - leader: two replicas with leader election; the leader is SIGKILLed mid-create, the other
+//!   takes the Lease, and no Azure resource is written twice.
 //!
 //! After each: exactly the expected Azure resources per live set (duplicates counted), none
 //! under a deleted set (leaks), no object short of Ready or of gone (stuck). The secrets the
@@ -73,6 +75,12 @@ fn main() {
             for fault in KubeFault::all() {
                 rows.push(harness::kube_fault(&mut env, &scale, seed, fault).await);
             }
+            secrets_found.extend(env.secrets_found().await);
+            env.stop();
+        }
+        if run("leader") {
+            let mut env = Env::start_with("leader", true).await;
+            rows.push(harness::leader_failover(&mut env, &scale, seed).await);
             secrets_found.extend(env.secrets_found().await);
             env.stop();
         }

@@ -627,8 +627,8 @@ async fn reconcile_pass(
         engine::remove_finalizer(&api, binding.as_ref()).await?;
         return Ok(Action::await_change());
     }
-    // The finalizer comes after the first status write (a new binding shows it was seen one
-    // write sooner) and before anything is made.
+    engine::add_finalizer(&api, binding.as_ref()).await?;
+
     let generation = binding.meta().generation.unwrap_or(0);
     let mut status = binding.status.clone().unwrap_or_default();
     bctx.last_sync.recall(&binding, &mut status);
@@ -675,8 +675,6 @@ async fn reconcile_pass(
             );
             write_status(&api, &binding, &status).await?;
         }
-        // Its turn is reserved: the finalizer gives the tokens back if it is deleted first.
-        engine::add_finalizer(&api, binding.as_ref()).await?;
         return Ok(Action::requeue(wait));
     }
     if status.basic.observed_generation != generation {
@@ -685,7 +683,6 @@ async fn reconcile_pass(
             .progressing(format!("generation {generation} seen; reconciling"));
         write_status(&api, &binding, &status).await?;
     }
-    engine::add_finalizer(&api, binding.as_ref()).await?;
     let mut held = status.role_assignment_ids.clone();
     let mut checked = status.assignments_checked_time.clone();
     let granted = sync(&binding, &bctx, &mut held, &mut checked, due).await;
