@@ -447,31 +447,13 @@ impl Env {
             look(format!("metrics read {i}"), m);
         }
         let events: Api<k8s_openapi::api::events::v1::Event> = Api::all(self.client.clone());
-        if let Ok(list) = events.list(&Default::default()).await {
-            for e in list {
-                look(
-                    format!("Event {}", e.name_any()),
-                    &serde_json::to_string(&e).unwrap_or_default(),
-                );
-            }
-        }
         let core: Api<k8s_openapi::api::core::v1::Event> = Api::all(self.client.clone());
-        if let Ok(list) = core.list(&Default::default()).await {
-            for e in list {
-                look(
-                    format!("Event {}", e.name_any()),
-                    &serde_json::to_string(&e).unwrap_or_default(),
-                );
-            }
+        for (name, json) in listed(events).await.into_iter().chain(listed(core).await) {
+            look(format!("Event {name}"), &json);
         }
         for (kind, _) in KINDS {
-            if let Ok(list) = self.api(kind).list(&Default::default()).await {
-                for o in list {
-                    look(
-                        format!("{kind} {}", o.name_any()),
-                        &serde_json::to_string(&o).unwrap_or_default(),
-                    );
-                }
+            for (name, json) in listed(self.api(kind)).await {
+                look(format!("{kind} {name}"), &json);
             }
         }
         found
@@ -490,6 +472,21 @@ impl Env {
             .collect();
         lines[lines.len().saturating_sub(10)..].join("\n")
     }
+}
+
+/// Every object `api` lists, by name, as JSON.
+async fn listed<K>(api: Api<K>) -> Vec<(String, String)>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + serde::Serialize,
+{
+    api.list(&Default::default())
+        .await
+        .map(|list| {
+            list.into_iter()
+                .map(|o| (o.name_any(), serde_json::to_string(&o).unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[derive(Default)]
