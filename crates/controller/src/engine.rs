@@ -291,12 +291,19 @@ impl Context {
             ReconcileError::Azure(AzureError::Throttled { retry_after }) => Some(*retry_after),
             _ => None,
         };
-        let wait = backoff(
+        let mut wait = backoff(
             consecutive,
             self.config.error_backoff_base,
             self.config.error_backoff_max,
             retry_after,
         );
+        // A 409 from Kubernetes means someone else wrote the object meanwhile: the next pass
+        // reads the newer copy, so it is tried again within a second, not after a doubling wait.
+        if let ReconcileError::Kube(kube::Error::Api(e)) = error
+            && e.code == 409
+        {
+            wait = wait.min(jittered(Duration::from_secs(1)));
+        }
         tracing::debug!(
             key,
             consecutive,
