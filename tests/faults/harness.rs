@@ -177,10 +177,7 @@ impl Env {
             )
             .await
             .expect("namespace");
-        let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let metrics_port = azop_e2e::free_port();
         let mut env = Env {
             name: name.to_string(),
             kube,
@@ -272,6 +269,20 @@ impl Env {
             plural,
         );
         Api::namespaced_with(self.client.clone(), NS, &ar)
+    }
+
+    /// The sets that should exist.
+    fn live_sets(&self) -> Vec<usize> {
+        self.sets
+            .iter()
+            .filter(|(_, live)| **live)
+            .map(|(i, _)| *i)
+            .collect()
+    }
+
+    /// The index of a set never made yet.
+    fn next_set(&self) -> usize {
+        self.sets.keys().next_back().map_or(0, |i| i + 1)
     }
 
     /// Creates set `i` (or applies it again): one object of every kind.
@@ -651,13 +662,6 @@ fn peak_rate(env: &Env, from_ms: u64, to_ms: u64) -> usize {
     per_second.values().copied().max().unwrap_or(0)
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 fn finish(env: &Env, fault: String, runs: usize, converged: Result<Duration, Vec<String>>) -> Row {
     let audit = env.audit();
     let mut problems = Vec::new();
@@ -692,26 +696,16 @@ fn finish(env: &Env, fault: String, runs: usize, converged: Result<Duration, Vec
 /// deleted; started again each time.
 pub async fn crash(env: &mut Env, scale: &Scale, seed: u64) -> Row {
     let mut rng = fastrand::Rng::with_seed(seed);
-    let mut next = 0;
     for _ in 0..scale.initial_sets {
-        env.apply_set(next).await;
-        next += 1;
+        env.apply_set(env.next_set()).await;
     }
-    let from = now_ms();
+    let from = azop_e2e::now_ms();
     for round in 1..=scale.kills as u64 {
         // One or two changes, then the kill somewhere in what they cause.
         for _ in 0..rng.usize(1..=2) {
-            let live: Vec<usize> = env
-                .sets
-                .iter()
-                .filter(|(_, l)| **l)
-                .map(|(i, _)| *i)
-                .collect();
+            let live = env.live_sets();
             match rng.u8(0..10) {
-                0..=3 => {
-                    env.apply_set(next).await;
-                    next += 1;
-                }
+                0..=3 => env.apply_set(env.next_set()).await,
                 4..=6 if !live.is_empty() => {
                     let i = live[rng.usize(0..live.len())];
                     env.update_set(i, round).await;
@@ -720,10 +714,7 @@ pub async fn crash(env: &mut Env, scale: &Scale, seed: u64) -> Row {
                     let i = live[rng.usize(0..live.len())];
                     env.delete_set(i).await;
                 }
-                _ => {
-                    env.apply_set(next).await;
-                    next += 1;
-                }
+                _ => env.apply_set(env.next_set()).await,
             }
         }
         let gap = rng.u64(100..=scale.max_gap.as_millis() as u64);
@@ -742,7 +733,7 @@ pub async fn crash(env: &mut Env, scale: &Scale, seed: u64) -> Row {
         scale.kills,
         converged,
     );
-    row.peak_during = peak_rate(env, from, now_ms());
+    row.peak_during = peak_rate(env, from, azop_e2e::now_ms());
     row.injected = scale.kills;
     row
 }
@@ -832,24 +823,19 @@ impl Fault {
 pub async fn azure_fault(env: &mut Env, scale: &Scale, seed: u64, fault: &Fault) -> Row {
     let mut rng = fastrand::Rng::with_seed(seed ^ fault.name.len() as u64);
     let control = env.arm.control();
-    let next = env.sets.keys().next_back().map(|i| i + 1).unwrap_or(0);
-    let from = now_ms();
+    let next = env.next_set();
+    let from = azop_e2e::now_ms();
     for f in &fault.storm {
         control.inject_fault(f.clone()).expect("fault pattern");
     }
     env.apply_set(next).await;
-    let live: Vec<usize> = env
-        .sets
-        .iter()
-        .filter(|(i, l)| **l && **i != next)
-        .map(|(i, _)| *i)
-        .collect();
+    let live: Vec<usize> = env.live_sets().into_iter().filter(|i| *i != next).collect();
     if !live.is_empty() && rng.bool() {
         env.delete_set(live[rng.usize(0..live.len())]).await;
     }
     tokio::time::sleep(scale.storm).await;
     control.clear_faults();
-    let calm = now_ms();
+    let calm = azop_e2e::now_ms();
     let converged = env.converge(scale.converge_cap).await;
     let mut row = finish(env, fault.name.clone(), 1, converged);
     row.peak_during = peak_rate(env, from, calm);
@@ -873,7 +859,7 @@ pub async fn azure_fault(env: &mut Env, scale: &Scale, seed: u64, fault: &Fault)
         row.problems.push("the fault never hit a request".into());
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
-    row.peak_after = peak_rate(env, calm, now_ms());
+    row.peak_after = peak_rate(env, calm, azop_e2e::now_ms());
     row
 }
 
@@ -903,14 +889,9 @@ impl KubeFault {
 pub async fn kube_fault(env: &mut Env, scale: &Scale, seed: u64, fault: KubeFault) -> Row {
     let mut rng = fastrand::Rng::with_seed(seed ^ 0x6b75_6265);
     let faults = env.kube.faults();
-    let next = env.sets.keys().next_back().map(|i| i + 1).unwrap_or(0);
-    let live: Vec<usize> = env
-        .sets
-        .iter()
-        .filter(|(_, l)| **l)
-        .map(|(i, _)| *i)
-        .collect();
-    let from = now_ms();
+    let next = env.next_set();
+    let live = env.live_sets();
+    let from = azop_e2e::now_ms();
     let name = match fault {
         KubeFault::WatchCutAndGone => {
             // Changes the operator's watches cannot see as they happen: made between the cut
@@ -951,7 +932,7 @@ pub async fn kube_fault(env: &mut Env, scale: &Scale, seed: u64, fault: KubeFaul
             format!("API server gone {} s", scale.api_outage.as_secs())
         }
     };
-    let calm = now_ms();
+    let calm = azop_e2e::now_ms();
     let converged = env.converge(scale.converge_cap).await;
     let mut problems = Vec::new();
     // The operator kept running through it.
@@ -965,20 +946,20 @@ pub async fn kube_fault(env: &mut Env, scale: &Scale, seed: u64, fault: KubeFaul
     row.injected = 1;
     row.peak_during = peak_rate(env, from, calm.max(from + 1));
     tokio::time::sleep(Duration::from_secs(3)).await;
-    row.peak_after = peak_rate(env, calm, now_ms());
+    row.peak_after = peak_rate(env, calm, azop_e2e::now_ms());
     row
+}
+
+/// The leader Lease's spec, if it exists.
+async fn lease(env: &Env) -> Option<k8s_openapi::api::coordination::v1::LeaseSpec> {
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(env.client.clone(), NS);
+    leases.get_opt("azop-leader").await.ok().flatten()?.spec
 }
 
 /// The Lease's holder, if any.
 async fn lease_holder(env: &Env) -> Option<String> {
-    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
-        Api::namespaced(env.client.clone(), NS);
-    leases
-        .get_opt("azop-leader")
-        .await
-        .ok()
-        .flatten()
-        .and_then(|l| l.spec?.holder_identity)
+    lease(env).await?.holder_identity
 }
 
 /// Two replicas with leader election: the leader is SIGKILLed mid-create, the standby takes
@@ -997,14 +978,11 @@ pub async fn leader_failover(env: &mut Env, scale: &Scale, seed: u64) -> Row {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = azop_e2e::free_port();
     let standby = env.spawn_operator(port);
     env.standby = Some(standby);
-    let from = now_ms();
-    let next = env.sets.keys().next_back().map(|i| i + 1).unwrap_or(0);
+    let from = azop_e2e::now_ms();
+    let next = env.next_set();
     env.apply_set(next).await;
     tokio::time::sleep(Duration::from_millis(rng.u64(200..1500))).await;
     env.kill_operator();
@@ -1047,15 +1025,10 @@ pub async fn leader_failover(env: &mut Env, scale: &Scale, seed: u64) -> Row {
         .extend(twice.iter().map(|p| format!("written twice: {p}")));
     row.problems.extend(problems);
     row.injected = 1;
-    row.peak_during = peak_rate(env, from, now_ms());
-    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
-        Api::namespaced(env.client.clone(), NS);
-    let duration = leases
-        .get_opt("azop-leader")
+    row.peak_during = peak_rate(env, from, azop_e2e::now_ms());
+    let duration = lease(env)
         .await
-        .ok()
-        .flatten()
-        .and_then(|l| l.spec?.lease_duration_seconds)
+        .and_then(|l| l.lease_duration_seconds)
         .unwrap_or_default();
     println!(
         "  leader failover: the standby led {:.1} s after the leader was killed (Lease duration {duration} s)",

@@ -42,12 +42,7 @@ fn main() {
     };
     let seed = value("--seed")
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(1)
-        });
+        .unwrap_or_else(azop_e2e::now_ms);
     let only = value("--only");
     let scale = if long { Scale::long() } else { Scale::small() };
     println!(

@@ -417,3 +417,18 @@ impl Drop for Dev {
         let _ = self.child.wait();
     }
 }
+
+/// Milliseconds since the Unix epoch (the emulators' request logs stamp requests with it).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A loopback port free at the time of asking (for a process's metrics endpoint).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}

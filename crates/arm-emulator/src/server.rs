@@ -121,7 +121,15 @@ async fn handle(
             tokio::time::sleep(Duration::from_millis(millis)).await
         }
         Some(FaultKind::LoseAnswer) => {
-            let answered = answer(&control, &method, &path, &query, &headers, &body).await;
+            let answered = answer(
+                control.clone(),
+                method,
+                path.clone(),
+                query.clone(),
+                headers,
+                body,
+            )
+            .await;
             log(
                 &control,
                 &m,
@@ -133,7 +141,8 @@ async fn handle(
             return reset();
         }
         Some(FaultKind::FailOperation { code }) => {
-            let answered = answer(&control, &method, &path, &query, &headers, &body).await;
+            let answered =
+                answer(control.clone(), method, path.clone(), query, headers, body).await;
             control.lock().arm.fail_operations_on(&path, &code);
             return answered;
         }
@@ -169,7 +178,7 @@ async fn handle(
         }
         None => {}
     }
-    answer(&control, &method, &path, &query, &headers, &body).await
+    answer(control, method, path, query, headers, body).await
 }
 
 /// An answer whose body breaks off: the connection reset mid-response.
@@ -188,15 +197,13 @@ fn reset() -> Response {
 
 /// A request past the faults: Entra, Key Vault or ARM answers it.
 async fn answer(
-    control: &Control,
-    method: &Method,
-    path: &str,
-    query: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
+    control: Control,
+    method: Method,
+    path: String,
+    query: String,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
-    let (control, path, query) = (control.clone(), path.to_string(), query.to_string());
-    let (method, headers, body) = (method.clone(), headers.clone(), body.clone());
     let m = method.as_str().to_string();
 
     // Entra's token endpoint and the Key Vault data plane answer in their own shapes and stay

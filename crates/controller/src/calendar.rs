@@ -55,6 +55,9 @@ pub struct Calendar {
 /// A window's length.
 const WINDOW: Duration = Duration::from_millis(100);
 
+/// Windows in a second.
+const WINDOWS_PER_SECOND: u64 = 1000 / WINDOW.as_millis() as u64;
+
 /// How far above one read per booked object per period the even spread lets a second go.
 const SPREAD_SLACK: f64 = 1.02;
 
@@ -106,14 +109,13 @@ impl Calendar {
                 let fits = |used: Option<&f64>, room: f64| {
                     used.is_none_or(|u| *u <= 0.0 || u + reads <= room)
                 };
-                let per_second = (Duration::from_secs(1).as_millis() / WINDOW.as_millis()) as u64;
                 let sub = subscription.to_string();
                 let first = self.window_of(now + due);
                 let mut window = first;
                 while window - first < MAX_SEARCH {
-                    let second = window / per_second;
+                    let second = window / WINDOWS_PER_SECOND;
                     if !fits(s.used_per_second.get(&(sub.clone(), second)), share(second)) {
-                        window = (second + 1) * per_second;
+                        window = (second + 1) * WINDOWS_PER_SECOND;
                         continue;
                     }
                     if !fits(s.used.get(&(sub.clone(), window)), self.per_window) {
@@ -124,7 +126,7 @@ impl Calendar {
                 }
                 *s.used.entry((sub.clone(), window)).or_default() += reads;
                 *s.used_per_second
-                    .entry((sub.clone(), window / per_second))
+                    .entry((sub.clone(), window / WINDOWS_PER_SECOND))
                     .or_default() += reads;
                 *s.booked.entry(sub).or_default() += reads;
                 s.bookings.insert(
@@ -140,10 +142,8 @@ impl Calendar {
                     s.since_sweep = 0;
                     let past = self.window_of(now);
                     s.used.retain(|(_, w), _| *w + 1 >= past);
-                    let per_second =
-                        (Duration::from_secs(1).as_millis() / WINDOW.as_millis()) as u64;
                     s.used_per_second
-                        .retain(|(_, second), _| (*second + 1) * per_second >= past);
+                        .retain(|(_, second), _| (*second + 1) * WINDOWS_PER_SECOND >= past);
                 }
                 window
             }
@@ -185,10 +185,9 @@ fn release(s: &mut State, b: &Booking) {
     if let Some(u) = s.used.get_mut(&(b.subscription.clone(), b.window)) {
         *u = (*u - b.reads).max(0.0);
     }
-    let per_second = (Duration::from_secs(1).as_millis() / WINDOW.as_millis()) as u64;
     if let Some(u) = s
         .used_per_second
-        .get_mut(&(b.subscription.clone(), b.window / per_second))
+        .get_mut(&(b.subscription.clone(), b.window / WINDOWS_PER_SECOND))
     {
         *u = (*u - b.reads).max(0.0);
     }

@@ -285,12 +285,12 @@ async fn fleet(args: &Args) {
     tokio::time::sleep(period / 2).await;
     env.arm.control().clear_log();
     let sampler = Sampler::start(&env.arm);
-    let steady_from = now_ms();
+    let steady_from = azop_e2e::now_ms();
     tracker.watch_flips();
     tokio::time::sleep(period).await;
     let steady = env.arm.control().counts();
     let _ = sampler.take().await;
-    let steady_per_second = per_subscription_seconds(&env.arm, steady_from, now_ms());
+    let steady_per_second = per_subscription_seconds(&env.arm, steady_from, azop_e2e::now_ms());
     let steady_flips = tracker.flips();
     if std::env::var_os("BENCH_DEBUG").is_some() {
         busiest_second(&env.arm);
@@ -302,13 +302,13 @@ async fn fleet(args: &Args) {
 
     // Restart: a new process, the same objects.
     env.arm.control().clear_log();
-    let restart_from = now_ms();
+    let restart_from = azop_e2e::now_ms();
     let again = env.operator("restart", args, &[("--sync-period", secs(period))]);
     let to_ready = again.wait_ready().await;
     let restarted = Instant::now();
     tokio::time::sleep(Duration::from_secs(60).saturating_sub(restarted.elapsed())).await;
     let first_minute = env.arm.control().counts();
-    let restart_per_second = per_subscription_seconds(&env.arm, restart_from, now_ms());
+    let restart_per_second = per_subscription_seconds(&env.arm, restart_from, azop_e2e::now_ms());
     let restart_flips = tracker.flips() - steady_flips;
     let restart_rss = again.memory();
     again.stop();
@@ -847,10 +847,7 @@ impl Env {
     /// Starts `azop run` against the emulators; `extra` flags are added (an empty value: a
     /// flag alone).
     fn operator(&self, name: &str, args: &Args, extra: &[(&str, String)]) -> Operator {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = azop_e2e::free_port();
         let log = self.dir.path().join(format!("{name}.log"));
         let mut cmd = Command::new(azop_binary());
         cmd.arg("run")
@@ -1548,12 +1545,6 @@ fn busiest_second(arm: &ArmEmulator) {
 }
 
 /// Milliseconds since the Unix epoch, as the arm-emulator's request log stamps requests.
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// The subscription of the fleet's `k`th share.
 fn fleet_subscription(k: usize) -> String {
     format!("00000000-0000-0000-0000-{:012}", k + 1)
