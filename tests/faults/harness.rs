@@ -738,6 +738,151 @@ pub async fn crash(env: &mut Env, scale: &Scale, seed: u64) -> Row {
     row
 }
 
+/// A write of a set's whose answer Azure holds while the operator is SIGKILLed: done in Azure,
+/// never heard of by the operator, so never recorded in status. With `delete_while_down`, the
+/// set is deleted before the operator starts again (its objects carry no record of it).
+struct Aim {
+    what: &'static str,
+    method: &'static str,
+    /// A path pattern; `{rg}` stands for the set's group.
+    pattern: &'static str,
+    delete_while_down: bool,
+}
+
+const AIMS: [Aim; 7] = [
+    Aim {
+        what: "group PUT",
+        method: "PUT",
+        pattern: "/resourceGroups/{rg}$",
+        delete_while_down: true,
+    },
+    Aim {
+        what: "vault PUT",
+        method: "PUT",
+        pattern: "/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/[^/]+$",
+        delete_while_down: false,
+    },
+    Aim {
+        what: "identity PUT",
+        method: "PUT",
+        pattern: "/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/[^/]+$",
+        delete_while_down: true,
+    },
+    Aim {
+        what: "federated credential PUT",
+        method: "PUT",
+        pattern: "/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/[^/]+/federatedIdentityCredentials/[^/]+$",
+        delete_while_down: false,
+    },
+    Aim {
+        what: "role assignment PUT",
+        method: "PUT",
+        pattern: "/resourceGroups/{rg}/.*providers/Microsoft.Authorization/roleAssignments/[^/]+$",
+        delete_while_down: false,
+    },
+    Aim {
+        what: "cluster PUT",
+        method: "PUT",
+        pattern: "/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/[^/]+$",
+        delete_while_down: true,
+    },
+    Aim {
+        what: "group DELETE",
+        method: "DELETE",
+        pattern: "/resourceGroups/{rg}$",
+        delete_while_down: false,
+    },
+];
+
+/// Crash at chosen moments: for each of [`AIMS`], the operator is SIGKILLed while Azure holds
+/// the answer to that write, then started again; every object converges and the audit finds
+/// no duplicate and no leak after each.
+pub async fn aimed(env: &mut Env, scale: &Scale) -> Row {
+    let from = azop_e2e::now_ms();
+    let mut worst = Duration::ZERO;
+    let mut problems = Vec::new();
+    let (mut duplicates, mut leaks, mut stuck) = (0, 0, 0);
+    for aim in &AIMS {
+        // A DELETE is aimed at a set made (and converged) before; a PUT at a new one.
+        let i = env.next_set();
+        if aim.method == "DELETE" {
+            env.apply_set(i).await;
+            if let Err(wrong) = env.converge(scale.converge_cap).await {
+                problems.push(format!("{}: set {i} never converged: {wrong:?}", aim.what));
+                continue;
+            }
+        }
+        let pattern = aim.pattern.replace("{rg}", &format!("rg-flt-{i}"));
+        env.arm
+            .control()
+            .inject_fault(ArmFault {
+                path_pattern: pattern.clone(),
+                method: Some(aim.method.into()),
+                kind: FaultKind::HoldAnswer { millis: 20_000 },
+                count: Some(1),
+                probability: None,
+            })
+            .expect("fault");
+        if aim.method == "DELETE" {
+            env.delete_set(i).await;
+        } else {
+            env.apply_set(i).await;
+        }
+        let waiting = Instant::now();
+        let pending = |env: &Env| {
+            env.arm
+                .control()
+                .faults()
+                .iter()
+                .any(|f| f.path_pattern == pattern)
+        };
+        while pending(env) && waiting.elapsed() < Duration::from_secs(60) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if pending(env) {
+            env.arm.control().clear_faults();
+            problems.push(format!("{}: the request never came", aim.what));
+            continue;
+        }
+        // The write is done in Azure as the fault is taken; its answer is 20 s away.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        env.kill_operator();
+        if aim.delete_while_down {
+            env.delete_set(i).await;
+        }
+        env.start_operator();
+        let converged = env.converge(scale.converge_cap).await;
+        let row = finish(env, aim.what.to_string(), 1, converged);
+        worst = worst.max(row.converge);
+        duplicates += row.duplicates;
+        leaks += row.leaks;
+        stuck += row.stuck;
+        problems.extend(row.problems.into_iter().map(|p| {
+            format!(
+                "{}{}: {p}",
+                aim.what,
+                if aim.delete_while_down {
+                    " (set deleted while down)"
+                } else {
+                    ""
+                }
+            )
+        }));
+    }
+    Row {
+        fault: format!("SIGKILL, answer held ({} writes)", AIMS.len()),
+        runs: AIMS.len(),
+        duplicates,
+        leaks,
+        stuck,
+        converge: worst,
+        peak_during: peak_rate(env, from, azop_e2e::now_ms()),
+        peak_after: 0,
+        injected: AIMS.len(),
+        problems,
+    }
+}
+
 /// A way Azure misbehaves.
 pub struct Fault {
     name: String,

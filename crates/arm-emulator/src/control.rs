@@ -53,6 +53,13 @@ pub enum FaultKind {
     /// Do what the request asks, then drop the connection before the answer: a PUT that
     /// succeeded in Azure while the caller never heard.
     LoseAnswer,
+    /// Do what the request asks (logged as answered), then hold the answer this long before
+    /// sending it: Azure has done it while the caller still waits, the moment a crash that
+    /// loses the answer lands in.
+    HoldAnswer {
+        /// Milliseconds.
+        millis: u64,
+    },
     /// Do what the request asks; the long-running operation it starts ends `Failed` with this
     /// error code (the resource's provisioningState too). Requests that start no operation
     /// are answered as usual.
@@ -201,6 +208,11 @@ impl Control {
             .build()?;
         self.lock().faults.push((fault, re));
         Ok(())
+    }
+
+    /// The faults still in force (one with a count leaves when it has hit that many).
+    pub fn faults(&self) -> Vec<Fault> {
+        self.lock().faults.iter().map(|(f, _)| f.clone()).collect()
     }
 
     /// Removes every fault.

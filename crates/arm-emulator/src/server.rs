@@ -140,6 +140,11 @@ async fn handle(
             );
             return reset();
         }
+        Some(FaultKind::HoldAnswer { millis }) => {
+            let answered = answer(control, method, path, query, headers, body).await;
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            return answered;
+        }
         Some(FaultKind::FailOperation { code }) => {
             let answered =
                 answer(control.clone(), method, path.clone(), query, headers, body).await;

@@ -405,6 +405,50 @@ async fn each_principal_has_its_own_buckets_under_the_subscriptions_global_one()
 }
 
 #[tokio::test]
+async fn a_held_answer_is_done_and_logged_before_the_caller_hears() {
+    let env = Env::new(fast()).await;
+    let rg = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/held";
+    env.e
+        .control()
+        .inject_fault(Fault {
+            path_pattern: "resourceGroups/held$".into(),
+            method: Some("PUT".into()),
+            kind: FaultKind::HoldAnswer { millis: 3_000 },
+            count: Some(1),
+            probability: None,
+        })
+        .expect("fault");
+    let started = std::time::Instant::now();
+    let put = env.call("PUT", rg, Some(json!({"location": "westeurope"})));
+    let watch = async {
+        loop {
+            if env.e.control().resource(rg).is_some() {
+                break started.elapsed();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let ((status, _, _), made_after) = tokio::join!(put, watch);
+    assert_eq!(status, 201);
+    assert!(
+        made_after < Duration::from_secs(2),
+        "made at once: {made_after:?}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "answered after the hold"
+    );
+    assert!(
+        env.e
+            .control()
+            .request_log()
+            .iter()
+            .any(|r| r.method == "PUT" && r.path.ends_with("/held") && r.status == 201),
+        "logged as answered while held"
+    );
+}
+
+#[tokio::test]
 async fn injected_faults_and_missing_credentials_answer_as_configured() {
     let env = Env::new(fast()).await;
     let rg = env.group("rg").await;

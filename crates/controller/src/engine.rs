@@ -1924,8 +1924,12 @@ async fn delete_owned<K: AzureKind>(
             }
         }
     }
-    let Some(id) = common.resource_id.clone() else {
-        return Ok(None);
+    let id = match common.resource_id.clone() {
+        Some(id) => id,
+        None => match spec_id(obj, ctx).await? {
+            Some(id) => id,
+            None => return Ok(None),
+        },
     };
     let api_version = K::Body::API_VERSION;
     let owner = owner_tag_value(&ctx.config.cluster_id, obj);
@@ -1979,6 +1983,27 @@ async fn delete_owned<K: AzureKind>(
             Ok(Some(poll_wait(retry_after)))
         }
     }
+}
+
+/// The id the object's spec names, for a delete whose status never recorded one: the operator
+/// can stop (or its status write fail) between a create and the write that records it, and the
+/// object be deleted before the next pass. Only a resource carrying this object's ownership
+/// mark is deleted through it; references count while they exist, Ready or not (they may be
+/// deleting too). `None` when the spec cannot name one now (policy refuses it, a reference is
+/// gone or never got an id).
+async fn spec_id<K: AzureKind>(obj: &K, ctx: &Context) -> Result<Option<String>, ReconcileError> {
+    let Ok(decision) = decision_for(obj, ctx) else {
+        return Ok(None);
+    };
+    let resolved = match crate::references::for_delete(obj.resolve(ctx, &decision)).await {
+        Ok(r) => r,
+        Err(ReconcileError::Waiting { .. } | ReconcileError::Stalled { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(obj
+        .desired(&resolved, &decision)
+        .ok()
+        .map(|d| d.id.as_str().to_string()))
 }
 
 /// What the controller does after a failed reconcile: back off exponentially by the object's

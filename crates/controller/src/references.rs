@@ -33,13 +33,30 @@ pub async fn existing<T: AzureBacked>(
         })
 }
 
-/// A referenced object that is Ready for its current generation.
+tokio::task_local! {
+    /// Set while a deleting object works out what its spec names (see [`for_delete`]).
+    static FOR_DELETE: ();
+}
+
+/// Runs `f` (a kind's `resolve`, a binding's gate) for an object being deleted: a reference
+/// that exists counts whatever its readiness, as it may be going away too; what it reports
+/// (a resource id, a principal) is still required. Resolution for anything else still waits
+/// for Ready.
+pub async fn for_delete<F: std::future::Future>(f: F) -> F::Output {
+    FOR_DELETE.scope((), f).await
+}
+
+/// A referenced object that is Ready for its current generation (or only existing, inside
+/// [`for_delete`]).
 pub async fn ready<T: AzureBacked>(
     ctx: &Context,
     namespace: &str,
     name: &str,
 ) -> Result<Arc<T>, ReconcileError> {
     let obj = existing::<T>(ctx, namespace, name).await?;
+    if FOR_DELETE.try_with(|_| ()).is_ok() {
+        return Ok(obj);
+    }
     let common = obj.common_status();
     if !conditions::is_ready(&common.conditions, obj.meta().generation) {
         let why = conditions::find(&common.conditions, READY)

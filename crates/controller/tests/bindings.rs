@@ -201,6 +201,109 @@ async fn bindings_share_assignments_and_release_only_what_no_binding_needs() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assignment_whose_status_write_was_lost_is_released_with_its_binding() {
+    let mut env = Env::start(Options::default()).await;
+    vault_and_teams(&env).await;
+    create_binding(
+        &env,
+        binding("team-a", "lost", "SecretsUser", &["db-password"]),
+    )
+    .await;
+    binding_condition(&env, "team-a", "lost", READY).await;
+    let ids = held(&env, "team-a", "lost").await;
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    // As if the operator had stopped between the assignment's PUT and its status write, and
+    // the binding were deleted while it was down.
+    env.stop_operator().await;
+    let api: Api<KeyVaultBinding> = Api::namespaced(env.client.clone(), "team-a");
+    api.patch_status(
+        "lost",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"status": {"roleAssignmentIds": []}})),
+    )
+    .await
+    .expect("status forgets the assignment");
+    api.delete("lost", &Default::default())
+        .await
+        .expect("deleted");
+    env.start_operator();
+    for _ in 0..150 {
+        if api.get_opt("lost").await.expect("read").is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        api.get_opt("lost").await.expect("read").is_none(),
+        "finalizer released"
+    );
+    assert!(
+        env.arm.resource(&ids[0]).is_none(),
+        "the identity keeps no access the status forgot"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_credential_whose_status_write_was_lost_goes_with_its_binding() {
+    // azop's own cluster has another issuer than the identity's workload cluster.
+    let mut options = Options::default();
+    options.engine.self_issuer_url = Some("https://azop.example.com".into());
+    let mut env = Env::start(options).await;
+    vault_and_teams(&env).await;
+    env.stop_operator().await;
+    // The credential a syncing binding adds for azop's own issuer, made before the operator
+    // stopped and never recorded; the binding deleted while it was down.
+    let identity = Api::<FederatedIdentity>::namespaced(env.client.clone(), "team-a")
+        .get("orders")
+        .await
+        .expect("identity")
+        .status
+        .unwrap_or_default()
+        .azure
+        .resource_id
+        .expect("identity id");
+    let credential = format!("{identity}/federatedIdentityCredentials/azop-sync-team-a-orders");
+    azop_controller::azure::Azure::put(
+        &env.arm_client,
+        &credential,
+        azop_arm::resources::identity::API_VERSION,
+        &json!({"properties": {"issuer": "https://azop.example.com",
+                               "subject": "system:serviceaccount:team-a:orders",
+                               "audiences": ["api://AzureADTokenExchange"]}}),
+    )
+    .await
+    .expect("credential made as azop makes it");
+    let mut b = binding("team-a", "lost-sync", "SecretsUser", &["db-password"]);
+    b["metadata"]["finalizers"] = json!([azop_api::FINALIZER]);
+    b["spec"]["sync"] =
+        json!({"secretName": "db", "items": [{"key": "p", "vaultSecret": "db-password"}]});
+    create_binding(&env, b).await;
+    let api: Api<KeyVaultBinding> = Api::namespaced(env.client.clone(), "team-a");
+    api.delete("lost-sync", &Default::default())
+        .await
+        .expect("deleted");
+    env.start_operator();
+    for _ in 0..150 {
+        if api.get_opt("lost-sync").await.expect("read").is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        api.get_opt("lost-sync").await.expect("read").is_none(),
+        "finalizer released"
+    );
+    assert!(
+        env.arm.resource(&credential).is_none(),
+        "the identity no longer trusts azop's issuer"
+    );
+    assert!(
+        env.arm.resource(&identity).is_some(),
+        "the identity itself stays"
+    );
+}
+
 /// Azure allows a fixed number of role assignments per subscription: azop warns at 80% of it
 /// and refuses new ones past its threshold, before Azure fails; what a refused binding did
 /// make is recorded, so deleting it releases that.

@@ -235,6 +235,50 @@ async fn deletion_policy_decides_whether_azure_resources_go() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_status_write_was_lost_is_still_deleted_with_its_object() {
+    // The operator created the group and stopped before its status recorded the id; the object
+    // was deleted while it was down. The fault suite's SIGKILLs found this leak.
+    let mut env = Env::start(Options::default()).await;
+    env.stop_operator().await;
+    let id = rg_id("lost");
+    azop_controller::azure::Azure::put(
+        &env.arm_client,
+        &id,
+        azop_arm::resources::resource_group::API_VERSION,
+        &json!({"location": "westeurope",
+                "tags": {"azop.dev/owner": "test/platform/ResourceGroup/lost", "team": "a"}}),
+    )
+    .await
+    .expect("group made as azop makes it");
+    let mut obj = rg("platform", "lost", "westeurope", "Delete");
+    obj["metadata"]["finalizers"] = json!([azop_api::FINALIZER]);
+    env.create::<ResourceGroup>(obj).await;
+    let api: Api<ResourceGroup> = Api::namespaced(env.client.clone(), "platform");
+    api.delete("lost", &DeleteParams::default())
+        .await
+        .expect("delete");
+    env.arm.clear_log();
+    env.start_operator();
+    for _ in 0..100 {
+        if api.get_opt("lost").await.expect("read").is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        api.get_opt("lost").await.expect("read").is_none(),
+        "finalizer released"
+    );
+    assert!(
+        env.arm.resource(&id).is_none(),
+        "the group the lost status never named is deleted"
+    );
+    assert_eq!(env.requests("DELETE", "/resourceGroups/lost"), 1);
+    assert_eq!(env.writes(), 1, "nothing else written");
+    env.stop_operator().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resource_owned_by_another_object_is_never_touched() {
     let mut env = Env::start(Options::default()).await;
     let id = rg_id("rg1");

@@ -278,8 +278,12 @@ pub async fn release_trust(
     bctx: &BindingContext,
     status: &mut KeyVaultBindingStatus,
 ) -> Result<(), ReconcileError> {
-    let Some(id) = status.sync_credential_id.clone() else {
-        return Ok(());
+    let id = match status.sync_credential_id.clone() {
+        Some(id) => id,
+        None => match unrecorded_trust(binding, &bctx.ctx).await? {
+            Some(id) => id,
+            None => return Ok(()),
+        },
     };
     let ns = binding.namespace().unwrap_or_default();
     let name = &binding.spec.identity_ref.name;
@@ -309,6 +313,46 @@ pub async fn release_trust(
     }
     status.sync_credential_id = None;
     Ok(())
+}
+
+/// The credential azop adds for its own issuer, when the binding syncs and its status never
+/// recorded one (a pass cut short between the credential's PUT and the status write): found
+/// by its name and trusted only if it trusts azop's issuer for the identity's subject, as
+/// azop makes it. One read, and only for a syncing binding going away without a record.
+async fn unrecorded_trust(
+    binding: &KeyVaultBinding,
+    ctx: &Context,
+) -> Result<Option<String>, ReconcileError> {
+    let Some(own_issuer) = ctx.config.self_issuer_url.clone() else {
+        return Ok(None);
+    };
+    if binding.spec.sync.is_none() {
+        return Ok(None);
+    }
+    let ns = binding.namespace().unwrap_or_default();
+    let Some(fi) = ctx
+        .stores
+        .find::<FederatedIdentity>(&ns, &binding.spec.identity_ref.name)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(identity_id) = fi.status.as_ref().and_then(|s| s.azure.resource_id.clone()) else {
+        return Ok(None);
+    };
+    let id = format!(
+        "{identity_id}/federatedIdentityCredentials/{}",
+        sync_credential_name(&fi)
+    );
+    let azure = engine::azure_for_namespace(ctx, &ns)?;
+    let made_by_azop = azure.get(&id, API_VERSION).await?.is_some_and(|c| {
+        c.pointer("/properties/issuer")
+            .and_then(Value::as_str)
+            .is_some_and(|i| i.trim_end_matches('/') == own_issuer.trim_end_matches('/'))
+            && c.pointer("/properties/subject").and_then(Value::as_str)
+                == Some(subject(&fi).as_str())
+    });
+    Ok(made_by_azop.then_some(id))
 }
 
 /// What the Secret should hold, from what the vault answered.

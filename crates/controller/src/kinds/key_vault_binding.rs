@@ -604,11 +604,28 @@ async fn reconcile_pass(
         {
             return Ok(Action::await_change());
         }
-        let held = binding
+        let mut held = binding
             .status
             .as_ref()
             .map(|s| s.role_assignment_ids.clone())
             .unwrap_or_default();
+        // What the spec names as well: a pass cut short between an assignment's PUT and its
+        // status write (a crash, a failed write) leaves one the status does not name, and the
+        // identity would keep its access. `release` deletes only what carries the binding mark
+        // and no other binding needs; when the spec names nothing now (the vault or identity
+        // gone, policy refusing), the status alone is what can be known.
+        if binding.spec.deletion_policy == DeletionPolicy::Delete
+            && let Ok((vault_id, principal)) =
+                crate::references::for_delete(gate(&binding, ctx)).await
+            && let Ok(wanted) =
+                wanted_assignments(&binding, &vault_id, &principal, &ctx.config.cluster_id)
+        {
+            for (id, _) in wanted {
+                if !held.iter().any(|h| h.eq_ignore_ascii_case(&id)) {
+                    held.push(id);
+                }
+            }
+        }
         if binding.spec.deletion_policy == DeletionPolicy::Delete && !held.is_empty() {
             let azure = vault_azure(&binding, ctx)?;
             for id in &held {
