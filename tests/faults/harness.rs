@@ -14,6 +14,9 @@ use kube::api::{
 use kube_emulator::KubeEmulator;
 use serde_json::{Value, json};
 
+mod bad_input;
+pub use bad_input::bad_input;
+
 /// The namespace every set lives in (one of the operator's platform namespaces).
 const NS: &str = "faults";
 /// The bearer token the operator signs its ARM requests with: a secret the suite looks for
@@ -43,6 +46,8 @@ pub struct Scale {
     retry_after: u64,
     /// How long the API server is gone.
     api_outage: Duration,
+    /// Bad objects stored around validation, and as many generated specs admitted.
+    malformed: usize,
 }
 
 impl Scale {
@@ -55,6 +60,7 @@ impl Scale {
             storm: Duration::from_secs(6),
             retry_after: 5,
             api_outage: Duration::from_secs(8),
+            malformed: 500,
         }
     }
 
@@ -67,6 +73,7 @@ impl Scale {
             storm: Duration::from_secs(60),
             retry_after: 60,
             api_outage: Duration::from_secs(30),
+            malformed: 1000,
         }
     }
 }

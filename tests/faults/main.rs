@@ -6,7 +6,7 @@
 //! cargo test -p azop --test faults                      # CI: small N, a seed from the clock
 //! cargo test -p azop --test faults -- --long            # the figures of the closing note
 //! cargo test -p azop --test faults -- --seed 1234       # replay a failing run
-//! cargo test -p azop --test faults -- --only crash      # one scenario: crash | aimed | kube | leader | azure
+//! cargo test -p azop --test faults -- --only crash      # one scenario: crash | aimed | bad | kube | leader | azure
 //! ```
 //!
 //! Scenarios:
@@ -16,6 +16,10 @@
 //!   group, vault, identity, federated credential, role assignment or cluster PUT, a group
 //!   DELETE): done in Azure, never recorded in status; for some the set is deleted while the
 //!   operator is down.
+//! - bad: objects of every kind stored around validation (wrong types, fields missing, unknown
+//!   fields) and specs generated from the CRDs' schemas through admission: each refused naming
+//!   a field, or given a condition or Event a person can act on, while good sets converge;
+//!   neither process crashes; deleting them leaves nothing in Azure.
 //! - azure: the arm-emulator misbehaves while a new set is created: 429 storms with a long
 //!   Retry-After, 500/503 bursts, connections reset mid-answer, latency spikes, an operation
 //!   that ends Failed, a PUT whose answer is lost. Requests per second during and after each.
@@ -72,6 +76,12 @@ fn main() {
         if run("aimed") {
             let mut env = Env::start("aimed").await;
             rows.push(harness::aimed(&mut env, &scale).await);
+            secrets_found.extend(env.secrets_found().await);
+            env.stop();
+        }
+        if run("bad") {
+            let mut env = Env::start("bad").await;
+            rows.push(harness::bad_input(&mut env, &scale, seed).await);
             secrets_found.extend(env.secrets_found().await);
             env.stop();
         }

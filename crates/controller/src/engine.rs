@@ -119,8 +119,9 @@ pub struct Context {
     pub azure: Arc<dyn Azure>,
     /// Settings.
     pub config: EngineConfig,
-    /// All AzureProfiles, kept current by a reflector.
-    pub profiles: Store<AzureProfile>,
+    /// All AzureProfiles, kept current by a reflector (one that does not deserialise is
+    /// kept as such, and governs nothing).
+    pub profiles: Store<DeserializeGuard<AzureProfile>>,
     /// All Namespaces (for their labels), kept current by a reflector.
     pub namespaces: Store<Namespace>,
     /// Every Azure-backed kind's objects, kept current by one shared reflector per kind.
@@ -160,7 +161,7 @@ impl Context {
         client: kube::Client,
         azure: Arc<dyn Azure>,
         config: EngineConfig,
-        profiles: Store<AzureProfile>,
+        profiles: Store<DeserializeGuard<AzureProfile>>,
         namespaces: Store<Namespace>,
         stores: Stores,
         metrics: Arc<Metrics>,
@@ -264,7 +265,7 @@ impl Context {
         self.profiles
             .state()
             .iter()
-            .map(|p| (**p).clone())
+            .filter_map(|p| p.0.as_ref().ok().cloned())
             .collect()
     }
 
@@ -968,33 +969,84 @@ async fn report_invalid<K: AzureKind>(
     ctx: &Context,
     invalid: &kube::core::error_boundary::InvalidObject,
 ) {
+    report_invalid_object::<K>(ctx, invalid).await;
+}
+
+/// Why an object azop could not read does not deserialise, naming the field at fault: the
+/// object is read once more, untyped, and deserialised with its path tracked (kube's own
+/// error names no field). The bare error when that read fails.
+pub(crate) async fn unreadable_because<K>(
+    client: &kube::Client,
+    invalid: &kube::core::error_boundary::InvalidObject,
+) -> String
+where
+    K: Resource<DynamicType = ()> + serde::de::DeserializeOwned,
+{
+    let meta = &invalid.metadata;
+    let ar = kube::api::ApiResource::erase::<K>(&());
+    let api: Api<kube::api::DynamicObject> = match &meta.namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+        None => Api::all_with(client.clone(), &ar),
+    };
+    let name = meta.name.clone().unwrap_or_default();
+    let Ok(obj) = api.get(&name).await else {
+        return invalid.error.clone();
+    };
+    let Ok(value) = serde_json::to_value(&obj) else {
+        return invalid.error.clone();
+    };
+    match serde_path_to_error::deserialize::<_, K>(value) {
+        Err(e) => format!("{}: {}", e.path(), e.inner()),
+        Ok(_) => invalid.error.clone(),
+    }
+}
+
+/// Publishes an Event (reason `InvalidObject`, what failed to deserialise and where as its
+/// note) for an object that does not deserialise as `K`; counted in the reconcile metrics.
+pub(crate) async fn report_invalid_object<K>(
+    ctx: &Context,
+    invalid: &kube::core::error_boundary::InvalidObject,
+) where
+    K: Resource<DynamicType = ()> + serde::de::DeserializeOwned,
+{
+    let (kind, api_version) = (K::kind(&()), K::api_version(&()));
+    let why = unreadable_because::<K>(&ctx.client, invalid).await;
     let meta = &invalid.metadata;
     tracing::warn!(
-        kind = %K::kind(&()),
+        kind = %kind,
         namespace = meta.namespace.as_deref().unwrap_or_default(),
         name = meta.name.as_deref().unwrap_or_default(),
-        error = %invalid.error,
+        error = %why,
         "object does not deserialise; skipped"
     );
     ctx.metrics.reconciled(
-        &K::kind(&()),
+        &kind,
         Some(ErrorClass::InvalidObject.as_str()),
         Duration::ZERO,
     );
     let reference = ObjectReference {
-        api_version: Some(K::api_version(&()).to_string()),
-        kind: Some(K::kind(&()).to_string()),
+        api_version: Some(api_version.to_string()),
+        kind: Some(kind.to_string()),
         name: meta.name.clone(),
         namespace: meta.namespace.clone(),
         uid: meta.uid.clone(),
         resource_version: meta.resource_version.clone(),
         field_path: None,
     };
+    publish_unreadable(&ctx.recorder, &reference, &why).await;
+}
+
+/// The `InvalidObject` Warning Event about an object azop cannot read, `why` as its note.
+pub(crate) async fn publish_unreadable(
+    recorder: &Recorder,
+    reference: &ObjectReference,
+    why: &str,
+) {
     let event = Event {
         type_: EventType::Warning,
         reason: Reason::InvalidObject.as_str().to_string(),
         note: Some(
-            format!("azop cannot read this object: {}", invalid.error)
+            format!("azop cannot read this object: {why}")
                 .chars()
                 .take(1000)
                 .collect(),
@@ -1002,7 +1054,7 @@ async fn report_invalid<K: AzureKind>(
         action: "Reconcile".to_string(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+    if let Err(e) = recorder.publish(&event, reference).await {
         tracing::debug!(error = %e, "could not publish an event");
     }
 }
@@ -1995,10 +2047,19 @@ async fn spec_id<K: AzureKind>(obj: &K, ctx: &Context) -> Result<Option<String>,
     let Ok(decision) = decision_for(obj, ctx) else {
         return Ok(None);
     };
+    // What failed for good now failed the same way before any create: only what may pass
+    // (Azure throttling or a 5xx, the API server away) is retried.
     let resolved = match crate::references::for_delete(obj.resolve(ctx, &decision)).await {
         Ok(r) => r,
-        Err(ReconcileError::Waiting { .. } | ReconcileError::Stalled { .. }) => return Ok(None),
-        Err(e) => return Err(e),
+        Err(
+            e @ ReconcileError::Azure(AzureError::Throttled { .. } | AzureError::Transient { .. }),
+        ) => return Err(e),
+        Err(ReconcileError::Kube(kube::Error::Api(s))) if s.code < 500 && s.code != 429 => {
+            return Ok(None);
+        }
+        Err(ReconcileError::Kube(kube::Error::BuildRequest(_))) => return Ok(None),
+        Err(e @ ReconcileError::Kube(_)) => return Err(e),
+        Err(_) => return Ok(None),
     };
     Ok(obj
         .desired(&resolved, &decision)

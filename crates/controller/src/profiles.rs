@@ -20,10 +20,11 @@ use azop_api::profile::{AzureProfile, AzureProfileStatus};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams};
-use kube::core::SelectorExt;
+use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
+use kube::core::error_boundary::InvalidObject;
+use kube::core::{DeserializeGuard, SelectorExt};
 use kube::runtime::reflector::Store;
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -233,7 +234,7 @@ pub fn status_for(
 /// write. Failed writes are retried with exponential backoff up to a minute.
 pub async fn run_profiles(
     client: Client,
-    profiles: Store<AzureProfile>,
+    profiles: Store<DeserializeGuard<AzureProfile>>,
     namespaces: Store<Namespace>,
     interval: Duration,
 ) {
@@ -246,7 +247,11 @@ pub async fn run_profiles(
         );
         return;
     }
-    let api: Api<AzureProfile> = Api::all(client);
+    let api: Api<AzureProfile> = Api::all(client.clone());
+    let untyped: Api<DynamicObject> =
+        Api::all_with(client.clone(), &ApiResource::erase::<AzureProfile>(&()));
+    // The generation of each unreadable profile whose status says so already, by uid.
+    let mut told: BTreeMap<String, i64> = BTreeMap::new();
     let interval = interval.max(Duration::from_millis(10));
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -255,14 +260,31 @@ pub async fn run_profiles(
     let mut retry_at = Instant::now();
     loop {
         ticks.tick().await;
-        let (profiles, namespaces) = (profiles.state(), namespaces.state());
-        let now_seen = fingerprint(&profiles, &namespaces);
+        let (guards, namespaces) = (profiles.state(), namespaces.state());
+        let now_seen = fingerprint(&guards, &namespaces);
         let retry_due = consecutive_failures > 0 && Instant::now() >= retry_at;
         if seen == Some(now_seen) && !retry_due {
             continue;
         }
         seen = Some(now_seen);
-        let failed = sync_statuses(&api, &profiles, &namespaces).await;
+        let mut valid = Vec::new();
+        let mut failed = 0;
+        for g in &guards {
+            match &g.0 {
+                Ok(p) => valid.push(Arc::new(p.clone())),
+                Err(invalid) => {
+                    if !tell_unreadable(&client, &untyped, invalid, &mut told).await {
+                        failed += 1;
+                    }
+                }
+            }
+        }
+        told.retain(|uid, _| {
+            guards
+                .iter()
+                .any(|g| g.meta().uid.as_deref() == Some(uid.as_str()))
+        });
+        failed += sync_statuses(&api, &valid, &namespaces).await;
         if failed == 0 {
             consecutive_failures = 0;
         } else {
@@ -281,19 +303,18 @@ fn retry_delay(interval: Duration, consecutive_failures: u32) -> Duration {
 /// What of the stores a verdict or a status depends on: each profile's resourceVersion (spec,
 /// status, deletion) and each namespace's labels. Summed per object, so the stores' order does
 /// not matter.
-fn fingerprint(profiles: &[Arc<AzureProfile>], namespaces: &[Arc<Namespace>]) -> u64 {
+fn fingerprint(
+    profiles: &[Arc<DeserializeGuard<AzureProfile>>],
+    namespaces: &[Arc<Namespace>],
+) -> u64 {
     fn hash_of(value: impl Hash) -> u64 {
         let mut h = DefaultHasher::new();
         value.hash(&mut h);
         h.finish()
     }
     let profiles = profiles.iter().map(|p| {
-        hash_of((
-            "profile",
-            &p.metadata.name,
-            &p.metadata.uid,
-            &p.metadata.resource_version,
-        ))
+        let meta = p.meta();
+        hash_of(("profile", &meta.name, &meta.uid, &meta.resource_version))
     });
     let namespaces = namespaces
         .iter()
@@ -328,6 +349,75 @@ async fn sync_statuses(
         .filter(|ok| std::future::ready(!ok))
         .count()
         .await
+}
+
+/// A profile azop cannot read (stored before a schema rule existed, or written around it)
+/// governs no namespace; its status says so, Stalled `InvalidSpec` with the reason, once per
+/// generation. `false` when the write failed for a reason worth retrying.
+async fn tell_unreadable(
+    client: &Client,
+    api: &Api<DynamicObject>,
+    invalid: &InvalidObject,
+    told: &mut BTreeMap<String, i64>,
+) -> bool {
+    let meta = &invalid.metadata;
+    let (Some(name), Some(uid)) = (meta.name.clone(), meta.uid.clone()) else {
+        return true;
+    };
+    let generation = meta.generation.unwrap_or_default();
+    if told.get(&uid) == Some(&generation) {
+        return true;
+    }
+    let error: String = crate::engine::unreadable_because::<AzureProfile>(client, invalid)
+        .await
+        .chars()
+        .take(500)
+        .collect();
+    let verdict = Verdict::Stalled {
+        reason: Reason::InvalidSpec,
+        message: format!(
+            "azop cannot read this AzureProfile ({error}); it governs no namespace until its spec is fixed"
+        ),
+        governed: None,
+    };
+    let status = status_for(&verdict, None, generation, Time(jiff::Timestamp::now()));
+    let patch = json!({ "status": status });
+    match api
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => {
+            tracing::warn!(kind = "AzureProfile", name = %name, error = %error, "profile does not deserialise; it governs nothing");
+            told.insert(uid, generation);
+            true
+        }
+        // Gone, or refused for good (the API server refuses any write to an object missing a
+        // required field): an Event says it instead.
+        Err(kube::Error::Api(e)) => {
+            tracing::warn!(kind = "AzureProfile", name = %name, error = %error, status_write = %e, "profile does not deserialise; it governs nothing (its status could not say so)");
+            let reference = k8s_openapi::api::core::v1::ObjectReference {
+                api_version: Some(AzureProfile::api_version(&()).to_string()),
+                kind: Some("AzureProfile".to_string()),
+                name: Some(name.clone()),
+                uid: Some(uid.clone()),
+                ..Default::default()
+            };
+            let recorder =
+                kube::runtime::events::Recorder::new(api.clone().into_client(), "azop".into());
+            crate::engine::publish_unreadable(
+                &recorder,
+                &reference,
+                &format!("{error}; it governs no namespace until its spec is fixed"),
+            )
+            .await;
+            told.insert(uid, generation);
+            true
+        }
+        Err(e) => {
+            tracing::warn!(kind = "AzureProfile", name = %name, error = %e, "could not write profile status");
+            false
+        }
+    }
 }
 
 /// Merge-patches one profile's status subresource; `false` when that failed for a reason
@@ -595,7 +685,7 @@ mod tests {
 
     #[test]
     fn the_fingerprint_ignores_order_and_sees_label_changes() {
-        let profiles = [Arc::new(profile("a", selecting("x")))];
+        let profiles = [Arc::new(DeserializeGuard(Ok(profile("a", selecting("x")))))];
         let (n1, n2) = (
             Arc::new(namespace("n1", &["x"])),
             Arc::new(namespace("n2", &[])),

@@ -477,22 +477,30 @@ fn objects_where<K: AzureKind>(
 
 /// On a profile change: the objects of `K` in the namespaces the profile selects now, and every
 /// object of `K` refused by policy (the profile may have stopped selecting or started
-/// allowing it).
+/// allowing it). A profile that does not deserialise selects nothing azop can tell: every
+/// object of `K` is looked at again (it may have governed some).
 fn governed_by_profile<K: AzureKind>(
     ctx: Arc<Context>,
     store: Store<DeserializeGuard<K>>,
-) -> impl Fn(Arc<AzureProfile>) -> Vec<ObjectRef<DeserializeGuard<K>>> + Send + Sync + 'static {
-    let changed = Changed::new(|p: &AzureProfile| {
+) -> impl Fn(Arc<DeserializeGuard<AzureProfile>>) -> Vec<ObjectRef<DeserializeGuard<K>>>
++ Send
++ Sync
++ 'static {
+    let changed = Changed::new(|p: &DeserializeGuard<AzureProfile>| {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         p.meta().generation.hash(&mut h);
         p.meta().deletion_timestamp.is_some().hash(&mut h);
+        p.0.is_ok().hash(&mut h);
         h.finish()
     });
-    move |profile| {
-        if !changed.changed(&profile) {
+    move |guard| {
+        if !changed.changed(&guard) {
             return Vec::new();
         }
-        let selector = crate::policy::namespace_selector(&profile).ok();
+        let Ok(profile) = &guard.0 else {
+            return objects_where(&store, |_| true);
+        };
+        let selector = crate::policy::namespace_selector(profile).ok();
         objects_where(&store, |obj| {
             let labels = ctx.namespace_labels(&obj.namespace().unwrap_or_default());
             denied_by_policy(obj) || selector.as_ref().is_some_and(|s| s.matches(&labels))
@@ -553,7 +561,7 @@ struct Subscriptions {
     key_vaults: ReflectHandle<DeserializeGuard<KeyVault>>,
     aks_clusters: ReflectHandle<DeserializeGuard<AksCluster>>,
     federated_identities: ReflectHandle<DeserializeGuard<FederatedIdentity>>,
-    profiles: ReflectHandle<AzureProfile>,
+    profiles: ReflectHandle<DeserializeGuard<AzureProfile>>,
     namespaces: ReflectHandle<Namespace>,
 }
 
@@ -564,7 +572,7 @@ macro_rules! declare_watches {
         /// The shared watches of every kind the controllers read or wake on.
         struct Watches {
             $($field: Shared<DeserializeGuard<$kind>>,)*
-            profiles: Shared<AzureProfile>,
+            profiles: Shared<DeserializeGuard<AzureProfile>>,
             namespaces: Shared<Namespace>,
         }
 
@@ -733,10 +741,12 @@ fn controller_for<K: AzureKind>(
 /// The bindings of `store` that `refers` to a changed vault or identity, when its readiness
 /// (or generation) changed.
 fn bindings_of<D: AzureBacked>(
-    store: Store<azop_api::KeyVaultBinding>,
+    store: Store<DeserializeGuard<azop_api::KeyVaultBinding>>,
     refers: fn(&azop_api::KeyVaultBinding, &str, &str) -> bool,
-) -> impl Fn(Arc<DeserializeGuard<D>>) -> Vec<ObjectRef<azop_api::KeyVaultBinding>> + Send + Sync + 'static
-{
+) -> impl Fn(Arc<DeserializeGuard<D>>) -> Vec<ObjectRef<DeserializeGuard<azop_api::KeyVaultBinding>>>
++ Send
++ Sync
++ 'static {
     let changed = Changed::after_first_sight(readiness::<D>);
     move |dep| {
         let Ok(dep) = &dep.0 else { return Vec::new() };
@@ -747,7 +757,7 @@ fn bindings_of<D: AzureBacked>(
         store
             .state()
             .iter()
-            .filter(|b| refers(b, &ns, &name))
+            .filter(|b| b.0.as_ref().is_ok_and(|b| refers(b, &ns, &name)))
             .map(|b| ObjectRef::from_obj(&**b))
             .collect()
     }
@@ -768,13 +778,15 @@ fn binding_controller(
     use azop_api::KeyVaultBinding;
     // A binding relabelled into another shard leaves this watch and its store: its requeues
     // find nothing and stop.
+    // Read through `DeserializeGuard`, as the other kinds: one malformed binding gets an Event
+    // and leaves the others going.
     let (store, writer) = reflector::store();
     let bindings = watcher(
-        Api::<KeyVaultBinding>::all(ctx.client.clone()),
+        Api::<DeserializeGuard<KeyVaultBinding>>::all(ctx.client.clone()),
         shard.watcher_config(),
     )
     .default_backoff()
-    .modify(slim::<KeyVaultBinding>)
+    .modify(slim::<DeserializeGuard<KeyVaultBinding>>)
     .reflect(writer)
     .applied_objects();
     let controller = Controller::for_stream(bindings, store.clone())
@@ -814,7 +826,7 @@ fn binding_controller(
             in_ns
                 .state()
                 .iter()
-                .filter(|b| b.namespace().as_deref() == Some(name.as_str()))
+                .filter(|b| b.meta().namespace.as_deref() == Some(name.as_str()))
                 .map(|b| ObjectRef::from_obj(&**b))
                 .collect()
         });

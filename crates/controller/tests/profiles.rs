@@ -14,7 +14,10 @@ use azop_api::conditions::{self, READY, RECONCILING, STALLED};
 use azop_controller::profiles::run_profiles;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Patch, PatchParams, PostParams};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::DeserializeGuard;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
@@ -204,7 +207,7 @@ async fn profiles_follow_namespace_labels_into_and_out_of_overlap_and_then_stay_
     let (operator, status_patches) = counting_client(&kube).await;
     let runner = tokio::spawn(run_profiles(
         operator.clone(),
-        reflect(Api::<AzureProfile>::all(operator.clone())),
+        reflect(Api::<DeserializeGuard<AzureProfile>>::all(operator.clone())),
         reflect(Api::<Namespace>::all(operator)),
         Duration::from_millis(200),
     ));
@@ -284,7 +287,7 @@ async fn a_profile_with_an_invalid_selector_is_stalled_and_the_others_stay_ready
     let (_kube, client) = start().await;
     let runner = tokio::spawn(run_profiles(
         client.clone(),
-        reflect(Api::<AzureProfile>::all(client.clone())),
+        reflect(Api::<DeserializeGuard<AzureProfile>>::all(client.clone())),
         reflect(Api::<Namespace>::all(client.clone())),
         Duration::from_millis(200),
     ));
@@ -315,6 +318,76 @@ async fn a_profile_with_an_invalid_selector_is_stalled_and_the_others_stay_ready
         "{}",
         ready_message(&b)
     );
+    wait_for(&client, "team-a", ready(1)).await;
+    runner.abort();
+}
+
+#[tokio::test]
+async fn a_profile_azop_cannot_read_is_stalled_and_the_others_stay_ready() {
+    let (_kube, client) = start().await;
+    // Stored while the schema let anything through, as an API server keeps what an older
+    // CRD admitted; then the schema is back.
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let strict = AzureProfile::crd();
+    let mut relaxed = strict.clone();
+    for v in &mut relaxed.spec.versions {
+        v.schema = Some(
+            serde_json::from_value(json!({"openAPIV3Schema": {
+                "type": "object", "x-kubernetes-preserve-unknown-fields": true}}))
+            .expect("schema"),
+        );
+    }
+    let apply = PatchParams::apply("test").force();
+    let name = strict.metadata.name.clone().expect("name");
+    crds.patch(&name, &apply, &Patch::Apply(&relaxed))
+        .await
+        .expect("relaxed");
+    let untyped: Api<DynamicObject> =
+        Api::all_with(client.clone(), &ApiResource::erase::<AzureProfile>(&()));
+    let unreadable: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "azop.dev/v1alpha1", "kind": "AzureProfile", "metadata": {"name": "unreadable"},
+        "spec": {"namespaceSelector": {"matchLabels": {"tenant-a": "true"}}, "subscriptionId": 42}}))
+    .expect("object");
+    untyped
+        .create(&PostParams::default(), &unreadable)
+        .await
+        .expect("stored");
+    crds.patch(&name, &apply, &Patch::Apply(&strict))
+        .await
+        .expect("strict again");
+
+    let runner = tokio::spawn(run_profiles(
+        client.clone(),
+        reflect(Api::<DeserializeGuard<AzureProfile>>::all(client.clone())),
+        reflect(Api::<Namespace>::all(client.clone())),
+        Duration::from_millis(200),
+    ));
+    create_namespace(&client, "a-dev", "tenant-a").await;
+    create_profile(&client, "team-a", "tenant-a").await;
+    let mut stalled = None;
+    for _ in 0..100 {
+        let o = untyped.get("unreadable").await.expect("read");
+        let conditions = o.data["status"]["conditions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if let Some(c) = conditions
+            .iter()
+            .find(|c| c["type"] == "Stalled" && c["status"] == "True")
+        {
+            stalled = Some(c.clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stalled = stalled.expect("the unreadable profile is Stalled");
+    assert_eq!(stalled["reason"], "InvalidSpec");
+    let message = stalled["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("cannot read") && message.contains("subscriptionId"),
+        "{message}"
+    );
+    // The readable profile governs a-dev alone: the unreadable one overlaps nothing.
     wait_for(&client, "team-a", ready(1)).await;
     runner.abort();
 }

@@ -254,9 +254,34 @@ impl Schema {
     }
 
     /// Checks an object (already pruned and defaulted) against the schema's structure and its
-    /// CEL rules. `old` is the stored object on an update: it turns on transition rules.
+    /// CEL rules. `old` is the stored object on an update: it turns on transition rules, and
+    /// ratcheting as kube-apiserver does since 1.30 (`CRDValidationRatcheting`, GA in 1.33):
+    /// an error in a value the update left as it was is not reported, so an object stored
+    /// before a rule existed can still get its status written or its finalizers changed.
     /// An empty answer means the object is admitted.
     pub fn validate(&self, object: &Value, old: Option<&Value>) -> Vec<FieldError> {
+        // The old object as the apiserver reads it from storage: defaulted by today's schema.
+        let old_read = |errors: &Vec<FieldError>| {
+            old.filter(|_| !errors.is_empty()).map(|o| {
+                let mut o = o.clone();
+                self.prune_and_default(&mut o);
+                o
+            })
+        };
+        let errors = self.validate_structure(object);
+        let defaulted = old_read(&errors);
+        let errors = ratchet(errors, object, defaulted.as_ref());
+        // The apiserver reports structural errors first; CEL over a mistyped value would only
+        // add noise, so rules run on a structurally valid object.
+        if !errors.is_empty() {
+            return errors;
+        }
+        let errors = self.validate_rules(object, old);
+        let defaulted = old_read(&errors);
+        ratchet(errors, object, defaulted.as_ref())
+    }
+
+    fn validate_structure(&self, object: &Value) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if let Value::Object(map) = object {
             let props = self.root.get("properties").and_then(Value::as_object);
@@ -277,14 +302,17 @@ impl Schema {
                 "must be of type object",
             ));
         }
-        // The apiserver reports structural errors first; CEL over a mistyped value would only
-        // add noise, so rules run on a structurally valid object.
-        if errors.is_empty() {
-            let failures = match self.validator.validate_compiled(&self.rules, object, old) {
-                Ok(()) => Vec::new(),
-                Err(e) => e.into_vec(),
-            };
-            for e in failures {
+        errors
+    }
+
+    fn validate_rules(&self, object: &Value, old: Option<&Value>) -> Vec<FieldError> {
+        let failures = match self.validator.validate_compiled(&self.rules, object, old) {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_vec(),
+        };
+        failures
+            .into_iter()
+            .map(|e| {
                 let field = e.field_path.trim_start_matches('.').to_string();
                 let kind = Kind::from_rule_reason(e.reason.as_deref());
                 let value = match kind {
@@ -294,10 +322,9 @@ impl Schema {
                     }
                     _ => None,
                 };
-                errors.push(FieldError::new(&field, kind, value.as_ref(), &e.message));
-            }
-        }
-        errors
+                FieldError::new(&field, kind, value.as_ref(), &e.message)
+            })
+            .collect()
     }
 
     fn check(&self, schema: &Value, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
@@ -563,6 +590,34 @@ fn join(path: &str, key: &str) -> String {
 }
 
 /// Finds the value at a `a.b[2].c` path, as kube-cel reports paths.
+/// Drops the errors an update did not cause: those about a value equal to the old object's at
+/// the same path (for a missing required field, its parent object unchanged).
+fn ratchet(errors: Vec<FieldError>, object: &Value, old: Option<&Value>) -> Vec<FieldError> {
+    let Some(old) = old else {
+        return errors;
+    };
+    errors
+        .into_iter()
+        .filter(|e| {
+            let path = if e.reason == "FieldValueRequired" {
+                parent_path(&e.field)
+            } else {
+                e.field.as_str()
+            };
+            // The root is never unchanged on an update worth validating.
+            path.is_empty() || lookup(object, path) != lookup(old, path)
+        })
+        .collect()
+}
+
+/// `spec.pools[1].name` → `spec.pools[1]`; `spec.pools[1]` → `spec.pools`; `spec` → ``.
+fn parent_path(path: &str) -> &str {
+    match path.rfind(['.', '[']) {
+        Some(i) => &path[..i],
+        None => "",
+    }
+}
+
 fn lookup<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
     let mut cur = root;
     if path.is_empty() {
@@ -850,6 +905,33 @@ mod tests {
             }
         }))
         .expect("schema compiles")
+    }
+
+    #[test]
+    fn an_update_is_not_refused_for_what_it_left_unchanged() {
+        let s = schema();
+        // Stored before the rules: a count out of range, a mistyped tag, no name, a and b.
+        let stored = json!({"spec": {"count": 99, "tags": {"t": 1}, "a": "x", "b": "y"}});
+        let mut status_written = stored.clone();
+        status_written["status"] = json!({"observedGeneration": 3});
+        assert_eq!(
+            admit(&s, status_written, Some(&stored)).err(),
+            None,
+            "nothing the update touched is wrong"
+        );
+        let mut count_changed = stored.clone();
+        count_changed["spec"]["count"] = json!(98);
+        let errors = admit(&s, count_changed, Some(&stored)).expect_err("refused");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("spec.count"), "{errors:?}");
+        assert!(
+            errors[1].contains("spec.name: Required value"),
+            "the spec changed, so its missing field counts again: {errors:?}"
+        );
+        assert!(
+            admit(&s, stored, None).is_err(),
+            "a create is checked whole"
+        );
     }
 
     fn admit(s: &Schema, mut obj: Value, old: Option<&Value>) -> Result<Value, Vec<String>> {

@@ -30,7 +30,7 @@ use azop_api::conditions::{Conditions, Reason, SYNCED, Status};
 use azop_api::profile::AzopKind;
 use azop_api::{FederatedIdentity, KeyVault, KeyVaultBinding, KeyVaultBindingStatus};
 use azop_arm::resources::role_assignment::API_VERSION;
-use kube::core::SelectorExt;
+use kube::core::{DeserializeGuard, SelectorExt};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
 use kube::{Api, Resource, ResourceExt};
@@ -55,7 +55,7 @@ pub struct BindingContext {
     /// The engine's context (clients, stores, profiles, config).
     pub ctx: Arc<Context>,
     /// All KeyVaultBindings.
-    pub bindings: Store<KeyVaultBinding>,
+    pub bindings: Store<DeserializeGuard<KeyVaultBinding>>,
     /// What each binding's last sync recorded, by uid: the store can lag behind the status
     /// this process just wrote (the Secret's own watch event may wake the binding first), and
     /// a stale status must not cost a second round of vault reads.
@@ -141,7 +141,7 @@ impl Verified {
 
 impl BindingContext {
     /// A context over the engine's `ctx` and the bindings' store.
-    pub fn new(ctx: Arc<Context>, bindings: Store<KeyVaultBinding>) -> Self {
+    pub fn new(ctx: Arc<Context>, bindings: Store<DeserializeGuard<KeyVaultBinding>>) -> Self {
         BindingContext {
             ctx,
             bindings,
@@ -160,7 +160,12 @@ impl BindingContext {
         binding: &KeyVaultBinding,
     ) -> Result<Vec<Arc<KeyVaultBinding>>, ReconcileError> {
         if !self.ctx.stores.is_one_shard() {
-            return Ok(self.bindings.state());
+            return Ok(self
+                .bindings
+                .state()
+                .iter()
+                .filter_map(|b| b.0.as_ref().ok().map(|b| Arc::new(b.clone())))
+                .collect());
         }
         let ns = binding.namespace().unwrap_or_default();
         let api: Api<KeyVaultBinding> = Api::namespaced(self.ctx.client.clone(), &ns);
@@ -571,9 +576,16 @@ async fn write_status(
 
 /// The controller's entry point for one binding: one pass, its ARM requests reserved first.
 pub async fn reconcile(
-    binding: Arc<KeyVaultBinding>,
+    guard: Arc<DeserializeGuard<KeyVaultBinding>>,
     bctx: Arc<BindingContext>,
 ) -> Result<Action, ReconcileError> {
+    let binding = match &guard.0 {
+        Ok(b) => Arc::new(b.clone()),
+        Err(invalid) => {
+            engine::report_invalid_object::<KeyVaultBinding>(&bctx.ctx, invalid).await;
+            return Ok(Action::await_change());
+        }
+    };
     let start = std::time::Instant::now();
     let pass = azop_arm::Pass::new();
     let result = pass.run(reconcile_pass(binding, bctx.clone(), &pass)).await;
@@ -640,7 +652,7 @@ async fn reconcile_pass(
         binding_sync::release_trust(&binding, &bctx, &mut status).await?;
         bctx.last_sync.forget(&binding);
         bctx.verified.forget(&binding);
-        engine::forget_turn(ctx, &failure_key(&binding));
+        engine::forget_turn(ctx, &failure_key(binding.as_ref()));
         engine::remove_finalizer(&api, binding.as_ref()).await?;
         return Ok(Action::await_change());
     }
@@ -652,7 +664,7 @@ async fn reconcile_pass(
     // A binding in sync checks its assignments at its turn on the subscription's calendar, a
     // sync period after the last check; one that changed is off the calendar.
     let budget = binding_budget(&binding, &bctx, &status).await;
-    let key = failure_key(&binding);
+    let key = failure_key(binding.as_ref());
     let due = match &budget {
         Some(BindingBudget {
             subscription,
@@ -832,15 +844,16 @@ async fn reconcile_pass(
 
 /// After a failed reconcile: the engine's backoff by consecutive failures.
 pub fn error_policy(
-    binding: Arc<KeyVaultBinding>,
+    binding: Arc<DeserializeGuard<KeyVaultBinding>>,
     error: &ReconcileError,
     bctx: Arc<BindingContext>,
 ) -> Action {
-    bctx.ctx.backoff_after(&failure_key(&binding), error)
+    bctx.ctx
+        .backoff_after(&failure_key(binding.as_ref()), error)
 }
 
 /// The binding's key in the engine's failure counts.
-fn failure_key(binding: &KeyVaultBinding) -> String {
+fn failure_key(binding: &impl Resource) -> String {
     format!(
         "KeyVaultBinding/{}/{}",
         binding.namespace().unwrap_or_default(),
