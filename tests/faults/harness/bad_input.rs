@@ -236,10 +236,7 @@ fn regenerate_fields(kind: &str, schema: &Value, rng: &mut fastrand::Rng) -> Val
     let mut spec = base_spec(kind);
     for _ in 0..rng.usize(1..=3) {
         let (mut node, mut at) = (&mut spec, schema);
-        loop {
-            let Some(props) = at["properties"].as_object() else {
-                break;
-            };
+        while let Some(props) = at["properties"].as_object() {
             let keys: Vec<&String> = props.keys().collect();
             let key = keys[rng.usize(0..keys.len())].clone();
             let sub = &props[&key];
