@@ -903,6 +903,24 @@ impl Arm {
                     &mut body,
                     json!({"kind": "Base", "sku": {"name": "Base", "tier": "Free"}}),
                 );
+                // What a cluster does not have comes back empty or null, not as the `false` it
+                // was sent (recorded: `"securityProfile": {}`, `"disableLocalAccounts": null`,
+                // `"aadProfile": null` for a cluster without them).
+                let props = &mut body["properties"];
+                if props.pointer("/securityProfile/workloadIdentity/enabled") == Some(&json!(false))
+                    && let Some(security) = props["securityProfile"].as_object_mut()
+                {
+                    security.remove("workloadIdentity");
+                }
+                if props
+                    .get("disableLocalAccounts")
+                    .is_none_or(|v| v == &json!(false))
+                {
+                    props["disableLocalAccounts"] = Value::Null;
+                }
+                if props.get("aadProfile").is_none() {
+                    props["aadProfile"] = Value::Null;
+                }
                 body["eTag"] = json!(uuid::Uuid::new_v4().simple().to_string());
                 body["properties"]["nodeResourceGroup"] = json!(format!(
                     "MC_{}_{}_{loc}",

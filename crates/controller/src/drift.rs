@@ -13,22 +13,26 @@ fn subset(desired: &Value, actual: &Value, key: &str) -> bool {
     match (desired, actual) {
         (Value::Object(d), Value::Object(a)) => d.iter().all(|(k, dv)| match a.get(k) {
             Some(av) => subset(dv, av, k),
-            // A null or empty value azop sets is satisfied by ARM leaving the field out.
-            None => is_empty(dv),
+            // A null, empty or off value azop sets is satisfied by ARM leaving the field out.
+            None => is_unset(dv),
         }),
         (Value::Array(d), Value::Array(a)) => {
             d.len() == a.len() && d.iter().zip(a).all(|(dv, av)| subset(dv, av, key))
         }
         (Value::String(d), Value::String(a)) if case_insensitive(key) => d.eq_ignore_ascii_case(a),
-        (d, a) => d == a || (is_empty(d) && is_empty(a)),
+        (d, a) => d == a || (is_unset(d) && is_unset(a)),
     }
 }
 
-fn is_empty(v: &Value) -> bool {
+/// What ARM answers for a feature that is off: null, empty, `false`, or an object of nothing
+/// but those. AKS answers `"disableLocalAccounts": null` and `"securityProfile": {}` for a
+/// cluster sent `false` for both (recorded), so `false` against null or a missing field is not
+/// a difference; `true` against either still is.
+fn is_unset(v: &Value) -> bool {
     match v {
-        Value::Null => true,
+        Value::Null | Value::Bool(false) => true,
         Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
+        Value::Object(o) => o.values().all(is_unset),
         _ => false,
     }
 }
@@ -93,6 +97,25 @@ mod tests {
             &desired,
             &json!({"location": "westeurope", "tags": {}})
         ));
+    }
+
+    #[test]
+    fn a_feature_left_off_matches_what_arm_answers_for_it() {
+        // Sent for a cluster without workload identity, with local accounts on; answered as
+        // AKS answers (recorded).
+        let desired = json!({"properties": {"disableLocalAccounts": false,
+            "securityProfile": {"workloadIdentity": {"enabled": false}}}});
+        let actual = json!({"properties": {"disableLocalAccounts": null, "securityProfile": {}}});
+        assert!(in_sync(&desired, &actual));
+        assert!(in_sync(&desired, &json!({"properties": {}})));
+        // Switched on, it must be on in Azure.
+        let on = json!({"properties": {"disableLocalAccounts": true,
+            "securityProfile": {"workloadIdentity": {"enabled": true}}}});
+        assert!(!in_sync(&on, &actual));
+        // And switched off, off in Azure.
+        let was_on = json!({"properties": {"disableLocalAccounts": true,
+            "securityProfile": {"workloadIdentity": {"enabled": true}}}});
+        assert!(!in_sync(&desired, &was_on));
     }
 
     #[test]
