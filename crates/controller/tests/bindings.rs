@@ -224,20 +224,7 @@ async fn an_assignment_whose_status_write_was_lost_is_released_with_its_binding(
     )
     .await
     .expect("status forgets the assignment");
-    api.delete("lost", &Default::default())
-        .await
-        .expect("deleted");
-    env.start_operator();
-    for _ in 0..150 {
-        if api.get_opt("lost").await.expect("read").is_none() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        api.get_opt("lost").await.expect("read").is_none(),
-        "finalizer released"
-    );
+    common::delete_while_stopped::<KeyVaultBinding>(&mut env, "team-a", "lost").await;
     assert!(
         env.arm.resource(&ids[0]).is_none(),
         "the identity keeps no access the status forgot"
@@ -279,21 +266,7 @@ async fn a_sync_credential_whose_status_write_was_lost_goes_with_its_binding() {
     b["spec"]["sync"] =
         json!({"secretName": "db", "items": [{"key": "p", "vaultSecret": "db-password"}]});
     create_binding(&env, b).await;
-    let api: Api<KeyVaultBinding> = Api::namespaced(env.client.clone(), "team-a");
-    api.delete("lost-sync", &Default::default())
-        .await
-        .expect("deleted");
-    env.start_operator();
-    for _ in 0..150 {
-        if api.get_opt("lost-sync").await.expect("read").is_none() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        api.get_opt("lost-sync").await.expect("read").is_none(),
-        "finalizer released"
-    );
+    common::delete_while_stopped::<KeyVaultBinding>(&mut env, "team-a", "lost-sync").await;
     assert!(
         env.arm.resource(&credential).is_none(),
         "the identity no longer trusts azop's issuer"

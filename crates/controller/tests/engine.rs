@@ -253,22 +253,8 @@ async fn a_create_whose_status_write_was_lost_is_still_deleted_with_its_object()
     let mut obj = rg("platform", "lost", "westeurope", "Delete");
     obj["metadata"]["finalizers"] = json!([azop_api::FINALIZER]);
     env.create::<ResourceGroup>(obj).await;
-    let api: Api<ResourceGroup> = Api::namespaced(env.client.clone(), "platform");
-    api.delete("lost", &DeleteParams::default())
-        .await
-        .expect("delete");
     env.arm.clear_log();
-    env.start_operator();
-    for _ in 0..100 {
-        if api.get_opt("lost").await.expect("read").is_none() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        api.get_opt("lost").await.expect("read").is_none(),
-        "finalizer released"
-    );
+    common::delete_while_stopped::<ResourceGroup>(&mut env, "platform", "lost").await;
     assert!(
         env.arm.resource(&id).is_none(),
         "the group the lost status never named is deleted"

@@ -228,12 +228,7 @@ async fn ensure_trust(
         sync_credential_name(fi)
     );
     let azure = engine::azure_for_namespace(ctx, &fi.namespace().unwrap_or_default())?;
-    let trusts = |c: &Value| {
-        c.pointer("/properties/issuer")
-            .and_then(Value::as_str)
-            .is_some_and(|i| i.trim_end_matches('/') == own_issuer.trim_end_matches('/'))
-            && c.pointer("/properties/subject").and_then(Value::as_str) == Some(subject.as_str())
-    };
+    let trusts = |c: &Value| trusts_for(c, &own_issuer, &subject);
     if let Some(c) = azure.get(&id, API_VERSION).await?
         && trusts(&c)
     {
@@ -269,6 +264,14 @@ async fn ensure_trust(
         .put(&id, API_VERSION, &serde_json::to_value(body)?)
         .await?;
     Ok(Some(id))
+}
+
+/// Whether federated credential `c` trusts `issuer` for `subject`.
+fn trusts_for(c: &Value, issuer: &str, subject: &str) -> bool {
+    c.pointer("/properties/issuer")
+        .and_then(Value::as_str)
+        .is_some_and(|i| i.trim_end_matches('/') == issuer.trim_end_matches('/'))
+        && c.pointer("/properties/subject").and_then(Value::as_str) == Some(subject)
 }
 
 /// Deletes the credential azop added for its own issuer when no other syncing binding of the
@@ -345,13 +348,10 @@ async fn unrecorded_trust(
         sync_credential_name(&fi)
     );
     let azure = engine::azure_for_namespace(ctx, &ns)?;
-    let made_by_azop = azure.get(&id, API_VERSION).await?.is_some_and(|c| {
-        c.pointer("/properties/issuer")
-            .and_then(Value::as_str)
-            .is_some_and(|i| i.trim_end_matches('/') == own_issuer.trim_end_matches('/'))
-            && c.pointer("/properties/subject").and_then(Value::as_str)
-                == Some(subject(&fi).as_str())
-    });
+    let made_by_azop = azure
+        .get(&id, API_VERSION)
+        .await?
+        .is_some_and(|c| trusts_for(&c, &own_issuer, &subject(&fi)));
     Ok(made_by_azop.then_some(id))
 }
 

@@ -284,6 +284,18 @@ where
     api.delete(name, &kube::api::DeleteParams::default())
         .await
         .expect("deleted");
+    wait_released::<K>(env, ns, name).await;
+}
+
+/// Waits (15 s at most) until `ns/name` is gone, its finalizer released.
+pub async fn wait_released<K>(env: &Env, ns: &str, name: &str)
+where
+    K: kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned,
+{
+    let api: Api<K> = Api::namespaced(env.client.clone(), ns);
     for _ in 0..150 {
         if api.get_opt(name).await.expect("read").is_none() {
             return;
@@ -291,6 +303,23 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("{ns}/{name} was not released by azop's finalizer");
+}
+
+/// With the operator stopped: deletes `ns/name` (its finalizer keeps it), starts the operator
+/// and waits until the object is released.
+pub async fn delete_while_stopped<K>(env: &mut Env, ns: &str, name: &str)
+where
+    K: kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned,
+{
+    Api::<K>::namespaced(env.client.clone(), ns)
+        .delete(name, &kube::api::DeleteParams::default())
+        .await
+        .expect("deleted");
+    env.start_operator();
+    wait_released::<K>(env, ns, name).await;
 }
 
 /// A kube-emulator with azop's CRDs installed, and a client for it.
