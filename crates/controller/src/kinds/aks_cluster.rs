@@ -112,8 +112,23 @@ fn network_profile(spec: &azop_api::AksClusterSpec) -> NetworkProfile {
     }
 }
 
+/// Every addon azop manages, on or off: one turned off in the spec is sent `enabled: false`,
+/// so a cluster where it was on is updated (an addon left out of the body would be left on),
+/// while a cluster that never had it reads as in sync (AKS omits or answers `false`).
 fn addon_profiles(spec: &azop_api::AksClusterSpec) -> BTreeMap<String, AddonProfile> {
-    let mut addons = BTreeMap::new();
+    let mut addons: BTreeMap<String, AddonProfile> =
+        ["azureKeyvaultSecretsProvider", "azurepolicy", "omsagent"]
+            .into_iter()
+            .map(|name| {
+                (
+                    name.to_string(),
+                    AddonProfile {
+                        enabled: Some(false),
+                        ..AddonProfile::default()
+                    },
+                )
+            })
+            .collect();
     let on = |config: Option<BTreeMap<String, String>>| AddonProfile {
         enabled: Some(true),
         config,
@@ -239,7 +254,9 @@ impl AzureKind for AksCluster {
             network_profile: Some(network_profile(spec)),
             api_server_access_profile: Some(ApiServerAccessProfile {
                 enable_private_cluster: Some(spec.api_server.private),
-                authorized_ip_ranges: (!spec.api_server.authorized_ip_ranges.is_empty())
+                // Always sent for a public API server: emptied in the spec, emptied in Azure
+                // (an empty list is how AKS is told to drop them).
+                authorized_ip_ranges: (!spec.api_server.private)
                     .then(|| spec.api_server.authorized_ip_ranges.clone()),
                 ..ApiServerAccessProfile::default()
             }),
@@ -458,7 +475,7 @@ mod tests {
             "network": {"plugin": "azure", "pluginMode": "overlay", "policy": "cilium", "outboundType": "natGateway",
                         "podCidr": "10.244.0.0/16", "serviceCidr": "10.0.0.0/16", "dnsServiceIP": "10.0.0.10",
                         "subnetId": "/subscriptions/s/resourceGroups/n/providers/Microsoft.Network/virtualNetworks/v/subnets/nodes"},
-            "apiServer": {"private": true, "authorizedIpRanges": ["203.0.113.0/24"]},
+            "apiServer": {"private": false, "authorizedIpRanges": ["203.0.113.0/24"]},
             "oidcIssuer": true, "workloadIdentity": true,
             "entraId": {"azureRbac": true, "adminGroupObjectIds": ["33333333-3333-3333-3333-333333333333"]},
             "disableLocalAccounts": true,
@@ -489,7 +506,7 @@ mod tests {
             ),
             (
                 "/properties/apiServerAccessProfile",
-                json!({"enablePrivateCluster": true, "authorizedIPRanges": ["203.0.113.0/24"]}),
+                json!({"enablePrivateCluster": false, "authorizedIPRanges": ["203.0.113.0/24"]}),
             ),
             ("/properties/oidcIssuerProfile", json!({"enabled": true})),
             (
