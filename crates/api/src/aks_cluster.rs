@@ -43,7 +43,8 @@ use crate::naming::{
     validation = Rule::new("!has(oldSelf.oidcIssuer) || !oldSelf.oidcIssuer || self.oidcIssuer").message("oidcIssuer cannot be turned off once enabled (AKS refuses it)"),
     validation = Rule::new("self.nodePools.exists(p, p.mode == 'System')").message("at least one node pool must have mode System"),
     validation = Rule::new("!has(self.kubeconfigSecret) || self.kubeconfigSecret.kind != 'Admin' || !self.disableLocalAccounts").message("kubeconfigSecret.kind Admin needs local accounts: set disableLocalAccounts to false or use kind User"),
-    validation = Rule::new("!self.disableLocalAccounts || has(self.entraId)").message("disableLocalAccounts requires entraId: without local accounts, sign-in is through Entra ID")
+    validation = Rule::new("!self.disableLocalAccounts || has(self.entraId)").message("disableLocalAccounts requires entraId: without local accounts, sign-in is through Entra ID"),
+    validation = Rule::new("!has(oldSelf.entraId) || has(self.entraId)").message("entraId cannot be removed once set: AKS cannot turn managed Entra ID integration off")
 )]
 pub struct AksClusterSpec {
     /// Name, location, tags and policies.
@@ -53,8 +54,13 @@ pub struct AksClusterSpec {
     #[serde(flatten)]
     pub placement: ResourceGroupPlacement,
     /// The control plane's Kubernetes version, `1.31` or `1.31.2`. Omitted: AKS's default.
+    /// Moves up one minor version at a time (AKS neither downgrades nor skips a minor).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9]+\.[0-9]+(\.[0-9]+)?$"))]
+    #[schemars(regex(pattern = r"^[0-9]+\.[0-9]+(\.[0-9]+)?$"), length(max = 16))]
+    #[x_kube(
+        validation = Rule::new("self.split('.')[0] == oldSelf.split('.')[0] && int(self.split('.')[1]) >= int(oldSelf.split('.')[1]) && int(self.split('.')[1]) <= int(oldSelf.split('.')[1]) + 1").message("kubernetesVersion moves up one minor version at a time: AKS cannot downgrade a cluster or skip a minor version"),
+        validation = Rule::new("int(self.split('.')[1]) != int(oldSelf.split('.')[1]) || size(self.split('.')) < 3 || size(oldSelf.split('.')) < 3 || int(self.split('.')[2]) >= int(oldSelf.split('.')[2])").message("kubernetesVersion cannot go back to an earlier patch version: AKS cannot downgrade a cluster")
+    )]
     pub kubernetes_version: Option<String>,
     /// The DNS prefix of the API server's FQDN. Immutable.
     #[schemars(regex(pattern = DNS_PREFIX_PATTERN))]

@@ -539,6 +539,41 @@ const CASES: &[Case] = &[
         expect: "spec.dnsPrefix: Invalid value: \"string\": dnsPrefix is immutable",
     },
     Case {
+        what: "Kubernetes downgraded",
+        kind: "AksCluster",
+        name: "prod",
+        create: &[],
+        update: &[("spec.kubernetesVersion", r#""1.30""#)],
+        expect: "spec.kubernetesVersion: Invalid value: \"string\": kubernetesVersion moves up one minor version at a time: AKS cannot downgrade a cluster or skip a minor version",
+    },
+    Case {
+        what: "a minor version skipped",
+        kind: "AksCluster",
+        name: "prod",
+        create: &[],
+        update: &[("spec.kubernetesVersion", r#""1.33""#)],
+        expect: "spec.kubernetesVersion: Invalid value: \"string\": kubernetesVersion moves up one minor version at a time",
+    },
+    Case {
+        what: "a patch version downgraded",
+        kind: "AksCluster",
+        name: "prod",
+        create: &[("spec.kubernetesVersion", r#""1.31.3""#)],
+        update: &[("spec.kubernetesVersion", r#""1.31.2""#)],
+        expect: "spec.kubernetesVersion: Invalid value: \"string\": kubernetesVersion cannot go back to an earlier patch version",
+    },
+    Case {
+        what: "entraId removed",
+        kind: "AksCluster",
+        name: "prod",
+        create: &[],
+        update: &[
+            ("spec.entraId", "null"),
+            ("spec.disableLocalAccounts", "false"),
+        ],
+        expect: "spec: Invalid value: \"object\": entraId cannot be removed once set",
+    },
+    Case {
         what: "network plugin changed",
         kind: "AksCluster",
         name: "prod",
@@ -645,6 +680,30 @@ fn each_bad_object_is_refused_with_a_message_naming_the_field() {
         CASES.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn a_cluster_moves_up_one_minor_or_any_patch_at_a_time() {
+    let api = ApiServer::new();
+    for (from, to) in [
+        ("1.31", "1.32"),
+        ("1.31", "1.31.5"),
+        ("1.31.2", "1.31.3"),
+        ("1.31.9", "1.32.1"),
+        ("1.31", "1.31"),
+    ] {
+        let mut obj = example("AksCluster", "prod");
+        apply(
+            &mut obj,
+            &[("spec.kubernetesVersion", &format!("{from:?}"))],
+        );
+        let old = api.admit(obj, None).expect("the original is admitted");
+        let mut new = old.clone();
+        apply(&mut new, &[("spec.kubernetesVersion", &format!("{to:?}"))]);
+        if let Err(e) = api.admit(new, Some(&old)) {
+            panic!("{from} → {to} refused: {e:?}");
+        }
+    }
 }
 
 #[test]
