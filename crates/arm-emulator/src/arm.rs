@@ -55,7 +55,7 @@ impl Answer {
             headers: Vec::new(),
         }
     }
-    fn empty(status: u16) -> Self {
+    pub(crate) fn empty(status: u16) -> Self {
         Answer {
             status,
             body: None,

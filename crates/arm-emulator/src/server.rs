@@ -557,6 +557,13 @@ fn route(
             state.arm.put(&target, current, headers, &cfg, &base)
         }
         Method::DELETE => state.arm.delete(&target, &cfg, &base),
+        // Check existence (ResourceGroups_CheckExistence, Resources_CheckExistenceById): 204
+        // or 404, no body either way.
+        Method::HEAD => match state.arm.get(&target) {
+            Ok(_) => Ok(arm::Answer::empty(204)),
+            Err(e) if e.status == 404 => Ok(arm::Answer::empty(404)),
+            Err(e) => Err(e),
+        },
         _ => Err(ArmError::new(
             405,
             "MethodNotAllowed",

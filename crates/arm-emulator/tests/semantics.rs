@@ -405,6 +405,16 @@ async fn each_principal_has_its_own_buckets_under_the_subscriptions_global_one()
 }
 
 #[tokio::test]
+async fn head_on_a_group_says_whether_it_exists() {
+    let env = Env::new(fast()).await;
+    let rg = env.group("there").await;
+    let (status, _, body) = env.call("HEAD", &rg, None).await;
+    assert_eq!((status, body), (204, Value::Null));
+    let missing = rg.replace("/there", "/missing");
+    assert_eq!(env.call("HEAD", &missing, None).await.0, 404);
+}
+
+#[tokio::test]
 async fn a_held_answer_is_done_and_logged_before_the_caller_hears() {
     let env = Env::new(fast()).await;
     let rg = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/held";
