@@ -272,14 +272,25 @@ impl Env {
     }
 }
 
-/// Deletes a namespaced object and waits (15 s at most) until azop's finalizer lets it go.
-pub async fn delete_and_wait<K>(env: &Env, ns: &str, name: &str)
-where
+/// A namespaced kind the tests read and delete.
+pub trait Namespaced:
+    kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + std::fmt::Debug
+    + serde::de::DeserializeOwned
+{
+}
+
+impl<K> Namespaced for K where
     K: kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
         + std::fmt::Debug
-        + serde::de::DeserializeOwned,
+        + serde::de::DeserializeOwned
 {
+}
+
+/// Deletes a namespaced object and waits (15 s at most) until azop's finalizer lets it go.
+pub async fn delete_and_wait<K: Namespaced>(env: &Env, ns: &str, name: &str) {
     let api: Api<K> = Api::namespaced(env.client.clone(), ns);
     api.delete(name, &kube::api::DeleteParams::default())
         .await
@@ -288,13 +299,7 @@ where
 }
 
 /// Waits (15 s at most) until `ns/name` is gone, its finalizer released.
-pub async fn wait_released<K>(env: &Env, ns: &str, name: &str)
-where
-    K: kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned,
-{
+pub async fn wait_released<K: Namespaced>(env: &Env, ns: &str, name: &str) {
     let api: Api<K> = Api::namespaced(env.client.clone(), ns);
     for _ in 0..150 {
         if api.get_opt(name).await.expect("read").is_none() {
@@ -307,13 +312,7 @@ where
 
 /// With the operator stopped: deletes `ns/name` (its finalizer keeps it), starts the operator
 /// and waits until the object is released.
-pub async fn delete_while_stopped<K>(env: &mut Env, ns: &str, name: &str)
-where
-    K: kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned,
-{
+pub async fn delete_while_stopped<K: Namespaced>(env: &mut Env, ns: &str, name: &str) {
     Api::<K>::namespaced(env.client.clone(), ns)
         .delete(name, &kube::api::DeleteParams::default())
         .await
