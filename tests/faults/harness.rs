@@ -23,15 +23,41 @@ const NS: &str = "faults";
 /// afterwards in everything the operator wrote.
 const ARM_TOKEN: &str = "faults-arm-token-5ecr3t-5d1c0a77";
 const ISSUER: &str = "https://issuer.faults.test/cluster/";
-/// The kinds a set holds, with their plurals; deleted in this order's reverse.
-const KINDS: [(&str, &str); 6] = [
-    ("ResourceGroup", "resourcegroups"),
-    ("KeyVault", "keyvaults"),
-    ("FederatedIdentity", "federatedidentities"),
-    ("RoleAssignment", "roleassignments"),
-    ("KeyVaultBinding", "keyvaultbindings"),
-    ("AksCluster", "aksclusters"),
+/// The kinds a set holds; deleted in this order's reverse.
+const KINDS: [&str; 6] = [
+    "ResourceGroup",
+    "KeyVault",
+    "FederatedIdentity",
+    "RoleAssignment",
+    "KeyVaultBinding",
+    "AksCluster",
 ];
+
+/// Every azop kind's API resource and whether it is namespaced, from the CRDs azop serves.
+fn resource_of(kind: &str) -> (ApiResource, bool) {
+    static RESOURCES: std::sync::LazyLock<Vec<(ApiResource, bool)>> =
+        std::sync::LazyLock::new(|| {
+            azop_api::crds()
+                .into_iter()
+                .map(|crd| {
+                    let gvk = GroupVersionKind::gvk(
+                        azop_api::GROUP,
+                        azop_api::VERSION,
+                        &crd.spec.names.kind,
+                    );
+                    (
+                        ApiResource::from_gvk_with_plural(&gvk, &crd.spec.names.plural),
+                        crd.spec.scope == "Namespaced",
+                    )
+                })
+                .collect()
+        });
+    RESOURCES
+        .iter()
+        .find(|(ar, _)| ar.kind == kind)
+        .cloned()
+        .unwrap_or_else(|| panic!("{kind} is not an azop kind"))
+}
 
 /// How much a run does.
 pub struct Scale {
@@ -265,17 +291,13 @@ impl Env {
         }
     }
 
+    /// The objects of an azop kind: in the suite's namespace, or cluster-wide for a
+    /// cluster-scoped kind.
     fn api(&self, kind: &str) -> Api<DynamicObject> {
-        let plural = KINDS
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, p)| *p)
-            .expect("a kind of the suite");
-        let ar = ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk(azop_api::GROUP, azop_api::VERSION, kind),
-            plural,
-        );
-        Api::namespaced_with(self.client.clone(), NS, &ar)
+        match resource_of(kind) {
+            (ar, true) => Api::namespaced_with(self.client.clone(), NS, &ar),
+            (ar, false) => Api::all_with(self.client.clone(), &ar),
+        }
     }
 
     /// The sets that should exist.
@@ -316,7 +338,7 @@ impl Env {
     }
 
     async fn delete_set(&mut self, i: usize) {
-        for (kind, _) in KINDS.iter().rev() {
+        for kind in KINDS.iter().rev() {
             let name = object_name(kind, i);
             match self.api(kind).delete(&name, &DeleteParams::default()).await {
                 Ok(_) => {}
@@ -333,7 +355,7 @@ impl Env {
     async fn unconverged(&self) -> Vec<String> {
         let mut out = Vec::new();
         for (i, live) in &self.sets {
-            for (kind, _) in KINDS {
+            for kind in KINDS {
                 let name = object_name(kind, *i);
                 let got = self.api(kind).get_opt(&name).await.ok().flatten();
                 match (live, got) {
@@ -469,7 +491,7 @@ impl Env {
         for (name, json) in listed(events).await.into_iter().chain(listed(core).await) {
             look(format!("Event {name}"), &json);
         }
-        for (kind, _) in KINDS {
+        for kind in KINDS {
             for (name, json) in listed(self.api(kind)).await {
                 look(format!("{kind} {name}"), &json);
             }

@@ -1009,7 +1009,7 @@ pub(crate) async fn report_invalid_object<K>(
 ) where
     K: Resource<DynamicType = ()> + serde::de::DeserializeOwned,
 {
-    let (kind, api_version) = (K::kind(&()), K::api_version(&()));
+    let kind = K::kind(&());
     let why = unreadable_because::<K>(&ctx.client, invalid).await;
     let meta = &invalid.metadata;
     tracing::warn!(
@@ -1024,24 +1024,25 @@ pub(crate) async fn report_invalid_object<K>(
         Some(ErrorClass::InvalidObject.as_str()),
         Duration::ZERO,
     );
+    publish_unreadable::<K>(&ctx.recorder, meta, &why).await;
+}
+
+/// The `InvalidObject` Warning Event about an object of `K` azop cannot read (`meta`, all
+/// that deserialised of it), `why` as its note.
+pub(crate) async fn publish_unreadable<K: Resource<DynamicType = ()>>(
+    recorder: &Recorder,
+    meta: &kube::api::ObjectMeta,
+    why: &str,
+) {
     let reference = ObjectReference {
-        api_version: Some(api_version.to_string()),
-        kind: Some(kind.to_string()),
+        api_version: Some(K::api_version(&()).to_string()),
+        kind: Some(K::kind(&()).to_string()),
         name: meta.name.clone(),
         namespace: meta.namespace.clone(),
         uid: meta.uid.clone(),
         resource_version: meta.resource_version.clone(),
         field_path: None,
     };
-    publish_unreadable(&ctx.recorder, &reference, &why).await;
-}
-
-/// The `InvalidObject` Warning Event about an object azop cannot read, `why` as its note.
-pub(crate) async fn publish_unreadable(
-    recorder: &Recorder,
-    reference: &ObjectReference,
-    why: &str,
-) {
     let event = Event {
         type_: EventType::Warning,
         reason: Reason::InvalidObject.as_str().to_string(),
@@ -1054,7 +1055,7 @@ pub(crate) async fn publish_unreadable(
         action: "Reconcile".to_string(),
         secondary: None,
     };
-    if let Err(e) = recorder.publish(&event, reference).await {
+    if let Err(e) = recorder.publish(&event, &reference).await {
         tracing::debug!(error = %e, "could not publish an event");
     }
 }

@@ -395,18 +395,11 @@ async fn tell_unreadable(
         // required field): an Event says it instead.
         Err(kube::Error::Api(e)) => {
             tracing::warn!(kind = "AzureProfile", name = %name, error = %error, status_write = %e, "profile does not deserialise; it governs nothing (its status could not say so)");
-            let reference = k8s_openapi::api::core::v1::ObjectReference {
-                api_version: Some(AzureProfile::api_version(&()).to_string()),
-                kind: Some("AzureProfile".to_string()),
-                name: Some(name.clone()),
-                uid: Some(uid.clone()),
-                ..Default::default()
-            };
             let recorder =
                 kube::runtime::events::Recorder::new(api.clone().into_client(), "azop".into());
-            crate::engine::publish_unreadable(
+            crate::engine::publish_unreadable::<AzureProfile>(
                 &recorder,
-                &reference,
+                meta,
                 &format!("{error}; it governs no namespace until its spec is fixed"),
             )
             .await;

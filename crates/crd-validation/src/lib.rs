@@ -260,25 +260,41 @@ impl Schema {
     /// before a rule existed can still get its status written or its finalizers changed.
     /// An empty answer means the object is admitted.
     pub fn validate(&self, object: &Value, old: Option<&Value>) -> Vec<FieldError> {
-        // The old object as the apiserver reads it from storage: defaulted by today's schema.
-        let old_read = |errors: &Vec<FieldError>| {
-            old.filter(|_| !errors.is_empty()).map(|o| {
-                let mut o = o.clone();
-                self.prune_and_default(&mut o);
-                o
-            })
-        };
-        let errors = self.validate_structure(object);
-        let defaulted = old_read(&errors);
-        let errors = ratchet(errors, object, defaulted.as_ref());
+        let errors = self.ratchet(self.validate_structure(object), object, old);
         // The apiserver reports structural errors first; CEL over a mistyped value would only
         // add noise, so rules run on a structurally valid object.
         if !errors.is_empty() {
             return errors;
         }
-        let errors = self.validate_rules(object, old);
-        let defaulted = old_read(&errors);
-        ratchet(errors, object, defaulted.as_ref())
+        self.ratchet(self.validate_rules(object, old), object, old)
+    }
+
+    /// Drops the errors an update did not cause: those about a value equal to the old object's
+    /// at the same path (for a missing required field, its parent object unchanged). The old
+    /// object is compared as the apiserver reads it from storage: defaulted by today's schema.
+    fn ratchet(
+        &self,
+        errors: Vec<FieldError>,
+        object: &Value,
+        old: Option<&Value>,
+    ) -> Vec<FieldError> {
+        let Some(old) = old.filter(|_| !errors.is_empty()) else {
+            return errors;
+        };
+        let mut old = old.clone();
+        self.prune_and_default(&mut old);
+        errors
+            .into_iter()
+            .filter(|e| {
+                let path = if e.reason == "FieldValueRequired" {
+                    parent_path(&e.field)
+                } else {
+                    e.field.as_str()
+                };
+                // The root is never unchanged on an update worth validating.
+                path.is_empty() || lookup(object, path) != lookup(&old, path)
+            })
+            .collect()
     }
 
     fn validate_structure(&self, object: &Value) -> Vec<FieldError> {
@@ -589,27 +605,6 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-/// Finds the value at a `a.b[2].c` path, as kube-cel reports paths.
-/// Drops the errors an update did not cause: those about a value equal to the old object's at
-/// the same path (for a missing required field, its parent object unchanged).
-fn ratchet(errors: Vec<FieldError>, object: &Value, old: Option<&Value>) -> Vec<FieldError> {
-    let Some(old) = old else {
-        return errors;
-    };
-    errors
-        .into_iter()
-        .filter(|e| {
-            let path = if e.reason == "FieldValueRequired" {
-                parent_path(&e.field)
-            } else {
-                e.field.as_str()
-            };
-            // The root is never unchanged on an update worth validating.
-            path.is_empty() || lookup(object, path) != lookup(old, path)
-        })
-        .collect()
-}
-
 /// `spec.pools[1].name` → `spec.pools[1]`; `spec.pools[1]` → `spec.pools`; `spec` → ``.
 fn parent_path(path: &str) -> &str {
     match path.rfind(['.', '[']) {
@@ -618,6 +613,7 @@ fn parent_path(path: &str) -> &str {
     }
 }
 
+/// Finds the value at a `a.b[2].c` path, as kube-cel reports paths.
 fn lookup<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
     let mut cur = root;
     if path.is_empty() {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{Map, Value, json};
 
 use super::{Env, NS, Row, Scale, finish, peak_rate};
@@ -15,29 +15,16 @@ use super::{Env, NS, Row, Scale, finish, peak_rate};
 /// The label every bad object carries, for listing and deleting them.
 const LABEL: &str = "faults-bad";
 
-/// Every kind azop serves: (kind, plural, namespaced).
-const KINDS: [(&str, &str, bool); 7] = [
-    ("ResourceGroup", "resourcegroups", true),
-    ("KeyVault", "keyvaults", true),
-    ("FederatedIdentity", "federatedidentities", true),
-    ("RoleAssignment", "roleassignments", true),
-    ("KeyVaultBinding", "keyvaultbindings", true),
-    ("AksCluster", "aksclusters", true),
-    ("AzureProfile", "azureprofiles", false),
+/// Every kind azop serves: a set's kinds and the profile.
+const KINDS: [&str; 7] = [
+    "ResourceGroup",
+    "KeyVault",
+    "FederatedIdentity",
+    "RoleAssignment",
+    "KeyVaultBinding",
+    "AksCluster",
+    "AzureProfile",
 ];
-
-fn api(env: &Env, kind: &str) -> Api<DynamicObject> {
-    let (_, plural, namespaced) = KINDS.iter().find(|(k, _, _)| *k == kind).expect("a kind");
-    let ar = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk(azop_api::GROUP, azop_api::VERSION, kind),
-        plural,
-    );
-    if *namespaced {
-        Api::namespaced_with(env.client.clone(), NS, &ar)
-    } else {
-        Api::all_with(env.client.clone(), &ar)
-    }
-}
 
 /// A valid spec of each kind, its references pointing at `-bad-` objects (never the good
 /// sets'), a profile selecting no namespace that exists.
@@ -288,7 +275,7 @@ async fn apply_crds(env: &Env, crds: Vec<CustomResourceDefinition>) {
 fn object(kind: &str, name: &str, spec: Option<Value>) -> DynamicObject {
     let mut o = json!({"apiVersion": format!("{}/{}", azop_api::GROUP, azop_api::VERSION),
         "kind": kind, "metadata": {"name": name, "labels": {LABEL: "yes"}}});
-    if KINDS.iter().any(|(k, _, ns)| *k == kind && *ns) {
+    if super::resource_of(kind).1 {
         o["metadata"]["namespace"] = json!(NS);
     }
     if let Some(s) = spec {
@@ -360,9 +347,9 @@ async fn evented(env: &Env) -> BTreeSet<String> {
 
 async fn bad_objects(env: &Env) -> Vec<(String, DynamicObject)> {
     let mut out = Vec::new();
-    for (kind, _, _) in KINDS {
+    for kind in KINDS {
         let lp = kube::api::ListParams::default().labels(&format!("{LABEL}=yes"));
-        if let Ok(list) = api(env, kind).list(&lp).await {
+        if let Ok(list) = env.api(kind).list(&lp).await {
             out.extend(list.items.into_iter().map(|o| (kind.to_string(), o)));
         }
     }
@@ -378,7 +365,7 @@ pub async fn bad_input(env: &mut Env, scale: &Scale, seed: u64) -> Row {
     apply_crds(env, relaxed_crds()).await;
     let mut stored = 0;
     for n in 0..scale.malformed {
-        let kind = KINDS[n % KINDS.len()].0;
+        let kind = KINDS[n % KINDS.len()];
         let name = format!("bad-s-{}-{n}", kind.to_ascii_lowercase());
         let mut spec = malformed(kind, &mut rng);
         // A profile that still reads, with an emptied selector, would govern every namespace
@@ -390,7 +377,7 @@ pub async fn bad_input(env: &mut Env, scale: &Scale, seed: u64) -> Row {
             *selector = json!({"matchLabels": {"bad-input": "never"}});
         }
         let o = object(kind, &name, spec);
-        if api(env, kind).create(&Default::default(), &o).await.is_ok() {
+        if env.api(kind).create(&Default::default(), &o).await.is_ok() {
             stored += 1;
         }
     }
@@ -410,7 +397,7 @@ pub async fn bad_input(env: &mut Env, scale: &Scale, seed: u64) -> Row {
     let (mut admitted, mut refused, mut attempts) = (0, 0, 0);
     let mut orphaned: BTreeSet<String> = BTreeSet::new();
     while admitted < scale.malformed && attempts < scale.malformed * 6 {
-        let kind = KINDS[attempts % KINDS.len()].0;
+        let kind = KINDS[attempts % KINDS.len()];
         let name = format!("bad-g-{}-{attempts}", kind.to_ascii_lowercase());
         attempts += 1;
         let mut spec = if rng.bool() {
@@ -426,7 +413,8 @@ pub async fn bad_input(env: &mut Env, scale: &Scale, seed: u64) -> Row {
         let kept = spec["deletionPolicy"] == "Orphan"
             || spec["adopt"] == true
             || spec["managementPolicy"] == "Observe";
-        match api(env, kind)
+        match env
+            .api(kind)
             .create(&Default::default(), &object(kind, &name, Some(spec)))
             .await
         {
@@ -506,7 +494,7 @@ pub async fn bad_input(env: &mut Env, scale: &Scale, seed: u64) -> Row {
     // Deleting them all: every one goes, and what they made in Azure with it.
     for (kind, o) in bad_objects(env).await {
         let name = o.metadata.name.clone().unwrap_or_default();
-        let _ = api(env, &kind).delete(&name, &Default::default()).await;
+        let _ = env.api(&kind).delete(&name, &Default::default()).await;
     }
     let gone_by = Instant::now() + scale.converge_cap;
     let mut left = bad_objects(env).await;

@@ -626,22 +626,23 @@ async fn reconcile_pass(
         // identity would keep its access. `release` deletes only what carries the binding mark
         // and no other binding needs; when the spec names nothing now (the vault or identity
         // gone, policy refusing), the status alone is what can be known.
-        if binding.spec.deletion_policy == DeletionPolicy::Delete
-            && let Ok((vault_id, principal)) =
+        if binding.spec.deletion_policy == DeletionPolicy::Delete {
+            if let Ok((vault_id, principal)) =
                 crate::references::for_delete(gate(&binding, ctx)).await
-            && let Ok(wanted) =
-                wanted_assignments(&binding, &vault_id, &principal, &ctx.config.cluster_id)
-        {
-            for (id, _) in wanted {
-                if !held.iter().any(|h| h.eq_ignore_ascii_case(&id)) {
-                    held.push(id);
+                && let Ok(wanted) =
+                    wanted_assignments(&binding, &vault_id, &principal, &ctx.config.cluster_id)
+            {
+                for (id, _) in wanted {
+                    if !held.iter().any(|h| h.eq_ignore_ascii_case(&id)) {
+                        held.push(id);
+                    }
                 }
             }
-        }
-        if binding.spec.deletion_policy == DeletionPolicy::Delete && !held.is_empty() {
-            let azure = vault_azure(&binding, ctx)?;
-            for id in &held {
-                release(&binding, &bctx, azure.as_ref(), id).await?;
+            if !held.is_empty() {
+                let azure = vault_azure(&binding, ctx)?;
+                for id in &held {
+                    release(&binding, &bctx, azure.as_ref(), id).await?;
+                }
             }
         }
         // The credential azop added for its own issuer is sync's plumbing, not something the
