@@ -265,6 +265,49 @@ async fn a_create_whose_status_write_was_lost_is_still_deleted_with_its_object()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_object_without_a_status_cannot_delete_what_another_object_owns() {
+    // Hostile: an object with no status whose spec names a group another object owns (or
+    // nobody azop knows), deleted before the operator ever looked at it.
+    let mut env = Env::start(Options::default()).await;
+    env.stop_operator().await;
+    for (group, owner) in [
+        ("owned", Some("test/platform/ResourceGroup/owner")),
+        ("foreign", None),
+    ] {
+        let mut tags = json!({"team": "a"});
+        if let Some(o) = owner {
+            tags["azop.dev/owner"] = json!(o);
+        }
+        azop_controller::azure::Azure::put(
+            &env.arm_client,
+            &rg_id(group),
+            azop_arm::resources::resource_group::API_VERSION,
+            &json!({"location": "westeurope", "tags": tags}),
+        )
+        .await
+        .expect("group made");
+        let mut obj = rg(
+            "platform",
+            &format!("thief-{group}"),
+            "westeurope",
+            "Delete",
+        );
+        obj["spec"]["azureName"] = json!(group);
+        obj["metadata"]["finalizers"] = json!([azop_api::FINALIZER]);
+        env.create::<ResourceGroup>(obj).await;
+    }
+    env.arm.clear_log();
+    common::delete_while_stopped::<ResourceGroup>(&mut env, "platform", "thief-owned").await;
+    env.stop_operator().await;
+    common::delete_while_stopped::<ResourceGroup>(&mut env, "platform", "thief-foreign").await;
+    for group in ["owned", "foreign"] {
+        assert!(env.arm.resource(&rg_id(group)).is_some(), "{group} stays");
+    }
+    assert_eq!(env.writes(), 0, "no ARM write");
+    env.stop_operator().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resource_owned_by_another_object_is_never_touched() {
     let mut env = Env::start(Options::default()).await;
     let id = rg_id("rg1");
