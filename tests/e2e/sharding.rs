@@ -95,6 +95,15 @@ impl Azure for Recording {
         self.touched.push("POLL", "");
         Azure::poll(&self.arm, token)
     }
+
+    fn post<'a>(
+        &'a self,
+        id: &'a str,
+        api_version: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Value>, AzureError>> {
+        self.touched.push("POST", id);
+        Azure::post(&self.arm, id, api_version)
+    }
 }
 
 /// One running operator.

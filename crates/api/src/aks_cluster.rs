@@ -447,6 +447,13 @@ pub struct AksClusterStatus {
     /// The control plane's running version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_kubernetes_version: Option<String>,
+    /// The version the spec asks of the control plane; azop gets there one minor version at a
+    /// time, the control plane first, then each pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_kubernetes_version: Option<String>,
+    /// The Secret azop wrote the kubeconfig to (owned by this AksCluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig_secret: Option<String>,
     /// `Running` or `Stopped`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power_state: Option<String>,
@@ -488,6 +495,9 @@ pub struct NodePoolStatus {
     /// The pool's running Kubernetes version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_orchestrator_version: Option<String>,
+    /// The version the spec asks of the pool (its own, or the control plane's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_orchestrator_version: Option<String>,
 }
 
 crate::azure_backed!(AksCluster, AksClusterStatus, AksCluster, placed);

@@ -48,7 +48,7 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn json(status: u16, body: Value) -> Self {
+    pub(crate) fn json(status: u16, body: Value) -> Self {
         Answer {
             status,
             body: Some(body),
@@ -84,7 +84,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn type_name(self) -> &'static str {
+    pub(crate) fn type_name(self) -> &'static str {
         match self {
             Kind::ResourceGroup => "Microsoft.Resources/resourceGroups",
             Kind::ManagedCluster => "Microsoft.ContainerService/managedClusters",
@@ -234,6 +234,9 @@ pub struct Arm {
     /// The vaults' secrets (their data plane). They outlive a soft delete, so a recovered vault
     /// has them back, and go when the vault is purged or removed with its group.
     pub secrets: crate::keyvault::Secrets,
+    /// How many times each cluster's certificates were rotated (lower-cased id): its
+    /// credentials change with each rotation, and only then.
+    pub certificate_rotations: HashMap<String, u32>,
 }
 
 /// The object id ARM records as creator of what the emulator's callers create (any bearer token
@@ -384,7 +387,9 @@ impl Arm {
             }
         }
         for op in done {
-            if op.fails_with.is_some() {
+            if op.resource.contains("/agentpools/") {
+                self.settle_pool(&op.resource, op.delete, op.fails_with.is_some());
+            } else if op.fails_with.is_some() {
                 // A failed operation leaves the resource as it got: Failed, and kept (a failed
                 // delete too).
                 if let Some(r) = self.resources.get_mut(&op.resource) {
@@ -435,6 +440,11 @@ impl Arm {
     /// GET.
     pub fn get(&mut self, t: &Target) -> Result<Answer, ArmError> {
         self.settle();
+        if t.kind == Kind::AgentPool
+            && let Some(pool) = self.pool(&t.id.to_ascii_lowercase())
+        {
+            return Ok(Answer::json(200, pool));
+        }
         if let Some(r) = self.resources.get(&t.id.to_ascii_lowercase()) {
             let etag = r
                 .body
@@ -535,6 +545,9 @@ impl Arm {
     /// GET of a child collection (`.../federatedIdentityCredentials`, `.../agentPools`).
     pub fn list_children(&mut self, parent: &str, child_type: &str) -> Value {
         self.settle();
+        if child_type.eq_ignore_ascii_case("agentPools") {
+            return self.list_pools(parent);
+        }
         let prefix = format!(
             "{}/{}/",
             parent.to_ascii_lowercase(),
@@ -632,6 +645,9 @@ impl Arm {
             // AKS treats an explicit null as "not set" (clients serialise unset fields as null).
             drop_nulls(&mut body);
         }
+        if t.kind == Kind::AgentPool {
+            return self.put_pool(t, body, cfg, base);
+        }
         let lower = t.id.to_ascii_lowercase();
         let existing = self.resources.get(&lower).cloned();
         if let Some(m) = headers.get("if-match") {
@@ -680,6 +696,16 @@ impl Arm {
         {
             // AKS makes the first pool without a mode the System pool.
             first["mode"] = json!("System");
+        }
+        if t.kind == Kind::ManagedCluster
+            && let Some(e) = &existing
+        {
+            if body.pointer("/properties/kubernetesVersion").is_none()
+                && let Some(v) = e.body.pointer("/properties/kubernetesVersion")
+            {
+                body["properties"]["kubernetesVersion"] = v.clone();
+            }
+            self.merge_cluster_pools(&e.body, &mut body)?;
         }
         self.validate(t, &body, existing.as_ref(), cfg)?;
         let props = body
@@ -972,27 +998,8 @@ impl Arm {
                 }
                 busy_until = Some(Instant::now() + cfg.lro_duration);
             }
-            Kind::AgentPool => {
-                let cluster_version = t
-                    .parent
-                    .as_ref()
-                    .and_then(|p| self.resources.get(&p.to_ascii_lowercase()))
-                    .and_then(|c| {
-                        c.body
-                            .pointer("/properties/currentKubernetesVersion")
-                            .and_then(Value::as_str)
-                            .map(str::to_string)
-                    })
-                    .unwrap_or_else(|| "1.33.2".to_string());
-                pool_defaults(&mut body["properties"], &cluster_version);
-                body["properties"]["eTag"] = json!(uuid::Uuid::new_v4().simple().to_string());
-                body["properties"]["provisioningState"] = json!(if existing.is_some() {
-                    "Updating"
-                } else {
-                    "Creating"
-                });
-                busy_until = Some(Instant::now() + cfg.lro_duration);
-            }
+            // Put pool by pool, inside its cluster (aks.rs).
+            Kind::AgentPool => {}
             Kind::RoleAssignment => {
                 let principal = body
                     .pointer("/properties/principalId")
@@ -1139,7 +1146,12 @@ impl Arm {
         Ok(answer)
     }
 
-    fn start_operation(&mut self, lower_id: &str, delete: bool, duration: Duration) -> String {
+    pub(crate) fn start_operation(
+        &mut self,
+        lower_id: &str,
+        delete: bool,
+        duration: Duration,
+    ) -> String {
         let op = uuid::Uuid::new_v4().to_string();
         self.operations.insert(
             op.clone(),
@@ -1392,6 +1404,10 @@ impl Arm {
     ) -> Result<Answer, ArmError> {
         self.settle();
         let lower = t.id.to_ascii_lowercase();
+        if t.kind == Kind::AgentPool {
+            self.check_parents(t)?;
+            return self.delete_pool(t, cfg, base);
+        }
         let Some(existing) = self.resources.get(&lower).cloned() else {
             self.check_parents(t)?;
             return Ok(Answer::empty(204));
@@ -1550,6 +1566,9 @@ impl Arm {
         if op.delete {
             return Ok(Answer::empty(200));
         }
+        if let Some(pool) = self.pool(&op.resource) {
+            return Ok(Answer::json(200, pool));
+        }
         Ok(self
             .resources
             .get(&op.resource)
@@ -1608,6 +1627,44 @@ impl Arm {
         }
     }
 
+    /// rotateClusterCertificates: new credentials, a new eTag, and an operation that holds the
+    /// cluster while it runs.
+    pub fn rotate_certificates(
+        &mut self,
+        cluster: &Target,
+        cfg: &crate::Config,
+        base: &str,
+    ) -> Result<Answer, ArmError> {
+        self.settle();
+        let lower = cluster.id.to_ascii_lowercase();
+        let Some(c) = self.resources.get_mut(&lower) else {
+            return self.get(cluster);
+        };
+        if c.busy_until.is_some() {
+            return Err(ArmError::new(
+                409,
+                "OperationNotAllowed",
+                format!(
+                    "Operation is not allowed because there's an in progress operation on managed cluster {}. Please retry later.",
+                    cluster.name
+                ),
+            ));
+        }
+        c.busy_until = Some(Instant::now() + cfg.lro_duration);
+        c.body["properties"]["provisioningState"] = json!("RotatingClusterCertificates");
+        c.body["eTag"] = json!(uuid::Uuid::new_v4().simple().to_string());
+        *self.certificate_rotations.entry(lower.clone()).or_default() += 1;
+        let op = self.start_operation(&lower, false, cfg.lro_duration);
+        let mut a = Answer::empty(202);
+        a.headers.push(("Location".into(), format!(
+            "{base}/subscriptions/{}/providers/Microsoft.Emulator/locations/emulated/operationResults/{op}?api-version=2025-04-01",
+            cluster.subscription
+        )));
+        a.headers
+            .push(("Retry-After".into(), retry_after(cfg.lro_duration)));
+        Ok(a)
+    }
+
     /// listClusterUserCredential / listClusterAdminCredential.
     pub fn list_credential(&mut self, cluster: &Target, admin: bool) -> Result<Answer, ArmError> {
         let c = self.get(cluster)?.body.unwrap_or_default();
@@ -1646,10 +1703,22 @@ impl Arm {
                 cluster.name
             )
         };
+        // The same credential until the cluster's certificates are rotated, as in AKS.
+        let rotation = self
+            .certificate_rotations
+            .get(&cluster.id.to_ascii_lowercase())
+            .copied()
+            .unwrap_or(0);
+        let seed = format!(
+            "{}/{user}/{rotation}",
+            c.pointer("/properties/resourceUID")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        );
         let kubeconfig = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: {n}\n  cluster:\n    server: https://{fqdn}:443\ncontexts:\n- name: {n}\n  context:\n    cluster: {n}\n    user: {user}\ncurrent-context: {n}\nusers:\n- name: {user}\n  user:\n    token: emulated-{t}\n",
             n = cluster.name,
-            t = uuid::Uuid::new_v4().simple()
+            t = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, seed.as_bytes()).simple()
         );
         let value = base64::engine::general_purpose::STANDARD.encode(kubeconfig);
         Ok(Answer::json(
@@ -1660,7 +1729,7 @@ impl Arm {
 }
 
 /// What AKS fills in on an agent pool.
-fn pool_defaults(p: &mut Value, version: &str) {
+pub(crate) fn pool_defaults(p: &mut Value, version: &str) {
     let orchestrator = p
         .get("orchestratorVersion")
         .and_then(Value::as_str)
@@ -1704,9 +1773,19 @@ fn pool_defaults(p: &mut Value, version: &str) {
         &mut p["upgradeSettings"],
         json!({"maxSurge": "10%", "maxUnavailable": "0"}),
     );
+    // Recorded: a pool sent `"nodeLabels": {}, "nodeTaints": [], "tags": {}` comes back with
+    // the labels and tags as empty objects and without the taints.
+    fill(p, json!({"nodeLabels": {}, "tags": {}}));
+    if p.get("nodeTaints")
+        .and_then(Value::as_array)
+        .is_some_and(Vec::is_empty)
+        && let Some(o) = p.as_object_mut()
+    {
+        o.remove("nodeTaints");
+    }
 }
 
-fn retry_after(d: Duration) -> String {
+pub(crate) fn retry_after(d: Duration) -> String {
     // Whole seconds, as ARM sends; 0 for the sub-second operations tests configure.
     d.as_secs().min(15).to_string()
 }

@@ -100,6 +100,7 @@
 //! ARM's token buckets cover ARM requests only; the Key Vault data plane has its own per-vault
 //! limit.
 
+mod aks;
 mod arm;
 mod authz;
 mod control;

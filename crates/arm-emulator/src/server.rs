@@ -482,6 +482,11 @@ fn route(
             .arm
             .list_credential(&cluster, lower[8] == "listclusteradmincredential");
     }
+    if *method == Method::POST && n == 9 && lower[8] == "rotateclustercertificates" {
+        let cluster = arm::parse(&format!("/{}", segs[..8].join("/")))
+            .ok_or_else(|| ArmError::new(404, "NotFound", "Not found"))?;
+        return state.arm.rotate_certificates(&cluster, &cfg, &base);
+    }
     // Child collections.
     if *method == Method::GET
         && n == 9

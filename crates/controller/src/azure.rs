@@ -66,6 +66,12 @@ pub trait Azure: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Written, AzureError>>;
     /// One poll of an operation started by `put` or `delete`.
     fn poll<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Polled, AzureError>>;
+    /// POST an action on a resource (`{id}/listClusterUserCredential`); its answer's body.
+    fn post<'a>(
+        &'a self,
+        id: &'a str,
+        api_version: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Value>, AzureError>>;
 
     /// Reserves `reads` and `writes` in `subscription`'s client-side buckets for a pass about
     /// to make them (see [`azop_arm::Pass`]). `None`: this client has no buckets.
@@ -117,6 +123,20 @@ impl Azure for ArmClient {
         writes: u32,
     ) -> Option<azop_arm::Reservation> {
         Some(ArmClient::reserve(self, subscription, reads, writes))
+    }
+
+    fn post<'a>(
+        &'a self,
+        id: &'a str,
+        api_version: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Value>, AzureError>> {
+        Box::pin(async move {
+            Ok(match ArmClient::post(self, id, api_version, None).await? {
+                azop_arm::Written::Done(body) => body,
+                // An action that runs long: its answer is not needed here.
+                azop_arm::Written::Started { .. } => None,
+            })
+        })
     }
 
     fn poll<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Polled, AzureError>> {

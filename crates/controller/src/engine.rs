@@ -524,7 +524,7 @@ pub trait AzureKind: AzureBacked {
     ) -> Result<Desired<Self::Body>, ReconcileError>;
 
     /// Copies the kind's outputs from the ARM body into status.
-    fn outputs(status: &mut Self::Status, actual: &Self::Body);
+    fn outputs(&self, status: &mut Self::Status, actual: &Self::Body);
 
     /// Whether Azure still holds what azop owns. Default: every field of the desired body.
     fn in_sync(desired: &Value, actual: &Value) -> bool {
@@ -549,6 +549,27 @@ pub trait AzureKind: AzureBacked {
             .get("tags")
             .and_then(|t| t.get(azop_api::OWNER_TAG))
             .and_then(Value::as_str)
+    }
+
+    /// The write that moves an existing main resource toward `desired` when it is not in sync.
+    /// Default: one PUT of `update` (Azure's body with azop's fields written over it) on the
+    /// resource itself. A kind whose parts have narrower APIs returns the first narrow write
+    /// (an AKS cluster's agent pool, one upgrade step); the engine makes it, waits for its
+    /// operation and compares again, so each change costs one operation on the narrowest
+    /// resource that holds it.
+    fn next_write(
+        &self,
+        id: &str,
+        desired: &Value,
+        actual: &Value,
+        update: Value,
+    ) -> Result<Step, ReconcileError> {
+        let _ = (desired, actual);
+        Ok(Step::Put {
+            id: id.to_string(),
+            api_version: Self::Body::API_VERSION,
+            body: update,
+        })
     }
 
     /// How a failed PUT of the main resource is read. Default: as the error it is.
@@ -631,16 +652,41 @@ pub trait AzureKind: AzureBacked {
         Box::pin(async { Ok(()) })
     }
 
-    /// Kubernetes-side work once Azure is in sync (a FederatedIdentity's ServiceAccount), and
-    /// status fields that come from what was resolved. Default: none.
+    /// Kubernetes-side work once Azure is in sync (a FederatedIdentity's ServiceAccount, an
+    /// AKS cluster's kubeconfig Secret), and status fields that come from what was resolved.
+    /// `actual` is the main resource as Azure last answered it, when this pass read it.
+    /// Default: none.
     fn after_sync<'a>(
         &'a self,
         _ctx: &'a Context,
+        _azure: &'a dyn Azure,
         _resolved: &'a Self::Resolved,
+        _actual: Option<&'a Value>,
         _status: &'a mut Self::Status,
     ) -> BoxFuture<'a, Result<(), ReconcileError>> {
         Box::pin(async { Ok(()) })
     }
+}
+
+/// One write to an existing resource or one of its parts ([`AzureKind::next_write`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// PUT `body` at `id`.
+    Put {
+        /// The main resource's id, or a part's under it.
+        id: String,
+        /// The api-version of that resource type.
+        api_version: &'static str,
+        /// The whole body.
+        body: Value,
+    },
+    /// DELETE `id`, a part under the main resource.
+    Delete {
+        /// The part's id.
+        id: String,
+        /// The api-version of that resource type.
+        api_version: &'static str,
+    },
 }
 
 /// The ownership tag's value for an object: `<cluster-id>/<namespace>/<kind>/<name>`. Azure
@@ -1303,6 +1349,10 @@ async fn apply<K: AzureKind>(
         common.last_sync_inputs = inputs;
     }
     let resource_id = common.resource_id.clone().unwrap_or_default();
+    let part_in_operation = common
+        .operation
+        .as_ref()
+        .and_then(|o| o.resource_id.clone());
     let mut conditions = Conditions::new(&mut common.conditions, generation, now());
     let pass = match result {
         Ok(Outcome::InSync { observed }) => {
@@ -1325,9 +1375,12 @@ async fn apply<K: AzureKind>(
                 OperationKind::Delete => Reason::Deleting,
                 OperationKind::Update => Reason::Updating,
             };
+            let on = part_in_operation
+                .map(|p| format!(" on {p}"))
+                .unwrap_or_default();
             conditions.working(
                 reason,
-                format!("{} operation running in Azure", kind.as_str()),
+                format!("{} operation running in Azure{on}", kind.as_str()),
             );
             Ok(Pass::Done(Action::requeue(
                 retry_after
@@ -1578,7 +1631,7 @@ async fn sync<K: AzureKind>(
                 adopting = check_ownership::<K>(obj, &id, actual, &owner)?;
             }
             let typed: K::Body = serde_json::from_value(actual.clone())?;
-            K::outputs(status, &typed);
+            obj.outputs(status, &typed);
             K::azure_status(status).provisioning_state =
                 provisioning_state(actual).map(str::to_string);
             if observe {
@@ -1603,9 +1656,21 @@ async fn sync<K: AzureKind>(
             let failed = provisioning_state(actual) == Some("Failed");
             if !adopting && dropped.is_empty() && !failed && K::in_sync(&body, actual) {
                 record_owned::<K>(status, &body, None);
-                return sync_children(obj, ctx, azure, &resolved, &desired, status, false).await;
+                let seen = Seen {
+                    created_now: false,
+                    answer: Some(actual),
+                };
+                return sync_children(obj, ctx, azure, &resolved, &desired, status, seen).await;
             }
-            written_body = Some(update_body(&body, actual, &dropped));
+            let update = update_body(&body, actual, &dropped);
+            match obj.next_write(&id, &body, actual, update)? {
+                Step::Put {
+                    id: part,
+                    body: whole,
+                    ..
+                } if part.eq_ignore_ascii_case(&id) => written_body = Some(whole),
+                step => return write_part::<K>(azure, step, status).await,
+            }
         }
         None if observe => {
             return Err(ReconcileError::Waiting {
@@ -1640,7 +1705,11 @@ async fn sync<K: AzureKind>(
             K::on_write_error(e)?;
             record_owned::<K>(status, &body, None);
             K::azure_status(status).ownership = None;
-            return sync_children(obj, ctx, azure, &resolved, &desired, status, false).await;
+            let seen = Seen {
+                created_now: false,
+                answer: None,
+            };
+            return sync_children(obj, ctx, azure, &resolved, &desired, status, seen).await;
         }
     };
     if K::ROLE_ASSIGNMENT_QUOTA {
@@ -1657,7 +1726,7 @@ async fn sync<K: AzureKind>(
         Written::Done(answer) => {
             if let Some(answer) = &answer {
                 let typed: K::Body = serde_json::from_value(answer.clone())?;
-                K::outputs(status, &typed);
+                obj.outputs(status, &typed);
                 K::azure_status(status).provisioning_state =
                     provisioning_state(answer).map(str::to_string);
                 if let Some(state) = provisioning_state(answer)
@@ -1669,18 +1738,11 @@ async fn sync<K: AzureKind>(
                     });
                 }
             }
-            // Created by this pass: it has no children yet, so none is read before it is
-            // written.
-            sync_children(
-                obj,
-                ctx,
-                azure,
-                &resolved,
-                &desired,
-                status,
-                actual.is_none(),
-            )
-            .await
+            let seen = Seen {
+                created_now: actual.is_none(),
+                answer: answer.as_ref(),
+            };
+            sync_children(obj, ctx, azure, &resolved, &desired, status, seen).await
         }
         Written::Started { token, retry_after } => {
             K::azure_status(status).operation = Some(PendingOperation {
@@ -1692,6 +1754,45 @@ async fn sync<K: AzureKind>(
             Ok(Outcome::Operation { kind, retry_after })
         }
     }
+}
+
+/// Makes one narrow write on a part of the main resource (an agent pool) and records its
+/// operation, so the next pass polls it and then compares the whole again.
+async fn write_part<K: AzureKind>(
+    azure: &dyn Azure,
+    step: Step,
+    status: &mut K::Status,
+) -> Result<Outcome, ReconcileError> {
+    let (id, written, kind) = match &step {
+        Step::Put {
+            id,
+            api_version,
+            body,
+        } => (
+            id,
+            azure.put(id, api_version, body).await?,
+            OperationKind::Update,
+        ),
+        Step::Delete { id, api_version } => (
+            id,
+            azure.delete(id, api_version).await?,
+            OperationKind::Delete,
+        ),
+    };
+    let retry_after = match written {
+        Written::Started { token, retry_after } => {
+            K::azure_status(status).operation = Some(PendingOperation {
+                kind,
+                resource_id: Some(id.clone()),
+                started_at: now(),
+                token,
+            });
+            retry_after
+        }
+        // Done at once: the next pass reads the result.
+        Written::Done(_) => Some(Duration::from_secs(1)),
+    };
+    Ok(Outcome::Operation { kind, retry_after })
 }
 
 /// Whether this object may write to an existing resource: its own mark → yes; another
@@ -1806,6 +1907,14 @@ fn owned_body<K: AzureKind>(
     Ok(body)
 }
 
+/// What a pass saw of the main resource.
+struct Seen<'a> {
+    /// Created by this pass: it has no children yet, so none is read before it is written.
+    created_now: bool,
+    /// The main resource as Azure last answered for it in this pass.
+    answer: Option<&'a Value>,
+}
+
 /// Step 4 for each child resource once the main one is in sync, then the kind's Kubernetes
 /// work.
 async fn sync_children<K: AzureKind>(
@@ -1815,13 +1924,13 @@ async fn sync_children<K: AzureKind>(
     resolved: &K::Resolved,
     main: &Desired<K::Body>,
     status: &mut K::Status,
-    main_created_now: bool,
+    seen: Seen<'_>,
 ) -> Result<Outcome, ReconcileError> {
     for child in obj.children(resolved, main)? {
         let id = child.id.as_str();
         let actual = match child.known {
             Some(known) => known,
-            None if main_created_now => None,
+            None if seen.created_now => None,
             None => azure.get(id, child.api_version).await?,
         };
         if actual
@@ -1861,7 +1970,8 @@ async fn sync_children<K: AzureKind>(
             return Ok(Outcome::Operation { kind, retry_after });
         }
     }
-    obj.after_sync(ctx, resolved, status).await?;
+    obj.after_sync(ctx, azure, resolved, seen.answer, status)
+        .await?;
     Ok(Outcome::InSync { observed: false })
 }
 

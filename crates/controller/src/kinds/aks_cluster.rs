@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 
 use azop_api::aks_cluster::{
-    AutoUpgradeChannel, ClusterIdentityType, KubeletIdentity, NetworkPlugin, NetworkPluginMode,
-    NetworkPolicyEngine, NodePool, NodePoolStatus, OutboundType, PoolMode, SkuTier,
+    AutoUpgradeChannel, ClusterIdentityType, KubeconfigKind, KubeletIdentity, NetworkPlugin,
+    NetworkPluginMode, NetworkPolicyEngine, NodePool, NodePoolStatus, OutboundType, PoolMode,
+    SkuTier,
 };
 use azop_api::azure_resource::AzureBacked;
 use azop_api::conditions::Reason;
@@ -25,7 +26,8 @@ use futures::future::BoxFuture;
 use kube::ResourceExt;
 use serde_json::{Value, json};
 
-use crate::engine::{AzureKind, Context, Desired, ReconcileError, Reference};
+use crate::azure::Azure;
+use crate::engine::{AzureKind, Context, Desired, ReconcileError, Reference, Step};
 use crate::kinds::tags;
 use crate::policy::{Decision, Request};
 use crate::references;
@@ -66,8 +68,9 @@ fn pool_profile(p: &NodePool, subnet: Option<&String>) -> AgentPoolProfile {
             max_count: max,
             count: Some(count),
             availability_zones: (!p.zones.is_empty()).then(|| p.zones.clone()),
-            node_taints: (!p.taints.is_empty()).then(|| p.taints.clone()),
-            node_labels: (!p.labels.is_empty()).then(|| p.labels.clone()),
+            // Always sent, empty too: labels and taints removed in the spec go in Azure.
+            node_taints: Some(p.taints.clone()),
+            node_labels: Some(p.labels.clone()),
             orchestrator_version: p.orchestrator_version.clone(),
             os_disk_size_gb: p.os_disk_size_gb,
             max_pods: p.max_pods,
@@ -158,6 +161,311 @@ fn addon_profiles(spec: &azop_api::AksClusterSpec) -> BTreeMap<String, AddonProf
     addons
 }
 
+/// `(major, minor, patch)`; the patch is `None` in `1.31` ("that minor's latest").
+fn version(v: &str) -> Option<(u64, u64, Option<u64>)> {
+    let mut parts = v.split('.').map(str::parse::<u64>);
+    let major = parts.next()?.ok()?;
+    let minor = parts.next()?.ok()?;
+    let patch = match parts.next() {
+        Some(p) => Some(p.ok()?),
+        None => None,
+    };
+    Some((major, minor, patch))
+}
+
+/// The next version on the way from `have` (what runs) to `want`: the next minor version
+/// while more than one is missing (AKS skips none), then `want` itself. `Ok(None)`: `want` is
+/// met (`1.31` is met by `1.31.2`). `Err`: `want` is older than what runs.
+fn next_step(have: &str, want: &str) -> Result<Option<String>, String> {
+    let (Some(h), Some(w)) = (version(have), version(want)) else {
+        return Ok((have != want).then(|| want.to_string()));
+    };
+    let (hp, wp) = (h.2.unwrap_or(0), w.2);
+    if (w.0, w.1) == (h.0, h.1) {
+        return match wp {
+            None => Ok(None),
+            Some(p) if p == hp => Ok(None),
+            Some(p) if p > hp => Ok(Some(want.to_string())),
+            Some(_) => Err(format!("{want} is older than the {have} that runs")),
+        };
+    }
+    if (w.0, w.1) < (h.0, h.1) {
+        return Err(format!("{want} is older than the {have} that runs"));
+    }
+    if w.0 == h.0 && w.1 == h.1 + 1 {
+        return Ok(Some(want.to_string()));
+    }
+    Ok(Some(format!("{}.{}", h.0, h.1 + 1)))
+}
+
+/// What runs: `currentKubernetesVersion` (or `currentOrchestratorVersion` on a pool), else the
+/// version asked of it.
+fn running<'a>(v: &'a Value, current: &str, asked: &str) -> Option<&'a str> {
+    v.get(current)
+        .and_then(Value::as_str)
+        .or_else(|| v.get(asked).and_then(Value::as_str))
+}
+
+/// The one change azop makes next to an existing cluster, the narrowest that holds it.
+#[derive(Debug, Clone, PartialEq)]
+enum Plan {
+    InSync,
+    /// A cluster PUT: the control plane's next version, and the cluster's own fields.
+    Cluster {
+        version: Option<String>,
+    },
+    /// An agentPools PUT of a pool the spec adds.
+    AddPool(String),
+    /// An agentPools PUT of a pool that differs: its next version, and its own fields.
+    ChangePool {
+        name: String,
+        version: Option<String>,
+    },
+    /// An agentPools DELETE of a pool azop made that the spec no longer lists.
+    RemovePool(String),
+    /// What the spec asks cannot be done (a downgrade, a pool newer than the control plane).
+    Refuse(String),
+}
+
+fn pools(v: &Value) -> Vec<&Value> {
+    v.pointer("/properties/agentPoolProfiles")
+        .and_then(Value::as_array)
+        .map(|p| p.iter().collect())
+        .unwrap_or_default()
+}
+
+fn pool_name(p: &Value) -> &str {
+    p.get("name").and_then(Value::as_str).unwrap_or_default()
+}
+
+fn find<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+    pools(v)
+        .into_iter()
+        .find(|p| pool_name(p).eq_ignore_ascii_case(name))
+}
+
+fn desired_pool<'a>(desired: &'a Value, name: &str) -> &'a Value {
+    find(desired, name).unwrap_or(&Value::Null)
+}
+
+fn actual_pool<'a>(actual: &'a Value, name: &str) -> &'a Value {
+    find(actual, name).unwrap_or(&Value::Null)
+}
+
+fn without_name(p: &Value) -> Value {
+    let mut p = p.clone();
+    if let Some(o) = p.as_object_mut() {
+        o.remove("name");
+    }
+    p
+}
+
+/// Whether a pool holds what azop sets, its version aside (compared as a step): labels and
+/// taints exactly (one removed in the spec is a difference), an autoscaled pool's count not
+/// at all (the autoscaler's business), the rest as drift compares.
+fn pool_in_sync(want: &Value, have: &Value) -> bool {
+    let mut w = without_name(want);
+    if let Some(o) = w.as_object_mut() {
+        o.remove("orchestratorVersion");
+        if o.get("enableAutoScaling") == Some(&json!(true)) {
+            o.remove("count");
+        }
+        let labels = o.remove("nodeLabels").unwrap_or_else(|| json!({}));
+        let taints = o.remove("nodeTaints").unwrap_or_else(|| json!([]));
+        let have_labels = have.get("nodeLabels").cloned().unwrap_or_else(|| json!({}));
+        let have_taints = have.get("nodeTaints").cloned().unwrap_or_else(|| json!([]));
+        if labels != have_labels || taints != have_taints {
+            return false;
+        }
+    }
+    crate::drift::in_sync(&w, have)
+}
+
+/// The cluster's own fields: everything but its pools and the control plane's version.
+fn cluster_fields(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(p) = v.get_mut("properties").and_then(Value::as_object_mut) {
+        p.remove("agentPoolProfiles");
+        p.remove("kubernetesVersion");
+    }
+    v
+}
+
+/// The next change, in AKS's order: the control plane (one minor version at a time) with the
+/// cluster's own fields, then each pool the spec lists (added, or changed with its next
+/// version, never newer than the control plane), then pools azop made that the spec dropped
+/// (after the additions, so a System pool is always there).
+fn plan(desired: &Value, actual: &Value) -> Plan {
+    let props = actual.get("properties").unwrap_or(&Value::Null);
+    let control_plane = running(props, "currentKubernetesVersion", "kubernetesVersion")
+        .unwrap_or_default()
+        .to_string();
+    let wanted = desired
+        .pointer("/properties/kubernetesVersion")
+        .and_then(Value::as_str);
+    if let Some(want) = wanted {
+        match next_step(&control_plane, want) {
+            Err(why) => {
+                return Plan::Refuse(format!(
+                    "kubernetesVersion {want}: AKS cannot downgrade a cluster ({why})"
+                ));
+            }
+            Ok(Some(step)) => {
+                return Plan::Cluster {
+                    version: Some(step),
+                };
+            }
+            Ok(None) => {}
+        }
+    }
+    if !crate::drift::in_sync(&cluster_fields(desired), &cluster_fields(actual)) {
+        return Plan::Cluster { version: None };
+    }
+    for want in pools(desired) {
+        let name = pool_name(want).to_string();
+        let Some(have) = find(actual, &name) else {
+            return Plan::AddPool(name);
+        };
+        let target = want
+            .get("orchestratorVersion")
+            .and_then(Value::as_str)
+            .or(wanted);
+        let mut step = None;
+        if let Some(target) = target
+            && let Some(runs) = running(have, "currentOrchestratorVersion", "orchestratorVersion")
+        {
+            match next_step(runs, target) {
+                Err(why) => {
+                    return Plan::Refuse(format!(
+                        "nodePools[{name}].orchestratorVersion {target}: AKS cannot downgrade a pool ({why})"
+                    ));
+                }
+                Ok(s) => step = s,
+            }
+        }
+        if let Some(s) = &step
+            && let (Some(p), Some(c)) = (version(s), version(&control_plane))
+            && (p.0, p.1) > (c.0, c.1)
+        {
+            return Plan::Refuse(format!(
+                "nodePools[{name}] asks for {s}, newer than the control plane's {control_plane}: AKS runs no pool newer than its control plane; raise kubernetesVersion first"
+            ));
+        }
+        if step.is_some() || !pool_in_sync(want, have) {
+            return Plan::ChangePool {
+                name,
+                version: step,
+            };
+        }
+    }
+    let mark = desired
+        .get("tags")
+        .and_then(|t| t.get(azop_api::OWNER_TAG))
+        .and_then(Value::as_str);
+    for have in pools(actual) {
+        let name = pool_name(have);
+        let ours = mark.is_some()
+            && have
+                .pointer("/tags")
+                .and_then(|t| t.get(azop_api::OWNER_TAG))
+                .and_then(Value::as_str)
+                == mark;
+        if find(desired, name).is_none() && ours {
+            return Plan::RemovePool(name.to_string());
+        }
+    }
+    Plan::InSync
+}
+
+/// Sets azop's ownership mark in `body`'s tags.
+fn mark(body: &mut Value, owner: &str) {
+    if let Some(b) = body.as_object_mut()
+        && let Some(tags) = b.entry("tags").or_insert_with(|| json!({})).as_object_mut()
+    {
+        tags.insert(
+            azop_api::OWNER_TAG.to_string(),
+            Value::String(owner.to_string()),
+        );
+    }
+}
+
+/// What Azure answers that a PUT does not send back.
+const POOL_READ_ONLY: &[&str] = &[
+    "name",
+    "provisioningState",
+    "currentOrchestratorVersion",
+    "powerState",
+    "nodeImageVersion",
+    "eTag",
+];
+
+/// A pool's PUT body: what Azure holds with what azop sets written over it; labels and taints
+/// exactly as the spec says; an autoscaled pool keeps the count the autoscaler chose; the
+/// version is the next step, or the one the pool has.
+fn changed_pool(have: &Value, want: &Value, version: Option<String>) -> Value {
+    let mut body = have.clone();
+    if let Some(o) = body.as_object_mut() {
+        for k in POOL_READ_ONLY {
+            o.remove(*k);
+        }
+    }
+    let mut want = without_name(want);
+    if let Some(o) = want.as_object_mut() {
+        o.remove("orchestratorVersion");
+        if o.get("enableAutoScaling") == Some(&json!(true)) && have.get("count").is_some() {
+            o.remove("count");
+        }
+    }
+    if let (Some(b), Some(w)) = (body.as_object_mut(), want.as_object()) {
+        for (k, v) in w {
+            if k == "tags"
+                && let (Some(bt), Some(wt)) = (
+                    b.get_mut("tags").and_then(Value::as_object_mut),
+                    v.as_object(),
+                )
+            {
+                bt.extend(wt.clone());
+                continue;
+            }
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    if let Some(v) = version {
+        body["orchestratorVersion"] = json!(v);
+    }
+    body
+}
+
+/// A cluster PUT that changes no pool: Azure's pools as they are, and the control plane at
+/// `version` (its next step) or at the version it has.
+fn cluster_update(mut update: Value, actual: &Value, version: Option<String>) -> Value {
+    let pools: Vec<Value> = pools(actual)
+        .into_iter()
+        .map(|p| {
+            let mut p = p.clone();
+            if let Some(o) = p.as_object_mut() {
+                for k in POOL_READ_ONLY.iter().filter(|k| **k != "name") {
+                    o.remove(*k);
+                }
+            }
+            p
+        })
+        .collect();
+    let kept = actual
+        .pointer("/properties/kubernetesVersion")
+        .cloned()
+        .unwrap_or(Value::Null);
+    if let Some(p) = update.get_mut("properties").and_then(Value::as_object_mut) {
+        p.insert("agentPoolProfiles".to_string(), Value::Array(pools));
+        p.insert(
+            "kubernetesVersion".to_string(),
+            version.map(Value::String).unwrap_or(kept),
+        );
+        p.remove("currentKubernetesVersion");
+    }
+    update
+}
+
 impl AzureKind for AksCluster {
     type Body = ManagedCluster;
     type Resolved = Resolved;
@@ -187,6 +495,15 @@ impl AzureKind for AksCluster {
     ) -> BoxFuture<'a, Result<Resolved, ReconcileError>> {
         Box::pin(async move {
             let ns = self.namespace().unwrap_or_default();
+            if let Some(k) = &self.spec.kubeconfig_secret
+                && k.kind == KubeconfigKind::Admin
+                && self.spec.disable_local_accounts
+            {
+                return Err(ReconcileError::Stalled {
+                    reason: Reason::InvalidSpec,
+                    message: "kubeconfigSecret.kind Admin needs local accounts, and disableLocalAccounts is true: use kind User (Entra ID sign-in)".to_string(),
+                });
+            }
             let group = references::resource_group_id(ctx, self, decision).await?;
             let identity = match self.spec.identity.type_ {
                 ClusterIdentityType::SystemAssigned => None,
@@ -317,67 +634,83 @@ impl AzureKind for AksCluster {
     }
 
     fn in_sync(desired: &Value, actual: &Value) -> bool {
-        let mut d = desired.clone();
-        let mut a = actual.clone();
-        // Pools are compared by name; an autoscaled pool's count is the autoscaler's business.
-        let pools_of = |v: &mut Value| -> BTreeMap<String, Value> {
-            v.pointer_mut("/properties/agentPoolProfiles")
-                .map(Value::take)
-                .and_then(|p| p.as_array().cloned())
-                .unwrap_or_default()
-                .into_iter()
-                .map(|p| {
-                    (
-                        p.get("name")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_string(),
-                        p,
-                    )
-                })
-                .collect()
-        };
-        let desired_pools = pools_of(&mut d);
-        let actual_pools = pools_of(&mut a);
-        if desired_pools.len() != actual_pools.len() {
-            return false;
-        }
-        for (name, mut dp) in desired_pools {
-            let Some(ap) = actual_pools.get(&name) else {
-                return false;
-            };
-            if dp.get("enableAutoScaling") == Some(&json!(true))
-                && let Some(o) = dp.as_object_mut()
-            {
-                o.remove("count");
-            }
-            if !crate::drift::in_sync(&dp, ap) {
-                return false;
-            }
-        }
-        // An unset version means "AKS's default": whatever runs is fine.
-        if d.pointer("/properties/kubernetesVersion").is_none()
-            && let Some(p) = a.get_mut("properties").and_then(Value::as_object_mut)
-        {
-            p.remove("kubernetesVersion");
-        }
-        if let (Some(want), Some(have)) = (
-            d.pointer("/properties/kubernetesVersion")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            a.pointer("/properties/kubernetesVersion")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-        ) && (have == want || have.starts_with(&format!("{want}.")))
-            && let Some(p) = d.get_mut("properties").and_then(Value::as_object_mut)
-        {
-            // "1.31" is satisfied by "1.31.2".
-            p.remove("kubernetesVersion");
-        }
-        crate::drift::in_sync(&d, &a)
+        plan(desired, actual) == Plan::InSync
     }
 
-    fn outputs(status: &mut AksClusterStatus, actual: &ManagedCluster) {
+    /// Each pool carries the mark too: a pool azop did not make is never removed.
+    fn mark_owner(body: &mut Value, owner: &str) {
+        mark(body, owner);
+        for pool in body
+            .pointer_mut("/properties/agentPoolProfiles")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            mark(pool, owner);
+        }
+    }
+
+    fn next_write(
+        &self,
+        id: &str,
+        desired: &Value,
+        actual: &Value,
+        update: Value,
+    ) -> Result<Step, ReconcileError> {
+        let pool_id = |name: &str| format!("{id}/agentPools/{name}");
+        match plan(desired, actual) {
+            Plan::Refuse(message) => Err(ReconcileError::Stalled {
+                reason: Reason::InvalidSpec,
+                message,
+            }),
+            Plan::AddPool(name) => Ok(Step::Put {
+                id: pool_id(&name),
+                api_version: API_VERSION,
+                body: json!({"properties": without_name(desired_pool(desired, &name))}),
+            }),
+            Plan::ChangePool { name, version } => {
+                let have = actual_pool(actual, &name);
+                let want = desired_pool(desired, &name);
+                Ok(Step::Put {
+                    id: pool_id(&name),
+                    api_version: API_VERSION,
+                    body: json!({"properties": changed_pool(have, want, version)}),
+                })
+            }
+            Plan::RemovePool(name) => Ok(Step::Delete {
+                id: pool_id(&name),
+                api_version: API_VERSION,
+            }),
+            // The cluster itself (or a write the engine asks for anyway: tags to drop, a
+            // Failed cluster): its pools as they are, so the PUT changes no pool; the control
+            // plane's next version, or the one it has.
+            Plan::Cluster { version } => Ok(Step::Put {
+                id: id.to_string(),
+                api_version: API_VERSION,
+                body: cluster_update(update, actual, version),
+            }),
+            Plan::InSync => Ok(Step::Put {
+                id: id.to_string(),
+                api_version: API_VERSION,
+                body: cluster_update(update, actual, None),
+            }),
+        }
+    }
+
+    fn after_sync<'a>(
+        &'a self,
+        ctx: &'a Context,
+        azure: &'a dyn Azure,
+        _resolved: &'a Resolved,
+        actual: Option<&'a Value>,
+        status: &'a mut AksClusterStatus,
+    ) -> BoxFuture<'a, Result<(), ReconcileError>> {
+        Box::pin(super::aks_kubeconfig::sync(
+            self, ctx, azure, actual, status,
+        ))
+    }
+
+    fn outputs(&self, status: &mut AksClusterStatus, actual: &ManagedCluster) {
         let Some(p) = &actual.properties else { return };
         status.fqdn = p.fqdn.clone();
         status.private_fqdn = p.private_fqdn.clone();
@@ -386,6 +719,7 @@ impl AzureKind for AksCluster {
             .current_kubernetes_version
             .clone()
             .or_else(|| p.kubernetes_version.clone());
+        status.target_kubernetes_version = self.spec.kubernetes_version.clone();
         status.power_state = p.power_state.as_ref().and_then(|s| s.code.clone());
         if let Some(k) = p.kubelet_identity() {
             status.kubelet_identity = Some(KubeletIdentity {
@@ -409,6 +743,16 @@ impl AzureKind for AksCluster {
                         .properties
                         .current_orchestrator_version
                         .clone(),
+                    target_orchestrator_version: self
+                        .spec
+                        .node_pools
+                        .iter()
+                        .find(|p| p.name.eq_ignore_ascii_case(&pool.name))
+                        .and_then(|p| {
+                            p.orchestrator_version
+                                .clone()
+                                .or_else(|| self.spec.kubernetes_version.clone())
+                        }),
                 })
                 .collect();
         }
@@ -454,7 +798,8 @@ mod tests {
         assert_eq!(
             b["properties"]["agentPoolProfiles"],
             json!([{"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5", "osType": "Linux",
-                    "type": "VirtualMachineScaleSets", "enableAutoScaling": false, "count": 1}])
+                    "type": "VirtualMachineScaleSets", "enableAutoScaling": false, "count": 1,
+                    "nodeLabels": {}, "nodeTaints": []}])
         );
         assert!(b["properties"].get("kubernetesVersion").is_none());
         assert!(b["properties"].get("aadProfile").is_none());
@@ -537,7 +882,7 @@ mod tests {
                 json!({"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5",
                 "osType": "Linux", "type": "VirtualMachineScaleSets", "enableAutoScaling": false, "count": 3,
                 "availabilityZones": ["1", "2", "3"], "orchestratorVersion": "1.31", "osDiskSizeGB": 128,
-                "maxPods": 50, "vnetSubnetID": subnet}),
+                "maxPods": 50, "vnetSubnetID": subnet, "nodeLabels": {}, "nodeTaints": []}),
             ),
             (
                 "/properties/agentPoolProfiles/1",
@@ -597,7 +942,9 @@ mod tests {
         }}))
         .expect("body");
         let mut status = AksClusterStatus::default();
-        AksCluster::outputs(&mut status, &actual);
+        cluster(json!({"dnsPrefix": "prod", "resourceGroupName": "rg-team-a", "kubernetesVersion": "1.32",
+            "nodePools": [{"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5"}]}))
+        .outputs(&mut status, &actual);
         assert_eq!(
             status.fqdn.as_deref(),
             Some("prod-abc.hcp.westeurope.azmk8s.io")
@@ -622,6 +969,180 @@ mod tests {
         assert_eq!(
             status.node_pools[0].current_orchestrator_version.as_deref(),
             Some("1.31.4")
+        );
+        assert_eq!(status.target_kubernetes_version.as_deref(), Some("1.32"));
+        assert_eq!(
+            status.node_pools[0].target_orchestrator_version.as_deref(),
+            Some("1.32")
+        );
+    }
+
+    #[test]
+    fn upgrades_go_one_minor_at_a_time_and_never_down() {
+        assert_eq!(next_step("1.30.2", "1.31"), Ok(Some("1.31".into())));
+        assert_eq!(next_step("1.30.2", "1.32"), Ok(Some("1.31".into())));
+        assert_eq!(next_step("1.30.2", "1.32.1"), Ok(Some("1.31".into())));
+        assert_eq!(next_step("1.31.2", "1.32.1"), Ok(Some("1.32.1".into())));
+        assert_eq!(next_step("1.31.2", "1.31"), Ok(None));
+        assert_eq!(next_step("1.31.2", "1.31.2"), Ok(None));
+        assert_eq!(next_step("1.31.2", "1.31.4"), Ok(Some("1.31.4".into())));
+        assert!(next_step("1.31.2", "1.31.1").is_err());
+        assert!(next_step("1.31.2", "1.30").is_err());
+    }
+
+    /// The order of a day-two change: the control plane with the cluster's own fields, then
+    /// each listed pool (added, or changed with its next version), then pools azop made that
+    /// the spec dropped; a pool azop did not make is left.
+    #[test]
+    fn each_change_is_planned_on_the_narrowest_resource() {
+        let mark = json!({"azop.dev/owner": "c/ns/AksCluster/a"});
+        let pool = |name: &str, count: i32, version: &str| {
+            json!({"name": name, "mode": "System", "count": count, "enableAutoScaling": false,
+                   "orchestratorVersion": version, "currentOrchestratorVersion": format!("{version}.2"),
+                   "nodeLabels": {}, "tags": mark})
+        };
+        let want_pool = |name: &str, count: i32| {
+            json!({"name": name, "mode": "System", "count": count, "enableAutoScaling": false,
+                   "nodeLabels": {}, "nodeTaints": [], "tags": mark})
+        };
+        let cluster = |version: &str, sku: &str, pools: Vec<Value>| {
+            json!({"tags": mark, "sku": {"tier": sku}, "properties": {
+                "kubernetesVersion": version, "currentKubernetesVersion": format!("{version}.2"),
+                "agentPoolProfiles": pools}})
+        };
+        let desired = |version: &str, sku: &str, pools: Vec<Value>| {
+            json!({"tags": mark, "sku": {"tier": sku}, "properties": {
+                "kubernetesVersion": version, "agentPoolProfiles": pools}})
+        };
+        let actual = cluster(
+            "1.30",
+            "Free",
+            vec![pool("system", 1, "1.30"), pool("apps", 2, "1.30")],
+        );
+        let same = desired(
+            "1.30",
+            "Free",
+            vec![want_pool("system", 1), want_pool("apps", 2)],
+        );
+        assert_eq!(plan(&same, &actual), Plan::InSync);
+        let scaled = desired(
+            "1.30",
+            "Free",
+            vec![want_pool("system", 1), want_pool("apps", 3)],
+        );
+        assert_eq!(
+            plan(&scaled, &actual),
+            Plan::ChangePool {
+                name: "apps".into(),
+                version: None
+            }
+        );
+        let tier = desired(
+            "1.30",
+            "Standard",
+            vec![want_pool("system", 1), want_pool("apps", 3)],
+        );
+        assert_eq!(
+            plan(&tier, &actual),
+            Plan::Cluster { version: None },
+            "the cluster's own field first"
+        );
+        let two_up = desired(
+            "1.32",
+            "Free",
+            vec![want_pool("system", 1), want_pool("apps", 2)],
+        );
+        assert_eq!(
+            plan(&two_up, &actual),
+            Plan::Cluster {
+                version: Some("1.31".into())
+            }
+        );
+        let upgraded = cluster(
+            "1.31",
+            "Free",
+            vec![pool("system", 1, "1.30"), pool("apps", 2, "1.30")],
+        );
+        assert_eq!(
+            plan(&two_up, &upgraded),
+            Plan::Cluster {
+                version: Some("1.32".into())
+            },
+            "the control plane goes on before any pool"
+        );
+        let up = desired(
+            "1.31",
+            "Free",
+            vec![want_pool("system", 1), want_pool("apps", 2)],
+        );
+        assert_eq!(
+            plan(&up, &upgraded),
+            Plan::ChangePool {
+                name: "system".into(),
+                version: Some("1.31".into())
+            }
+        );
+        let added = desired(
+            "1.30",
+            "Free",
+            vec![
+                want_pool("system", 1),
+                want_pool("apps", 2),
+                want_pool("batch", 1),
+            ],
+        );
+        assert_eq!(plan(&added, &actual), Plan::AddPool("batch".into()));
+        let dropped = desired("1.30", "Free", vec![want_pool("system", 1)]);
+        assert_eq!(plan(&dropped, &actual), Plan::RemovePool("apps".into()));
+        let mut theirs = actual.clone();
+        theirs["properties"]["agentPoolProfiles"][1]["tags"] = json!({});
+        assert_eq!(
+            plan(&dropped, &theirs),
+            Plan::InSync,
+            "a pool without azop's mark stays"
+        );
+        let relabelled = {
+            let mut p = want_pool("apps", 2);
+            p["nodeLabels"] = json!({});
+            let mut a = actual.clone();
+            a["properties"]["agentPoolProfiles"][1]["nodeLabels"] = json!({"team": "a"});
+            (desired("1.30", "Free", vec![want_pool("system", 1), p]), a)
+        };
+        assert_eq!(
+            plan(&relabelled.0, &relabelled.1),
+            Plan::ChangePool {
+                name: "apps".into(),
+                version: None
+            },
+            "a label removed in the spec is a difference"
+        );
+        let down = desired(
+            "1.29",
+            "Free",
+            vec![want_pool("system", 1), want_pool("apps", 2)],
+        );
+        assert!(matches!(plan(&down, &actual), Plan::Refuse(m) if m.contains("cannot downgrade")));
+        let mut ahead = want_pool("apps", 2);
+        ahead["orchestratorVersion"] = json!("1.31");
+        let ahead = desired("1.30", "Free", vec![want_pool("system", 1), ahead]);
+        assert!(
+            matches!(plan(&ahead, &actual), Plan::Refuse(m) if m.contains("newer than the control plane"))
+        );
+    }
+
+    #[test]
+    fn a_pool_update_keeps_what_azure_holds_and_sets_labels_exactly() {
+        let have = json!({"name": "apps", "count": 7, "enableAutoScaling": true, "minCount": 1, "maxCount": 10,
+            "orchestratorVersion": "1.30", "currentOrchestratorVersion": "1.30.2", "provisioningState": "Succeeded",
+            "nodeLabels": {"team": "a", "old": "x"}, "osDiskType": "Ephemeral", "tags": {"cost": "1"}});
+        let want = json!({"name": "apps", "count": 1, "enableAutoScaling": true, "minCount": 2, "maxCount": 10,
+            "nodeLabels": {"team": "b"}, "nodeTaints": [], "tags": {"azop.dev/owner": "o"}});
+        let body = changed_pool(&have, &want, Some("1.31".into()));
+        assert_eq!(
+            body,
+            json!({"count": 7, "enableAutoScaling": true, "minCount": 2, "maxCount": 10,
+                "orchestratorVersion": "1.31", "nodeLabels": {"team": "b"}, "nodeTaints": [],
+                "osDiskType": "Ephemeral", "tags": {"cost": "1", "azop.dev/owner": "o"}})
         );
     }
 

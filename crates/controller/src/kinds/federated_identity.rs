@@ -341,7 +341,7 @@ impl AzureKind for FederatedIdentity {
         refs
     }
 
-    fn outputs(status: &mut FederatedIdentityStatus, actual: &UserAssignedIdentity) {
+    fn outputs(&self, status: &mut FederatedIdentityStatus, actual: &UserAssignedIdentity) {
         let p = actual.properties.clone().unwrap_or_default();
         status.client_id = p.client_id.or(status.client_id.take());
         status.principal_id = p.principal_id.or(status.principal_id.take());
@@ -359,7 +359,9 @@ impl AzureKind for FederatedIdentity {
     fn after_sync<'a>(
         &'a self,
         ctx: &'a Context,
+        _azure: &'a dyn crate::azure::Azure,
         resolved: &'a Resolved,
+        _actual: Option<&'a Value>,
         status: &'a mut FederatedIdentityStatus,
     ) -> BoxFuture<'a, Result<(), ReconcileError>> {
         Box::pin(async move {
@@ -571,7 +573,8 @@ mod tests {
             "clientId": "c", "principalId": "p", "tenantId": "t"}}))
         .expect("body");
         let mut status = FederatedIdentityStatus::default();
-        FederatedIdentity::outputs(&mut status, &actual);
+        fi(json!({"resourceGroupName": "rg-team-a", "issuer": {"url": ISSUER}, "serviceAccount": {"name": "orders-sa"}}))
+            .outputs(&mut status, &actual);
         assert_eq!(
             (
                 status.client_id.as_deref(),

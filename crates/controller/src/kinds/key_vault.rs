@@ -181,7 +181,7 @@ impl AzureKind for KeyVault {
         })
     }
 
-    fn outputs(status: &mut KeyVaultStatus, actual: &Vault) {
+    fn outputs(&self, status: &mut KeyVaultStatus, actual: &Vault) {
         if let Some(uri) = actual.properties.as_ref().and_then(|p| p.vault_uri.clone()) {
             status.vault_uri = Some(uri);
         }
@@ -255,8 +255,12 @@ mod tests {
             json!({"properties": {"vaultUri": "https://team-a-kv.vault.azure.net/"}}),
         )
         .expect("body");
+        let kv: KeyVault = obj(
+            json!({"kind": "KeyVault", "metadata": {"name": "kv", "namespace": "team-a"},
+            "spec": {"azureName": "team-a-kv", "resourceGroupName": "rg-team-a"}}),
+        );
         let mut status = KeyVaultStatus::default();
-        KeyVault::outputs(&mut status, &actual);
+        kv.outputs(&mut status, &actual);
         assert_eq!(
             status.vault_uri.as_deref(),
             Some("https://team-a-kv.vault.azure.net/")

@@ -7,6 +7,7 @@ use azop_arm::resources::Tags;
 use crate::policy::Decision;
 
 pub mod aks_cluster;
+pub mod aks_kubeconfig;
 pub mod binding_sync;
 pub mod federated_identity;
 pub mod key_vault;

@@ -61,7 +61,7 @@ impl AzureKind for ResourceGroup {
         })
     }
 
-    fn outputs(_status: &mut ResourceGroupStatus, _actual: &ArmResourceGroup) {}
+    fn outputs(&self, _status: &mut ResourceGroupStatus, _actual: &ArmResourceGroup) {}
 
     /// Deleting a group deletes everything in it. So the group goes only when it is empty of
     /// other things: resources azop did not create — no mark of this cluster, or the mark of

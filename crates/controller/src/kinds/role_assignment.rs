@@ -421,7 +421,7 @@ impl AzureKind for RoleAssignment {
         }
     }
 
-    fn outputs(status: &mut RoleAssignmentStatus, actual: &ArmRoleAssignment) {
+    fn outputs(&self, status: &mut RoleAssignmentStatus, actual: &ArmRoleAssignment) {
         status.assignment_id = actual.name.clone();
         status.principal_id = actual
             .properties
