@@ -44,7 +44,11 @@ use crate::naming::{
     validation = Rule::new("self.nodePools.exists(p, p.mode == 'System')").message("at least one node pool must have mode System"),
     validation = Rule::new("!has(self.kubeconfigSecret) || self.kubeconfigSecret.kind != 'Admin' || !self.disableLocalAccounts").message("kubeconfigSecret.kind Admin needs local accounts: set disableLocalAccounts to false or use kind User"),
     validation = Rule::new("!self.disableLocalAccounts || has(self.entraId)").message("disableLocalAccounts requires entraId: without local accounts, sign-in is through Entra ID"),
-    validation = Rule::new("!has(oldSelf.entraId) || has(self.entraId)").message("entraId cannot be removed once set: AKS cannot turn managed Entra ID integration off")
+    validation = Rule::new("!has(oldSelf.entraId) || has(self.entraId)").message("entraId cannot be removed once set: AKS cannot turn managed Entra ID integration off"),
+    validation = Rule::new("!has(self.apiServer) || !has(self.apiServer.privateDnsZone) || self.apiServer.privateDnsZone in ['system', 'none'] || (has(self.identity) && has(self.identity.type) && self.identity.type == 'UserAssigned')").message("apiServer.privateDnsZone given by id needs identity.type UserAssigned: AKS links a custom private DNS zone with the control plane's own identity"),
+    validation = Rule::new("!has(self.network) || !has(self.network.outboundType) || self.network.outboundType != 'natGateway' || has(self.network.subnetId)").message("network.outboundType natGateway needs network.subnetId: the NAT gateway is the one associated with that subnet"),
+    validation = Rule::new("!has(self.network) || !has(self.network.natGateway) || (has(self.network.outboundType) && self.network.outboundType == 'managedNATGateway')").message("network.natGateway configures the NAT gateway AKS manages: set network.outboundType managedNATGateway"),
+    validation = Rule::new("has(oldSelf.nodeResourceGroup) == has(self.nodeResourceGroup)").message("nodeResourceGroup cannot be added or removed after creation: AKS fixes the node resource group when it creates the cluster")
 )]
 pub struct AksClusterSpec {
     /// Name, location, tags and policies.
@@ -72,6 +76,13 @@ pub struct AksClusterSpec {
     /// The control plane's identity.
     #[serde(default)]
     pub identity: ClusterIdentity,
+    /// The resource group AKS creates for the nodes, load balancers and disks (default:
+    /// `MC_<group>_<cluster>_<location>`). It must not exist yet, and the namespace's AzureProfile
+    /// must allow it as it does the cluster's own group. Fixed at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[-\w\.\(\)]{0,79}[-\w\(\)]$"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("nodeResourceGroup is immutable: AKS fixes the node resource group when it creates the cluster"))]
+    pub node_resource_group: Option<String>,
     /// Agent pools; at least one System pool. A list keyed by name, so names are unique and
     /// a pool's immutable fields are compared with the same pool's old values.
     #[schemars(length(min = 1, max = 100))]
@@ -262,10 +273,28 @@ pub struct ClusterNetwork {
     )]
     #[schemars(regex(pattern = r"^([0-9]{1,3}\.){3}[0-9]{1,3}$"))]
     pub dns_service_ip: Option<String>,
-    /// The nodes' subnet (ARM id); omitted: AKS creates a network.
+    /// The nodes' subnet (ARM id); omitted: AKS creates a network. With outbound type
+    /// `natGateway`, the NAT gateway associated with this subnet carries egress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self == oldSelf").message("network.subnetId is immutable"))]
     pub subnet_id: Option<String>,
+    /// The NAT gateway AKS manages (outbound type `managedNATGateway`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway: Option<ManagedNatGateway>,
+}
+
+/// The NAT gateway AKS manages for egress.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedNatGateway {
+    /// Public IP addresses AKS gives it, 1–16 (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 16))]
+    pub outbound_ips: Option<i32>,
+    /// Idle timeout of outbound flows in minutes, 4–120 (default 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 4, max = 120))]
+    pub idle_timeout_minutes: Option<i32>,
 }
 
 /// CNI plugins.
@@ -323,6 +352,7 @@ pub enum OutboundType {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!self.private || size(self.authorizedIpRanges) == 0").message("authorizedIpRanges do not apply to a private API server"))]
+#[x_kube(validation = Rule::new("!has(self.privateDnsZone) || self.private").message("apiServer.privateDnsZone applies to a private API server: set private: true"))]
 pub struct ApiServerAccess {
     /// A private API server (private endpoint only). Immutable.
     #[serde(default)]
@@ -332,6 +362,16 @@ pub struct ApiServerAccess {
     #[serde(default)]
     #[schemars(length(max = 200))]
     pub authorized_ip_ranges: Vec<String>,
+    /// A private API server's DNS zone: `system` (AKS makes one, the default), `none` (no
+    /// private zone; a public FQDN resolves to the private address), or the resource id of a
+    /// `privatelink.<region>.azmk8s.io` private DNS zone (needs a user-assigned control-plane
+    /// identity). Only with `private: true`. Fixed at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(
+        pattern = r"^(system|none|/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/privateDnsZones/([a-zA-Z0-9-]+\.)?privatelink\.[a-z0-9]+\.azmk8s\.io)$"
+    ))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("apiServer.privateDnsZone is immutable: AKS fixes a private cluster's DNS zone at creation"))]
+    pub private_dns_zone: Option<String>,
 }
 
 /// Entra ID integration.
@@ -357,9 +397,10 @@ pub struct ClusterAddons {
     /// Azure Policy for Kubernetes.
     #[serde(default)]
     pub azure_policy: bool,
-    /// Microsoft Defender for Containers.
-    #[serde(default)]
-    pub defender: bool,
+    /// Microsoft Defender for Containers, reporting to a Log Analytics workspace (AKS requires
+    /// one while Defender is on). Removed: Defender is turned off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defender: Option<Defender>,
     /// Container insights into a Log Analytics workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitoring: Option<Monitoring>,
@@ -371,6 +412,18 @@ pub struct KeyVaultSecretsProvider {
     /// Rotate mounted secrets.
     #[serde(default)]
     pub rotation: bool,
+}
+
+/// Microsoft Defender for Containers.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Defender {
+    /// The Log Analytics workspace's ARM id
+    /// (`/subscriptions/…/providers/Microsoft.OperationalInsights/workspaces/<name>`).
+    #[schemars(regex(
+        pattern = r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.OperationalInsights/workspaces/[^/]+$"
+    ))]
+    pub log_analytics_workspace_id: String,
 }
 
 /// Container insights.

@@ -903,9 +903,30 @@ impl Arm {
                 fill(
                     network,
                     json!({"networkPolicy": "none", "networkDataplane": "azure",
-                    "loadBalancerSku": "standard", "loadBalancerProfile": lb, "ipFamilies": ["IPv4"]}),
+                    "loadBalancerSku": "standard", "ipFamilies": ["IPv4"]}),
                 );
                 fill(network, cidrs);
+                // Egress: the load balancer's outbound IPs, or the NAT gateway AKS manages
+                // (its defaults: one IP, 4 minutes), or nothing AKS makes.
+                match network.get("outboundType").and_then(Value::as_str) {
+                    None | Some("loadBalancer") => {
+                        fill(network, json!({"loadBalancerProfile": lb}))
+                    }
+                    Some("managedNATGateway") => {
+                        let ips = keep("/properties/networkProfile/natGatewayProfile/effectiveOutboundIPs")
+                            .unwrap_or_else(|| json!([{"id": format!(
+                                "/subscriptions/{}/resourceGroups/MC_{}_{}_{loc}/providers/Microsoft.Network/publicIPAddresses/{}",
+                                t.subscription, t.resource_group.clone().unwrap_or_default(), t.name, uuid::Uuid::new_v4()
+                            )}]));
+                        fill(network, json!({"natGatewayProfile": {}}));
+                        fill(
+                            &mut network["natGatewayProfile"],
+                            json!({"managedOutboundIPProfile": {"count": 1}, "idleTimeoutInMinutes": 4}),
+                        );
+                        network["natGatewayProfile"]["effectiveOutboundIPs"] = ips;
+                    }
+                    Some(_) => {}
+                }
                 let uid = keep("/properties/resourceUID")
                     .unwrap_or_else(|| json!(&uuid::Uuid::new_v4().simple().to_string()[..24]));
                 fill(
@@ -948,11 +969,40 @@ impl Arm {
                     props["aadProfile"] = Value::Null;
                 }
                 body["eTag"] = json!(uuid::Uuid::new_v4().simple().to_string());
-                body["properties"]["nodeResourceGroup"] = json!(format!(
-                    "MC_{}_{}_{loc}",
-                    t.resource_group.clone().unwrap_or_default(),
-                    t.name
-                ));
+                // Defender off comes back as nothing at all (a cluster without it answers
+                // `"securityProfile": {}`, recorded).
+                if body.pointer("/properties/securityProfile/defender/securityMonitoring/enabled")
+                    == Some(&json!(false))
+                    && let Some(security) = body["properties"]["securityProfile"].as_object_mut()
+                {
+                    security.remove("defender");
+                }
+                let node_group = keep("/properties/nodeResourceGroup")
+                    .or_else(|| body.pointer("/properties/nodeResourceGroup").cloned())
+                    .unwrap_or_else(|| {
+                        json!(format!(
+                            "MC_{}_{}_{loc}",
+                            t.resource_group.clone().unwrap_or_default(),
+                            t.name
+                        ))
+                    });
+                body["properties"]["nodeResourceGroup"] = node_group;
+                if body.pointer("/properties/apiServerAccessProfile/enablePrivateCluster")
+                    == Some(&json!(true))
+                {
+                    fill(
+                        &mut body["properties"]["apiServerAccessProfile"],
+                        json!({"privateDNSZone": "system", "enablePrivateClusterPublicFQDN": false}),
+                    );
+                    let private = keep("/properties/privateFQDN").unwrap_or_else(|| {
+                        json!(format!(
+                            "{dns}-{}.{}.privatelink.{loc}.azmk8s.io",
+                            &uuid::Uuid::new_v4().simple().to_string()[..8],
+                            &uuid::Uuid::new_v4().simple().to_string()[..8]
+                        ))
+                    });
+                    body["properties"]["privateFQDN"] = private;
+                }
                 let oidc = body
                     .pointer("/properties/oidcIssuerProfile/enabled")
                     .and_then(Value::as_bool)
@@ -1372,6 +1422,40 @@ impl Arm {
                         "InvalidParameter",
                         "The parameter 'properties.agentPoolProfiles' is required.",
                     ));
+                }
+                if body.pointer("/properties/securityProfile/defender/securityMonitoring/enabled")
+                    == Some(&json!(true))
+                    && body
+                        .pointer(
+                            "/properties/securityProfile/defender/logAnalyticsWorkspaceResourceId",
+                        )
+                        .and_then(Value::as_str)
+                        .is_none_or(str::is_empty)
+                {
+                    return Err(ArmError::new(
+                        400,
+                        "InvalidParameter",
+                        "The Log Analytics workspace resource ID is required when Microsoft Defender is enabled (securityProfile.defender.logAnalyticsWorkspaceResourceId).",
+                    ));
+                }
+                for field in ["nodeResourceGroup", "apiServerAccessProfile/privateDNSZone"] {
+                    let pointer = format!("/properties/{field}");
+                    if let (Some(e), Some(new)) = (existing, body.pointer(&pointer))
+                        && let Some(old) = e.body.pointer(&pointer)
+                        && !old
+                            .as_str()
+                            .zip(new.as_str())
+                            .is_some_and(|(o, n)| o.eq_ignore_ascii_case(n))
+                    {
+                        return Err(ArmError::new(
+                            400,
+                            "PropertyChangeNotAllowed",
+                            format!(
+                                "Changing property '{}' is not allowed.",
+                                field.rsplit('/').next().unwrap_or(field)
+                            ),
+                        ));
+                    }
                 }
                 if let (Some(e), Some(new)) = (
                     existing,

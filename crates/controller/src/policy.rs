@@ -698,6 +698,35 @@ mod tests {
         assert!(decide(&Governing::Profile(&p), &ask(owner, owner)).is_ok());
     }
 
+    /// A tenant allowed clusters in its own groups cannot have AKS make a node resource group
+    /// outside them (AKS would create it in the subscription on the tenant's behalf).
+    #[test]
+    fn a_clusters_node_resource_group_is_held_to_the_allowed_groups() {
+        use crate::engine::AzureKind;
+        let mut p = profile("team-a", "team-a");
+        p.spec.allowed_kinds.push("AksCluster".into());
+        let cluster = |node_group: &str| -> azop_api::AksCluster {
+            serde_json::from_value(serde_json::json!({"apiVersion": "azop.dev/v1alpha1", "kind": "AksCluster",
+                "metadata": {"name": "c", "namespace": "team-a"},
+                "spec": {"resourceGroupName": "rg-team-a", "dnsPrefix": "c", "nodeResourceGroup": node_group,
+                         "nodePools": [{"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5"}]}}))
+            .expect("cluster")
+        };
+        let ask = |c: &azop_api::AksCluster| {
+            let mut req = c.policy_request();
+            req.kind = Some(AzopKind::AksCluster);
+            decide(&Governing::Profile(&p), &req).map(|_| ())
+        };
+        let hostile = cluster("rg-platform-nodes");
+        let e = ask(&hostile).expect_err("a group outside the allowed ones");
+        assert!(
+            e.to_string().contains("rg-platform-nodes")
+                && e.to_string().contains("allowedResourceGroups"),
+            "{e}"
+        );
+        assert!(ask(&cluster("rg-team-a-nodes")).is_ok());
+    }
+
     #[test]
     fn adoption_needs_the_profile_to_allow_it() {
         let mut p = profile("team-a", "team-a");

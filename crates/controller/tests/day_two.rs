@@ -13,13 +13,15 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn turning_things_off_is_applied_in_one_update() {
+    // An addon, Defender and the authorized IP ranges turned off in one spec change.
     let mut env = Env::start(Options::default()).await;
     env.create::<ResourceGroup>(rg("platform", "rg1", "westeurope", "Delete"))
         .await;
     env.create::<AksCluster>(json!({"apiVersion": "azop.dev/v1alpha1", "kind": "AksCluster",
         "metadata": {"name": "aks1", "namespace": "platform"},
         "spec": {"location": "westeurope", "resourceGroupRef": {"name": "rg1"}, "kubernetesVersion": "1.31",
-                 "dnsPrefix": "aks1", "addons": {"azurePolicy": true},
+                 "dnsPrefix": "aks1", "addons": {"azurePolicy": true,
+                    "defender": {"logAnalyticsWorkspaceId": "/subscriptions/s/resourceGroups/m/providers/Microsoft.OperationalInsights/workspaces/w"}},
                  "apiServer": {"authorizedIpRanges": ["203.0.113.0/24"]},
                  "nodePools": [{"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 1}]}}))
         .await;
@@ -44,8 +46,10 @@ async fn turning_things_off_is_applied_in_one_update() {
     api.patch(
         "aks1",
         &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"addons": {"azurePolicy": false},
-                                      "apiServer": {"authorizedIpRanges": []}}})),
+        &Patch::Merge(
+            json!({"spec": {"addons": {"azurePolicy": false, "defender": null},
+                                      "apiServer": {"authorizedIpRanges": []}}}),
+        ),
     )
     .await
     .expect("turned off");
@@ -57,6 +61,13 @@ async fn turning_things_off_is_applied_in_one_update() {
     assert_eq!(
         stored["properties"]["addonProfiles"]["azurepolicy"]["enabled"], false,
         "the addon is off in Azure"
+    );
+    assert!(
+        stored["properties"]["securityProfile"]
+            .get("defender")
+            .is_none(),
+        "Defender is off in Azure: {}",
+        stored["properties"]["securityProfile"]
     );
     let ranges = &stored["properties"]["apiServerAccessProfile"]["authorizedIPRanges"];
     assert!(

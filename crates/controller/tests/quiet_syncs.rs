@@ -43,6 +43,17 @@ async fn ten_syncs_of_every_kind_write_nothing() {
                "entraId": {"azureRbac": true, "adminGroupObjectIds": ["33333333-3333-3333-3333-333333333333"]}}),
     ))
     .await;
+    env.create::<AksCluster>(cluster(
+        "private",
+        json!({"apiServer": {"private": true, "privateDnsZone": "none"},
+               "network": {"outboundType": "managedNATGateway", "natGateway": {"outboundIps": 2}},
+               "nodeResourceGroup": "rg1-private-nodes",
+               "addons": {"defender": {"logAnalyticsWorkspaceId": "/subscriptions/s/resourceGroups/m/providers/Microsoft.OperationalInsights/workspaces/w"}},
+               "nodePools": [{"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 1},
+                             {"name": "apps", "vmSize": "Standard_D8ds_v5", "autoscaling": {"min": 1, "max": 5},
+                              "labels": {"team": "a"}, "taints": ["apps=true:NoSchedule"]}]}),
+    ))
+    .await;
 
     let mut ids = Vec::new();
     ids.push(
@@ -61,7 +72,7 @@ async fn ten_syncs_of_every_kind_write_nothing() {
             .await
             .azure(),
     );
-    for name in ["plain", "full"] {
+    for name in ["plain", "full", "private"] {
         ids.push(
             env.wait_ready_within::<AksCluster>("platform", name, Duration::from_secs(30))
                 .await
@@ -82,6 +93,18 @@ async fn ten_syncs_of_every_kind_write_nothing() {
         (&json!({}), &Value::Null, &Value::Null),
         "the emulator answers as AKS does for a cluster without these features"
     );
+
+    let private = env.arm.resource(&ids[6]).expect("private cluster in Azure");
+    let props = &private["properties"];
+    assert_eq!(props["nodeResourceGroup"], "rg1-private-nodes");
+    assert_eq!(
+        props["networkProfile"]["natGatewayProfile"]["managedOutboundIPProfile"]["count"],
+        2
+    );
+    assert!(props["networkProfile"].get("loadBalancerProfile").is_none());
+    assert!(props["privateFQDN"].is_string(), "{props}");
+    assert_eq!(props["apiServerAccessProfile"]["privateDNSZone"], "none");
+    assert!(props["securityProfile"]["defender"]["logAnalyticsWorkspaceResourceId"].is_string());
 
     // Ten sync periods: each resource read at least ten times more, nothing written.
     let gets = |env: &Env, id: &str| {

@@ -187,6 +187,13 @@ pub struct ApiServerAccessProfile {
         skip_serializing_if = "Option::is_none"
     )]
     pub authorized_ip_ranges: Option<Vec<String>>,
+    /// A private cluster's DNS zone: `system`, `none`, or a private DNS zone's resource id.
+    #[serde(
+        default,
+        rename = "privateDNSZone",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub private_dns_zone: Option<String>,
     /// Fields not named above.
     #[serde(flatten)]
     pub extra: Extra,
@@ -237,7 +244,10 @@ pub struct DefenderProfile {
     /// Defender's threat detection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_monitoring: Option<DefenderSecurityMonitoring>,
-    /// Fields not named above (the Log Analytics workspace, …).
+    /// The Log Analytics workspace Defender reports to (required while it is on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_analytics_workspace_resource_id: Option<String>,
+    /// Fields not named above.
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -340,7 +350,41 @@ pub struct NetworkProfile {
     /// `IPv4`, `IPv6`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_families: Option<Vec<String>>,
-    /// Fields not named above (the load balancer and NAT gateway profiles among them).
+    /// The NAT gateway AKS manages (outbound type `managedNATGateway`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway_profile: Option<NatGatewayProfile>,
+    /// Fields not named above (the load balancer profile among them).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `networkProfile.natGatewayProfile`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NatGatewayProfile {
+    /// How many public IPs AKS gives the gateway.
+    #[serde(
+        default,
+        rename = "managedOutboundIPProfile",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub managed_outbound_ip_profile: Option<ManagedOutboundIpProfile>,
+    /// Idle timeout of outbound flows, in minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_in_minutes: Option<i32>,
+    /// Fields not named above (`effectiveOutboundIPs`, read-only).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `natGatewayProfile.managedOutboundIPProfile`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedOutboundIpProfile {
+    /// Public IPs, 1–16.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<i32>,
+    /// Fields not named above.
     #[serde(flatten)]
     pub extra: Extra,
 }

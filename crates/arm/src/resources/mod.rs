@@ -41,8 +41,9 @@ pub use managed_cluster::{
     AadProfile, AddonProfile, AgentPool, AgentPoolProfile, AgentPoolProperties,
     ApiServerAccessProfile, AutoUpgradeProfile, DefenderProfile, DefenderSecurityMonitoring,
     ManagedCluster, ManagedClusterIdentity, ManagedClusterProperties, ManagedClusterSku,
-    NetworkProfile, OidcIssuerProfile, PowerState, SecurityProfile, UserAssignedIdentityDetails,
-    UserAssignedIdentityReference, WorkloadIdentityProfile,
+    ManagedOutboundIpProfile, NatGatewayProfile, NetworkProfile, OidcIssuerProfile, PowerState,
+    SecurityProfile, UserAssignedIdentityDetails, UserAssignedIdentityReference,
+    WorkloadIdentityProfile,
 };
 pub use resource_group::{ResourceGroup, ResourceGroupProperties};
 pub use role_assignment::{RoleAssignment, RoleAssignmentProperties};

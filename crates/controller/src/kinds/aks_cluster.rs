@@ -19,8 +19,9 @@ use azop_arm::ResourceId;
 use azop_arm::resources::{
     AadProfile, AddonProfile, AgentPoolProfile, AgentPoolProperties, ApiServerAccessProfile,
     AutoUpgradeProfile, DefenderProfile, DefenderSecurityMonitoring, ManagedCluster,
-    ManagedClusterIdentity, ManagedClusterProperties, ManagedClusterSku, NetworkProfile,
-    OidcIssuerProfile, SecurityProfile, UserAssignedIdentityDetails, WorkloadIdentityProfile,
+    ManagedClusterIdentity, ManagedClusterProperties, ManagedClusterSku, ManagedOutboundIpProfile,
+    NatGatewayProfile, NetworkProfile, OidcIssuerProfile, SecurityProfile,
+    UserAssignedIdentityDetails, WorkloadIdentityProfile,
 };
 use futures::future::BoxFuture;
 use kube::ResourceExt;
@@ -110,6 +111,14 @@ fn network_profile(spec: &azop_api::AksClusterSpec) -> NetworkProfile {
             OutboundType::NatGateway => "userAssignedNATGateway",
             OutboundType::ManagedNatGateway => "managedNATGateway",
             OutboundType::UserDefinedRouting => "userDefinedRouting",
+        }),
+        nat_gateway_profile: net.nat_gateway.as_ref().map(|n| NatGatewayProfile {
+            managed_outbound_ip_profile: n.outbound_ips.map(|count| ManagedOutboundIpProfile {
+                count: Some(count),
+                ..ManagedOutboundIpProfile::default()
+            }),
+            idle_timeout_in_minutes: n.idle_timeout_minutes,
+            ..NatGatewayProfile::default()
         }),
         ..NetworkProfile::default()
     }
@@ -470,8 +479,12 @@ impl AzureKind for AksCluster {
     type Body = ManagedCluster;
     type Resolved = Resolved;
 
+    /// The node resource group is a group the cluster makes: the profile must allow it too.
     fn policy_request(&self) -> Request<'_> {
-        Request::placed(&self.spec.azure, &self.spec.placement)
+        Request {
+            own_group_name: self.spec.node_resource_group.as_deref(),
+            ..Request::placed(&self.spec.azure, &self.spec.placement)
+        }
     }
 
     fn references(&self) -> Vec<Reference> {
@@ -550,11 +563,17 @@ impl AzureKind for AksCluster {
                 enabled: Some(spec.workload_identity),
                 ..WorkloadIdentityProfile::default()
             }),
-            defender: spec.addons.defender.then(|| DefenderProfile {
+            // Off is sent too, so Defender turned off in the spec goes off in Azure.
+            defender: Some(DefenderProfile {
                 security_monitoring: Some(DefenderSecurityMonitoring {
-                    enabled: Some(true),
+                    enabled: Some(spec.addons.defender.is_some()),
                     ..DefenderSecurityMonitoring::default()
                 }),
+                log_analytics_workspace_resource_id: spec
+                    .addons
+                    .defender
+                    .as_ref()
+                    .map(|d| d.log_analytics_workspace_id.clone()),
                 ..DefenderProfile::default()
             }),
             ..SecurityProfile::default()
@@ -575,6 +594,7 @@ impl AzureKind for AksCluster {
                 // (an empty list is how AKS is told to drop them).
                 authorized_ip_ranges: (!spec.api_server.private)
                     .then(|| spec.api_server.authorized_ip_ranges.clone()),
+                private_dns_zone: spec.api_server.private_dns_zone.clone(),
                 ..ApiServerAccessProfile::default()
             }),
             oidc_issuer_profile: Some(OidcIssuerProfile {
@@ -583,6 +603,7 @@ impl AzureKind for AksCluster {
             }),
             security_profile: Some(security),
             disable_local_accounts: Some(spec.disable_local_accounts),
+            node_resource_group: spec.node_resource_group.clone(),
             addon_profiles: Some(addon_profiles(spec)),
             auto_upgrade_profile: Some(AutoUpgradeProfile {
                 upgrade_channel: s(match spec.auto_upgrade_channel {
@@ -824,9 +845,10 @@ mod tests {
             "oidcIssuer": true, "workloadIdentity": true,
             "entraId": {"azureRbac": true, "adminGroupObjectIds": ["33333333-3333-3333-3333-333333333333"]},
             "disableLocalAccounts": true,
-            "addons": {"keyVaultSecretsProvider": {"rotation": true}, "azurePolicy": true, "defender": true,
+            "addons": {"keyVaultSecretsProvider": {"rotation": true}, "azurePolicy": true,
+                       "defender": {"logAnalyticsWorkspaceId": "/subscriptions/s/resourceGroups/m/providers/Microsoft.OperationalInsights/workspaces/w"},
                        "monitoring": {"workspaceId": "/subscriptions/s/resourceGroups/m/providers/Microsoft.OperationalInsights/workspaces/w"}},
-            "autoUpgradeChannel": "node-image"
+            "autoUpgradeChannel": "node-image", "nodeResourceGroup": "rg-prod-nodes"
         }));
         let identity =
             format!("{GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/cp");
@@ -857,7 +879,8 @@ mod tests {
             (
                 "/properties/securityProfile",
                 json!({"workloadIdentity": {"enabled": true},
-                "defender": {"securityMonitoring": {"enabled": true}}}),
+                "defender": {"securityMonitoring": {"enabled": true}, "logAnalyticsWorkspaceResourceId":
+                    "/subscriptions/s/resourceGroups/m/providers/Microsoft.OperationalInsights/workspaces/w"}}),
             ),
             (
                 "/properties/aadProfile",
@@ -865,6 +888,7 @@ mod tests {
                 "adminGroupObjectIDs": ["33333333-3333-3333-3333-333333333333"]}),
             ),
             ("/properties/disableLocalAccounts", json!(true)),
+            ("/properties/nodeResourceGroup", json!("rg-prod-nodes")),
             (
                 "/properties/addonProfiles",
                 json!({
@@ -897,7 +921,7 @@ mod tests {
         }
         assert_eq!(
             p.as_object().map(|o| o.len()),
-            Some(11),
+            Some(12),
             "no field beyond the table: {p}"
         );
     }
@@ -975,6 +999,42 @@ mod tests {
             status.node_pools[0].target_orchestrator_version.as_deref(),
             Some("1.32")
         );
+    }
+
+    #[test]
+    fn a_private_cluster_names_its_dns_zone_and_a_managed_nat_gateway_its_ips() {
+        let zone = "/subscriptions/s/resourceGroups/dns/providers/Microsoft.Network/privateDnsZones/privatelink.westeurope.azmk8s.io";
+        let c = cluster(json!({"dnsPrefix": "p", "resourceGroupName": "rg-team-a",
+            "identity": {"type": "UserAssigned", "identityRef": {"name": "cp"}},
+            "apiServer": {"private": true, "privateDnsZone": zone},
+            "network": {"outboundType": "managedNATGateway", "natGateway": {"outboundIps": 2, "idleTimeoutMinutes": 10}},
+            "nodePools": [{"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5"}]}));
+        let identity =
+            format!("{GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/cp");
+        let b = body(&c, &resolved(Some(&identity)));
+        assert_eq!(
+            b["properties"]["apiServerAccessProfile"],
+            json!({"enablePrivateCluster": true, "privateDNSZone": zone})
+        );
+        assert_eq!(
+            b["properties"]["networkProfile"]["natGatewayProfile"],
+            json!({"managedOutboundIPProfile": {"count": 2}, "idleTimeoutInMinutes": 10})
+        );
+        assert_eq!(
+            b["properties"]["securityProfile"]["defender"],
+            json!({"securityMonitoring": {"enabled": false}}),
+            "Defender left out is sent off"
+        );
+        assert_eq!(
+            c.policy_request().own_group_name,
+            None,
+            "no node resource group named: AKS's default, nothing to check"
+        );
+        let named = cluster(
+            json!({"dnsPrefix": "p", "resourceGroupName": "rg-team-a", "nodeResourceGroup": "rg-nodes",
+            "nodePools": [{"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5"}]}),
+        );
+        assert_eq!(named.policy_request().own_group_name, Some("rg-nodes"));
     }
 
     #[test]
