@@ -212,6 +212,11 @@ pub struct AzureResourceStatus {
     /// azop never applied are left as they are.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub applied_tags: Vec<String>,
+    /// The settings azop last applied that it undoes when the spec drops them (a vault's
+    /// `/properties/networkAcls`): undone only when listed here, so a setting azop never
+    /// applied is left as it is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applied_fields: Vec<String>,
     /// When azop last found the resource in sync with the spec. The next sync is due a sync
     /// period later; a restarted operator schedules it from here rather than reading every
     /// object from Azure at once.
@@ -235,6 +240,7 @@ impl Default for AzureResourceStatus {
             children: Vec::new(),
             ownership: None,
             applied_tags: Vec::new(),
+            applied_fields: Vec::new(),
             last_sync_time: None,
             last_sync_inputs: None,
         }

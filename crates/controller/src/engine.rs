@@ -600,6 +600,12 @@ pub trait AzureKind: AzureBacked {
         Box::pin(async { Ok(()) })
     }
 
+    /// Settings the kind may set and the spec may later drop, each (a JSON pointer into the
+    /// body) with the value that undoes it in Azure: a PUT over Azure's body would otherwise
+    /// keep what the spec no longer says. Undone only if azop applied it
+    /// (`status.appliedFields`).
+    const REMOVABLE: &'static [(&'static str, &'static str)] = &[];
+
     /// The resource types of the kind's children: a delete reaches only children of these
     /// types under the main resource, whatever `status.children` lists.
     const CHILD_TYPES: &'static [&'static str] = &[];
@@ -1650,6 +1656,7 @@ async fn sync<K: AzureKind>(
             if K::ROLE_ASSIGNMENT_QUOTA {
                 ctx.quota.note(&id);
             }
+            undo_dropped::<K>(&mut body, &K::azure_status(status).applied_fields);
             let dropped = dropped_tags(&K::azure_status(status).applied_tags, &body, actual);
             // A resource Azure left Failed (its last operation failed) is put again even when
             // its body matches: that PUT is how Azure reconciles it.
@@ -1830,6 +1837,31 @@ fn record_owned<K: AzureKind>(status: &mut K::Status, body: &Value, ownership: O
         common.ownership = Some(o);
     }
     common.applied_tags = applied_tag_names(body);
+    common.applied_fields = K::REMOVABLE
+        .iter()
+        .filter(|(path, undo)| {
+            body.pointer(path)
+                .is_some_and(|v| serde_json::from_str::<Value>(undo).ok().as_ref() != Some(v))
+        })
+        .map(|(path, _)| path.to_string())
+        .collect();
+}
+
+/// Writes the undoing value of each removable setting azop applied last (`applied`) that the
+/// body no longer sets.
+fn undo_dropped<K: AzureKind>(body: &mut Value, applied: &[String]) {
+    for (path, undo) in K::REMOVABLE {
+        if !applied.iter().any(|a| a == path) || body.pointer(path).is_some() {
+            continue;
+        }
+        let Ok(undo) = serde_json::from_str::<Value>(undo) else {
+            continue;
+        };
+        let (parent, key) = path.rsplit_once('/').unwrap_or(("", path));
+        if let Some(p) = body.pointer_mut(parent).and_then(Value::as_object_mut) {
+            p.insert(key.to_string(), undo);
+        }
+    }
 }
 
 /// The tags azop applies in `body`, its ownership tag aside.

@@ -415,3 +415,72 @@ async fn the_kubeconfig_secret_is_listed_once_and_rewritten_when_the_credential_
     }
     env.stop_operator().await;
 }
+
+/// Network ACLs removed from a vault's spec are removed in Azure (the vault is open again), in
+/// one PUT of the vault, because azop records what it applied; a vault whose ACLs azop never
+/// set keeps them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_acls_dropped_from_a_vault_are_removed_in_azure() {
+    use azop_api::KeyVault;
+    let mut env = Env::start(Options::default()).await;
+    env.create::<ResourceGroup>(rg("platform", "rg1", "westeurope", "Delete"))
+        .await;
+    env.create::<KeyVault>(json!({"apiVersion": "azop.dev/v1alpha1", "kind": "KeyVault",
+        "metadata": {"name": "kv1", "namespace": "platform"},
+        "spec": {"azureName": "azop-daytwo-kv1", "location": "westeurope", "resourceGroupRef": {"name": "rg1"},
+                 "networkAcls": {"defaultAction": "Deny", "ipRules": ["203.0.113.0/24"]}}}))
+        .await;
+    let ready = env.wait_ready::<KeyVault>("platform", "kv1").await;
+    let id = ready.azure().resource_id.clone().expect("id");
+    assert_eq!(
+        ready.azure().applied_fields,
+        ["/properties/networkAcls"],
+        "what azop applied is recorded"
+    );
+    let stored = env.arm.resource(&id).expect("vault");
+    assert_eq!(stored["properties"]["networkAcls"]["defaultAction"], "Deny");
+
+    let writes = env.writes();
+    let api: Api<KeyVault> = Api::namespaced(env.client.clone(), "platform");
+    api.patch(
+        "kv1",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"networkAcls": null}})),
+    )
+    .await
+    .expect("dropped");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let after = loop {
+        let k = env.wait_ready::<KeyVault>("platform", "kv1").await;
+        if k.azure().observed_generation == 2 {
+            break k;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "generation 2 not Ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let acls = &env.arm.resource(&id).expect("vault")["properties"]["networkAcls"];
+    assert_eq!(
+        acls["defaultAction"], "Allow",
+        "the vault is open again: {acls}"
+    );
+    assert_eq!(acls["ipRules"], json!([]), "{acls}");
+    assert_eq!(env.writes() - writes, 1, "one PUT of the vault");
+    assert!(after.azure().applied_fields.is_empty());
+
+    // Someone sets ACLs on the vault in Azure: the spec never set them, azop leaves them.
+    env.arm.modify_resource(&id, |v| {
+        v["properties"]["networkAcls"] = json!({"defaultAction": "Deny", "bypass": "None",
+            "ipRules": [{"value": "198.51.100.0/24"}], "virtualNetworkRules": []});
+    });
+    let writes = env.writes();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        env.writes(),
+        writes,
+        "ACLs azop never set are not its to undo"
+    );
+    env.stop_operator().await;
+}

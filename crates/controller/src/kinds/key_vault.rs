@@ -29,6 +29,13 @@ pub struct Resolved {
 }
 
 impl AzureKind for KeyVault {
+    /// Network ACLs dropped from the spec open the vault again (Key Vault's defaults), if azop
+    /// set them.
+    const REMOVABLE: &'static [(&'static str, &'static str)] = &[(
+        "/properties/networkAcls",
+        r#"{"defaultAction": "Allow", "bypass": "AzureServices", "ipRules": [], "virtualNetworkRules": []}"#,
+    )];
+
     type Body = Vault;
     type Resolved = Resolved;
 
