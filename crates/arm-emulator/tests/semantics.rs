@@ -508,3 +508,111 @@ async fn injected_faults_and_missing_credentials_answer_as_configured() {
         (400, Some("InvalidParameter"))
     );
 }
+
+/// AKS's pools: one list on the cluster that the agentPools API reads and changes pool by
+/// pool, one operation at a time, with AKS's version rules and a System pool always there.
+#[tokio::test]
+async fn agent_pools_live_in_their_cluster_under_aks_rules() {
+    let env = Env::new(fast()).await;
+    let rg = env.group("rg").await;
+    let id = format!("{rg}/providers/Microsoft.ContainerService/managedClusters/prod");
+    let mut body = cluster_body();
+    body["properties"]["kubernetesVersion"] = json!("1.30");
+    assert_eq!(env.call("PUT", &id, Some(body.clone())).await.0, 201);
+    let settle = || tokio::time::sleep(Duration::from_millis(400));
+    settle().await;
+
+    // The pool the cluster was made with answers through the agentPools API, labels included.
+    let (s, _, system) = env
+        .call("GET", &format!("{id}/agentPools/system"), None)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(system["properties"]["nodeLabels"], json!({}));
+    assert_eq!(system["properties"]["orchestratorVersion"], "1.30.2");
+
+    // A pool added through agentPools shows in the cluster, and holds it while it is made.
+    let apps = format!("{id}/agentPools/apps");
+    let (s, _, made) = env
+        .call(
+            "PUT",
+            &apps,
+            Some(
+                json!({"properties": {"vmSize": "Standard_D4s_v5", "count": 2,
+            "mode": "User", "nodeLabels": {"team": "a"}, "nodeTaints": []}}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 201);
+    assert_eq!(made["properties"]["provisioningState"], "Creating");
+    assert!(
+        made["properties"].get("nodeTaints").is_none(),
+        "empty taints are not answered"
+    );
+    let (s, _, busy) = env.call("PUT", &id, Some(body.clone())).await;
+    assert_eq!(
+        (s, busy["error"]["code"].as_str()),
+        (409, Some("OperationNotAllowed"))
+    );
+    settle().await;
+    let (_, _, cluster) = env.call("GET", &id, None).await;
+    let names: Vec<&str> = cluster["properties"]["agentPoolProfiles"]
+        .as_array()
+        .expect("pools")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, ["system", "apps"]);
+    let (_, _, list) = env.call("GET", &format!("{id}/agentPools"), None).await;
+    assert_eq!(list["value"].as_array().map(Vec::len), Some(2));
+
+    // Versions: no pool newer than the control plane, no minor skipped, none downgraded.
+    let (s, _, e) = env
+        .call("PUT", &apps, Some(json!({"properties": {"vmSize": "Standard_D4s_v5", "count": 2, "mode": "User", "orchestratorVersion": "1.31"}})))
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("NodePoolMcVersionIncompatible"))
+    );
+    let mut skip = body.clone();
+    skip["properties"]["kubernetesVersion"] = json!("1.32");
+    let (s, _, e) = env.call("PUT", &id, Some(skip)).await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("OperationNotAllowed")),
+        "{e}"
+    );
+    let mut down = body.clone();
+    down["properties"]["kubernetesVersion"] = json!("1.29");
+    assert_eq!(env.call("PUT", &id, Some(down)).await.0, 400);
+    // A vmSize cannot change.
+    let (s, _, e) = env
+        .call(
+            "PUT",
+            &apps,
+            Some(json!({"properties": {"vmSize": "Standard_D8s_v5", "count": 2, "mode": "User"}})),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("PropertyChangeNotAllowed"))
+    );
+
+    // The last System pool cannot go; a User pool can, and is gone when its operation ends.
+    let (s, _, e) = env
+        .call("DELETE", &format!("{id}/agentPools/system"), None)
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("OperationNotAllowed"))
+    );
+    assert_eq!(env.call("DELETE", &apps, None).await.0, 202);
+    settle().await;
+    assert_eq!(env.call("GET", &apps, None).await.0, 404);
+    let (_, _, cluster) = env.call("GET", &id, None).await;
+    assert_eq!(
+        cluster["properties"]["agentPoolProfiles"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}

@@ -484,3 +484,71 @@ async fn network_acls_dropped_from_a_vault_are_removed_in_azure() {
     );
     env.stop_operator().await;
 }
+
+/// The controller agrees with admission: an Admin kubeconfig on a cluster without local
+/// accounts (stored as if written before the rule existed) is Stalled before any Azure
+/// request for the cluster, and no credential is listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_kubeconfig_without_local_accounts_is_refused_before_azure() {
+    use azop_api::conditions::{self, READY};
+    // The CRDs without their CEL rules: the object is stored around validation.
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(o) => {
+                o.remove("x-kubernetes-validations");
+                o.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let crds = azop_api::crds()
+        .into_iter()
+        .map(|c| {
+            let mut v = serde_json::to_value(c).expect("crd");
+            strip(&mut v);
+            serde_json::from_value(v).expect("crd")
+        })
+        .collect();
+    let mut env = Env::start(Options {
+        crds,
+        ..Options::default()
+    })
+    .await;
+    env.create::<ResourceGroup>(rg("platform", "rg1", "westeurope", "Delete"))
+        .await;
+    env.wait_ready::<ResourceGroup>("platform", "rg1").await;
+    let mark = env.arm.request_log().len();
+    env.create::<AksCluster>(json!({"apiVersion": "azop.dev/v1alpha1", "kind": "AksCluster",
+        "metadata": {"name": "aks1", "namespace": "platform"},
+        "spec": {"location": "westeurope", "resourceGroupRef": {"name": "rg1"}, "dnsPrefix": "aks1",
+                 "disableLocalAccounts": true, "entraId": {"azureRbac": true},
+                 "kubeconfigSecret": {"name": "aks1-admin", "kind": "Admin"},
+                 "nodePools": [{"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5"}]}}))
+        .await;
+    let stalled = env
+        .wait_condition::<AksCluster>("platform", "aks1", "Stalled")
+        .await;
+    assert!(
+        stalled
+            .message
+            .contains("kubeconfigSecret.kind Admin needs local accounts"),
+        "{stalled:?}"
+    );
+    let api: Api<AksCluster> = Api::namespaced(env.client.clone(), "platform");
+    let c = api.get("aks1").await.expect("cluster");
+    assert_eq!(
+        conditions::find(&c.azure().conditions, READY).map(|r| r.status.as_str()),
+        Some("False")
+    );
+    let touched: Vec<_> = env.arm.request_log()[mark..]
+        .iter()
+        .filter(|r| r.path.to_ascii_lowercase().contains("managedclusters"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(
+        touched.is_empty(),
+        "no request for the cluster: {touched:?}"
+    );
+    env.stop_operator().await;
+}

@@ -1152,6 +1152,29 @@ mod tests {
             ],
         );
         assert_eq!(plan(&added, &actual), Plan::AddPool("batch".into()));
+        let replaced = desired(
+            "1.30",
+            "Free",
+            vec![want_pool("system2", 1), want_pool("apps", 2)],
+        );
+        assert_eq!(
+            plan(&replaced, &actual),
+            Plan::AddPool("system2".into()),
+            "a System pool replaced: the new one first, so one is always there"
+        );
+        let one_system = cluster(
+            "1.30",
+            "Free",
+            vec![
+                pool("system2", 1, "1.30"),
+                pool("system", 1, "1.30"),
+                pool("apps", 2, "1.30"),
+            ],
+        );
+        assert_eq!(
+            plan(&replaced, &one_system),
+            Plan::RemovePool("system".into())
+        );
         let dropped = desired("1.30", "Free", vec![want_pool("system", 1)]);
         assert_eq!(plan(&dropped, &actual), Plan::RemovePool("apps".into()));
         let mut theirs = actual.clone();
