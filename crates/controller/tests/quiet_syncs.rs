@@ -6,8 +6,12 @@ mod common;
 
 use std::time::Duration;
 
-use azop_api::{AksCluster, FederatedIdentity, KeyVault, ResourceGroup, RoleAssignment};
+use azop_api::{
+    AksCluster, FederatedIdentity, KeyVault, KeyVaultBinding, ResourceGroup, RoleAssignment,
+};
 use common::{Env, Managed, Options, rg};
+use kube::Api;
+use kube::api::PostParams;
 use serde_json::{Value, json};
 
 fn cluster(name: &str, extra: Value) -> Value {
@@ -29,11 +33,20 @@ async fn ten_syncs_of_every_kind_write_nothing() {
     env.create::<ResourceGroup>(rg("platform", "rg1", "westeurope", "Delete"))
         .await;
     env.create::<KeyVault>(json!({"apiVersion": "azop.dev/v1alpha1", "kind": "KeyVault", "metadata": {"name": "kv1", "namespace": "platform"},
-        "spec": {"azureName": "azop-quiet-kv1", "location": "westeurope", "resourceGroupRef": {"name": "rg1"}}})).await;
+        "spec": {"azureName": "azop-quiet-kv1", "location": "westeurope", "resourceGroupRef": {"name": "rg1"},
+                 "bindingPolicy": {"namespaceSelector": {}, "allowedRoles": ["SecretsUser"]}}})).await;
     env.create::<FederatedIdentity>(json!({"apiVersion": "azop.dev/v1alpha1", "kind": "FederatedIdentity", "metadata": {"name": "app", "namespace": "platform"},
         "spec": {"location": "westeurope", "resourceGroupRef": {"name": "rg1"}, "issuer": {"self": {}}, "serviceAccount": {"name": "app", "create": true}}})).await;
     env.create::<RoleAssignment>(json!({"apiVersion": "azop.dev/v1alpha1", "kind": "RoleAssignment", "metadata": {"name": "app-reader", "namespace": "platform"},
         "spec": {"principal": {"federatedIdentity": {"name": "app"}}, "role": "Reader", "scope": {"resourceGroupRef": {"name": "rg1"}}}})).await;
+    let binding: KeyVaultBinding = serde_json::from_value(json!({"apiVersion": "azop.dev/v1alpha1", "kind": "KeyVaultBinding",
+        "metadata": {"name": "app-kv1", "namespace": "platform"},
+        "spec": {"vaultRef": {"name": "kv1", "namespace": "platform"}, "identityRef": {"name": "app"}, "role": "SecretsUser"}}))
+        .expect("binding");
+    Api::<KeyVaultBinding>::namespaced(env.client.clone(), "platform")
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("binding created");
     // A cluster with its features left off (workload identity off, local accounts on, no
     // Entra ID), and one with them on.
     env.create::<AksCluster>(cluster("plain", json!({}))).await;
@@ -93,6 +106,22 @@ async fn ten_syncs_of_every_kind_write_nothing() {
         (&json!({}), &Value::Null, &Value::Null),
         "the emulator answers as AKS does for a cluster without these features"
     );
+
+    // The binding too: its role assignment made, and Ready.
+    let bindings: Api<KeyVaultBinding> = Api::namespaced(env.client.clone(), "platform");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let b = bindings.get("app-kv1").await.expect("binding");
+        let status = b.status.clone().unwrap_or_default();
+        if azop_api::conditions::is_ready(&status.basic.conditions, b.metadata.generation) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "binding not Ready: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     let private = env.arm.resource(&ids[6]).expect("private cluster in Azure");
     let props = &private["properties"];
