@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::arm::{Answer, Arm, ArmError, Kind, Target, pool_defaults, retry_after};
+use crate::arm::{Answer, Arm, ArmError, Kind, Poll, Target, operation_headers, pool_defaults};
 
 /// `(major, minor, patch)` of `1.31` or `1.31.2` (patch 0 when not given).
 pub(crate) fn version(v: &str) -> Option<(u64, u64, u64)> {
@@ -76,6 +76,13 @@ pub(crate) fn check_pool_version(
 /// The pool's name, lower-cased, and its cluster's lower-cased id, for an agentPools id.
 fn split_pool_id(lower: &str) -> Option<(&str, &str)> {
     lower.split_once("/agentpools/")
+}
+
+/// The lower-cased id of the cluster an agentPools id is under.
+fn cluster_key_of(lower: &str) -> Result<String, ArmError> {
+    split_pool_id(lower)
+        .map(|(cluster, _)| cluster.to_string())
+        .ok_or_else(|| ArmError::new(400, "InvalidParameter", "Not an agent pool id."))
 }
 
 fn busy(cluster: &str) -> ArmError {
@@ -167,14 +174,7 @@ impl Arm {
         base: &str,
     ) -> Result<Answer, ArmError> {
         let lower = t.id.to_ascii_lowercase();
-        let Some((cluster_key, _)) = split_pool_id(&lower) else {
-            return Err(ArmError::new(
-                400,
-                "InvalidParameter",
-                "Not an agent pool id.",
-            ));
-        };
-        let cluster_key = cluster_key.to_string();
+        let cluster_key = cluster_key_of(&lower)?;
         let cluster = self.resources.get(&cluster_key).cloned().ok_or_else(|| {
             ArmError::new(404, "ParentResourceNotFound", "Parent resource not found.")
         })?;
@@ -275,10 +275,13 @@ impl Arm {
             if state == "Creating" { 201 } else { 200 },
             pool_body(&self.cluster_id(&cluster_key), &profile),
         );
-        answer.headers.push(("Azure-AsyncOperation".into(), format!("{base}/subscriptions/{}/providers/Microsoft.Emulator/locations/emulated/operationStatuses/{op}?api-version=2026-05-01", t.subscription)));
-        answer
-            .headers
-            .push(("Retry-After".into(), retry_after(cfg.lro_duration)));
+        answer.headers.extend(operation_headers(
+            base,
+            &t.subscription,
+            &op,
+            cfg.lro_duration,
+            Poll::Status,
+        ));
         Ok(answer)
     }
 
@@ -291,14 +294,7 @@ impl Arm {
         base: &str,
     ) -> Result<Answer, ArmError> {
         let lower = t.id.to_ascii_lowercase();
-        let Some((cluster_key, _)) = split_pool_id(&lower) else {
-            return Err(ArmError::new(
-                400,
-                "InvalidParameter",
-                "Not an agent pool id.",
-            ));
-        };
-        let cluster_key = cluster_key.to_string();
+        let cluster_key = cluster_key_of(&lower)?;
         let Some(cluster) = self.resources.get(&cluster_key).cloned() else {
             return Ok(Answer::empty(204));
         };
@@ -323,13 +319,13 @@ impl Arm {
         }
         let op = self.start_operation(&lower, true, cfg.lro_duration);
         let mut a = Answer::empty(202);
-        a.headers.push(("Location".into(), format!(
-            "{base}/subscriptions/{}/providers/Microsoft.Emulator/locations/emulated/operationResults/{op}?api-version=2025-04-01",
-            t.subscription
-        )));
-        a.headers.push(("Azure-AsyncOperation".into(), format!("{base}/subscriptions/{}/providers/Microsoft.Emulator/locations/emulated/operationStatuses/{op}?api-version=2026-05-01", t.subscription)));
-        a.headers
-            .push(("Retry-After".into(), retry_after(cfg.lro_duration)));
+        a.headers.extend(operation_headers(
+            base,
+            &t.subscription,
+            &op,
+            cfg.lro_duration,
+            Poll::Both,
+        ));
         Ok(a)
     }
 

@@ -1188,10 +1188,13 @@ impl Arm {
         answer.headers.extend(answer_headers);
         if t.kind.slow() {
             let op = self.start_operation(&lower, false, cfg.lro_duration);
-            answer.headers.push(("Azure-AsyncOperation".into(), format!("{base}/subscriptions/{}/providers/Microsoft.Emulator/locations/emulated/operationStatuses/{op}?api-version=2026-05-01", t.subscription)));
-            answer
-                .headers
-                .push(("Retry-After".into(), retry_after(cfg.lro_duration)));
+            answer.headers.extend(operation_headers(
+                base,
+                &t.subscription,
+                &op,
+                cfg.lro_duration,
+                Poll::Status,
+            ));
         }
         Ok(answer)
     }
@@ -1526,17 +1529,20 @@ impl Arm {
                     r.busy_until = Some(Instant::now() + cfg.lro_duration);
                 }
                 let op = self.start_operation(&lower, true, cfg.lro_duration);
-                let location = format!(
-                    "{base}/subscriptions/{}/providers/Microsoft.Emulator/locations/emulated/operationResults/{op}?api-version=2025-04-01",
-                    t.subscription
-                );
                 let mut a = Answer::empty(202);
-                a.headers.push(("Location".into(), location));
-                if t.kind != Kind::ResourceGroup {
-                    a.headers.push(("Azure-AsyncOperation".into(), format!("{base}/subscriptions/{}/providers/Microsoft.Emulator/locations/emulated/operationStatuses/{op}?api-version=2026-05-01", t.subscription)));
-                }
-                a.headers
-                    .push(("Retry-After".into(), retry_after(cfg.lro_duration)));
+                // A group's delete answers with Location only (recorded).
+                let poll = if t.kind == Kind::ResourceGroup {
+                    Poll::Result
+                } else {
+                    Poll::Both
+                };
+                a.headers.extend(operation_headers(
+                    base,
+                    &t.subscription,
+                    &op,
+                    cfg.lro_duration,
+                    poll,
+                ));
                 Ok(a)
             }
             Kind::Vault => {
@@ -1740,12 +1746,13 @@ impl Arm {
         *self.certificate_rotations.entry(lower.clone()).or_default() += 1;
         let op = self.start_operation(&lower, false, cfg.lro_duration);
         let mut a = Answer::empty(202);
-        a.headers.push(("Location".into(), format!(
-            "{base}/subscriptions/{}/providers/Microsoft.Emulator/locations/emulated/operationResults/{op}?api-version=2025-04-01",
-            cluster.subscription
-        )));
-        a.headers
-            .push(("Retry-After".into(), retry_after(cfg.lro_duration)));
+        a.headers.extend(operation_headers(
+            base,
+            &cluster.subscription,
+            &op,
+            cfg.lro_duration,
+            Poll::Result,
+        ));
         Ok(a)
     }
 
@@ -1867,6 +1874,46 @@ pub(crate) fn pool_defaults(p: &mut Value, version: &str) {
     {
         o.remove("nodeTaints");
     }
+}
+
+/// Which URLs an operation's answer gives to poll it.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Poll {
+    /// `Azure-AsyncOperation`: the operation's status.
+    Status,
+    /// `Location`: the operation's result.
+    Result,
+    /// Both.
+    Both,
+}
+
+/// The headers of an answer that started operation `op`: where to poll it, and `Retry-After`.
+pub(crate) fn operation_headers(
+    base: &str,
+    subscription: &str,
+    op: &str,
+    lro: Duration,
+    poll: Poll,
+) -> Vec<(String, String)> {
+    let mut headers = Vec::new();
+    if poll != Poll::Status {
+        headers.push((
+            "Location".to_string(),
+            format!(
+                "{base}/subscriptions/{subscription}/providers/Microsoft.Emulator/locations/emulated/operationResults/{op}?api-version=2025-04-01"
+            ),
+        ));
+    }
+    if poll != Poll::Result {
+        headers.push((
+            "Azure-AsyncOperation".to_string(),
+            format!(
+                "{base}/subscriptions/{subscription}/providers/Microsoft.Emulator/locations/emulated/operationStatuses/{op}?api-version=2026-05-01"
+            ),
+        ));
+    }
+    headers.push(("Retry-After".to_string(), retry_after(lro)));
+    headers
 }
 
 pub(crate) fn retry_after(d: Duration) -> String {

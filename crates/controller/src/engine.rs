@@ -533,14 +533,7 @@ pub trait AzureKind: AzureBacked {
 
     /// Marks a body as owned by `owner`. Default: the `azop.dev/owner` tag.
     fn mark_owner(body: &mut Value, owner: &str) {
-        if let Some(b) = body.as_object_mut()
-            && let Some(tags) = b.entry("tags").or_insert_with(|| json!({})).as_object_mut()
-        {
-            tags.insert(
-                azop_api::OWNER_TAG.to_string(),
-                Value::String(owner.to_string()),
-            );
-        }
+        owner_tag_into(body, owner);
     }
 
     /// The owner an ARM body names, if any. Default: the `azop.dev/owner` tag.
@@ -693,6 +686,18 @@ pub enum Step {
         /// The api-version of that resource type.
         api_version: &'static str,
     },
+}
+
+/// Sets the `azop.dev/owner` tag to `owner` in `body`'s tags (made if missing).
+pub fn owner_tag_into(body: &mut Value, owner: &str) {
+    if let Some(b) = body.as_object_mut()
+        && let Some(tags) = b.entry("tags").or_insert_with(|| json!({})).as_object_mut()
+    {
+        tags.insert(
+            azop_api::OWNER_TAG.to_string(),
+            Value::String(owner.to_string()),
+        );
+    }
 }
 
 /// The ownership tag's value for an object: `<cluster-id>/<namespace>/<kind>/<name>`. Azure

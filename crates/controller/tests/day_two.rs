@@ -99,6 +99,18 @@ fn writes_since(env: &Env, mark: usize, cluster_id: &str) -> Vec<String> {
         .collect()
 }
 
+/// Both emulators with 300 ms operations, and resource group `rg1` in `platform`.
+async fn fast_env_with_group() -> Env {
+    let env = Env::start(Options {
+        lro_duration: Duration::from_millis(300),
+        ..Options::default()
+    })
+    .await;
+    env.create::<ResourceGroup>(rg("platform", "rg1", "westeurope", "Delete"))
+        .await;
+    env
+}
+
 /// Applies a merge patch to the cluster's spec and waits until the new generation is Ready.
 async fn change(env: &Env, spec: serde_json::Value) -> AksCluster {
     let api: Api<AksCluster> = Api::namespaced(env.client.clone(), "platform");
@@ -129,6 +141,22 @@ async fn change(env: &Env, spec: serde_json::Value) -> AksCluster {
     }
 }
 
+/// One day-two change: the spec patched, the new generation Ready, and exactly `expected`
+/// written meanwhile (as `writes_since` lists them).
+async fn step(
+    env: &Env,
+    id: &str,
+    spec: serde_json::Value,
+    expected: &[&str],
+    what: &str,
+) -> (AksCluster, Vec<String>) {
+    let mark = env.arm.request_log().len();
+    let changed = change(env, spec).await;
+    let written = writes_since(env, mark, id);
+    assert_eq!(written, expected, "{what}");
+    (changed, written)
+}
+
 fn pool<'a>(cluster: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
     cluster["properties"]["agentPoolProfiles"]
         .as_array()
@@ -140,13 +168,7 @@ fn pool<'a>(cluster: &'a serde_json::Value, name: &str) -> Option<&'a serde_json
 /// each; a pool someone else added is never removed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_pool_change_is_one_operation_on_that_pool_and_upgrades_go_step_by_step() {
-    let mut env = Env::start(Options {
-        lro_duration: Duration::from_millis(300),
-        ..Options::default()
-    })
-    .await;
-    env.create::<ResourceGroup>(rg("platform", "rg1", "westeurope", "Delete"))
-        .await;
+    let mut env = fast_env_with_group().await;
     env.create::<AksCluster>(json!({"apiVersion": "azop.dev/v1alpha1", "kind": "AksCluster",
         "metadata": {"name": "aks1", "namespace": "platform"},
         "spec": {"location": "westeurope", "resourceGroupRef": {"name": "rg1"}, "kubernetesVersion": "1.30",
@@ -165,37 +187,33 @@ async fn each_pool_change_is_one_operation_on_that_pool_and_upgrades_go_step_by_
     let mut table = Vec::new();
 
     // Scale one pool.
-    let mark = env.arm.request_log().len();
-    change(
+    let (_, w) = step(
         &env,
+        &id,
         json!({"nodePools": [
         {"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 1},
         {"name": "apps", "mode": "User", "vmSize": "Standard_D8ds_v5", "count": 3,
          "labels": {"team": "a"}, "taints": ["workload=apps:NoSchedule"]}]}),
+        &["PUT /agentpools/apps"],
+        "scaling: one PUT of that pool",
     )
     .await;
-    let w = writes_since(&env, mark, &id);
-    assert_eq!(w, ["PUT /agentpools/apps"], "scaling: one PUT of that pool");
     let stored = env.arm.resource(&id).expect("cluster");
     assert_eq!(pool(&stored, "apps").expect("apps")["count"], 3);
     table.push(("scale a pool 2 → 3", w));
 
     // Relabel and untaint it.
-    let mark = env.arm.request_log().len();
-    change(
+    let (_, w) = step(
         &env,
+        &id,
         json!({"nodePools": [
         {"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 1},
         {"name": "apps", "mode": "User", "vmSize": "Standard_D8ds_v5", "count": 3,
          "labels": {"team": "b"}}]}),
+        &["PUT /agentpools/apps"],
+        "relabelling: one PUT of that pool",
     )
     .await;
-    let w = writes_since(&env, mark, &id);
-    assert_eq!(
-        w,
-        ["PUT /agentpools/apps"],
-        "relabelling: one PUT of that pool"
-    );
     let stored = env.arm.resource(&id).expect("cluster");
     let apps = pool(&stored, "apps").expect("apps");
     assert_eq!(
@@ -221,31 +239,29 @@ async fn each_pool_change_is_one_operation_on_that_pool_and_upgrades_go_step_by_
         .expect("their pool");
 
     // Add a pool, then remove it.
-    let mark = env.arm.request_log().len();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    change(&env, json!({"nodePools": [
+    let (_, w) = step(
+        &env,
+        &id,
+        json!({"nodePools": [
         {"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 1},
         {"name": "apps", "mode": "User", "vmSize": "Standard_D8ds_v5", "count": 3, "labels": {"team": "b"}},
-        {"name": "batch", "mode": "User", "vmSize": "Standard_D8ds_v5", "count": 1}]}))
+        {"name": "batch", "mode": "User", "vmSize": "Standard_D8ds_v5", "count": 1}]}),
+        &["PUT /agentpools/batch"],
+        "adding: one PUT of the new pool",
+    )
     .await;
-    let w = writes_since(&env, mark, &id);
-    assert_eq!(
-        w,
-        ["PUT /agentpools/batch"],
-        "adding: one PUT of the new pool"
-    );
     table.push(("add a pool", w));
-    let mark = env.arm.request_log().len();
-    change(&env, json!({"nodePools": [
+    let (_, w) = step(
+        &env,
+        &id,
+        json!({"nodePools": [
         {"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 1},
-        {"name": "apps", "mode": "User", "vmSize": "Standard_D8ds_v5", "count": 3, "labels": {"team": "b"}}]}))
+        {"name": "apps", "mode": "User", "vmSize": "Standard_D8ds_v5", "count": 3, "labels": {"team": "b"}}]}),
+        &["DELETE /agentpools/batch"],
+        "removing: one DELETE of that pool",
+    )
     .await;
-    let w = writes_since(&env, mark, &id);
-    assert_eq!(
-        w,
-        ["DELETE /agentpools/batch"],
-        "removing: one DELETE of that pool"
-    );
     let stored = env.arm.resource(&id).expect("cluster");
     assert!(pool(&stored, "batch").is_none(), "batch is gone");
     assert!(
@@ -256,13 +272,14 @@ async fn each_pool_change_is_one_operation_on_that_pool_and_upgrades_go_step_by_
 
     // Upgrade 1.30 → 1.31: the control plane, then each pool, each waiting for the last.
     let mark = env.arm.request_log().len();
-    let upgraded = change(&env, json!({"kubernetesVersion": "1.31"})).await;
-    let w = writes_since(&env, mark, &id);
-    assert_eq!(
-        w,
-        ["PUT ", "PUT /agentpools/system", "PUT /agentpools/apps"],
-        "control plane first, then each pool"
-    );
+    let (upgraded, w) = step(
+        &env,
+        &id,
+        json!({"kubernetesVersion": "1.31"}),
+        &["PUT ", "PUT /agentpools/system", "PUT /agentpools/apps"],
+        "control plane first, then each pool",
+    )
+    .await;
     let log = env.arm.request_log();
     let writes: Vec<_> = log
         .iter()
@@ -322,13 +339,7 @@ async fn each_pool_change_is_one_operation_on_that_pool_and_upgrades_go_step_by_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kubeconfig_secret_is_listed_once_and_rewritten_when_the_credential_changes() {
     use k8s_openapi::api::core::v1::Secret;
-    let mut env = Env::start(Options {
-        lro_duration: Duration::from_millis(300),
-        ..Options::default()
-    })
-    .await;
-    env.create::<ResourceGroup>(rg("platform", "rg1", "westeurope", "Delete"))
-        .await;
+    let mut env = fast_env_with_group().await;
     let cluster = env
         .create::<AksCluster>(json!({"apiVersion": "azop.dev/v1alpha1", "kind": "AksCluster",
         "metadata": {"name": "aks1", "namespace": "platform"},

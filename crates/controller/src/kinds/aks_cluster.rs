@@ -28,7 +28,7 @@ use kube::ResourceExt;
 use serde_json::{Value, json};
 
 use crate::azure::Azure;
-use crate::engine::{AzureKind, Context, Desired, ReconcileError, Reference, Step};
+use crate::engine::{AzureKind, Context, Desired, ReconcileError, Reference, Step, owner_tag_into};
 use crate::kinds::tags;
 use crate::policy::{Decision, Request};
 use crate::references;
@@ -386,18 +386,6 @@ fn plan(desired: &Value, actual: &Value) -> Plan {
     Plan::InSync
 }
 
-/// Sets azop's ownership mark in `body`'s tags.
-fn mark(body: &mut Value, owner: &str) {
-    if let Some(b) = body.as_object_mut()
-        && let Some(tags) = b.entry("tags").or_insert_with(|| json!({})).as_object_mut()
-    {
-        tags.insert(
-            azop_api::OWNER_TAG.to_string(),
-            Value::String(owner.to_string()),
-        );
-    }
-}
-
 /// What Azure answers that a PUT does not send back.
 const POOL_READ_ONLY: &[&str] = &[
     "name",
@@ -660,14 +648,14 @@ impl AzureKind for AksCluster {
 
     /// Each pool carries the mark too: a pool azop did not make is never removed.
     fn mark_owner(body: &mut Value, owner: &str) {
-        mark(body, owner);
+        owner_tag_into(body, owner);
         for pool in body
             .pointer_mut("/properties/agentPoolProfiles")
             .and_then(Value::as_array_mut)
             .into_iter()
             .flatten()
         {
-            mark(pool, owner);
+            owner_tag_into(pool, owner);
         }
     }
 
