@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::arm::{Answer, Arm, ArmError, Kind, Poll, Target, operation_headers, pool_defaults};
+use crate::arm::{
+    Answer, Arm, ArmError, Kind, Poll, Target, default_max_pods, operation_headers, pool_defaults,
+};
 
 /// `(major, minor, patch)` of `1.31` or `1.31.2` (patch 0 when not given).
 pub(crate) fn version(v: &str) -> Option<(u64, u64, u64)> {
@@ -257,7 +259,11 @@ impl Arm {
             "Creating"
         };
         profile["name"] = json!(t.name);
-        pool_defaults(&mut profile, &control_plane);
+        pool_defaults(
+            &mut profile,
+            &control_plane,
+            default_max_pods(&cluster.body),
+        );
         profile["provisioningState"] = json!(state);
         match existing {
             Some((i, _)) => list[i] = profile.clone(),

@@ -1037,13 +1037,14 @@ impl Arm {
                     "Creating"
                 };
                 body["properties"]["provisioningState"] = json!(state);
+                let max_pods = default_max_pods(&body);
                 if let Some(pools) = body
                     .pointer_mut("/properties/agentPoolProfiles")
                     .and_then(Value::as_array_mut)
                 {
                     for p in pools {
                         p["provisioningState"] = json!(state);
-                        pool_defaults(p, &current);
+                        pool_defaults(p, &current, max_pods);
                     }
                 }
                 busy_until = Some(Instant::now() + cfg.lro_duration);
@@ -1820,7 +1821,26 @@ impl Arm {
 }
 
 /// What AKS fills in on an agent pool.
-pub(crate) fn pool_defaults(p: &mut Value, version: &str) {
+/// The pods per node AKS gives a pool that does not say: 250 with Azure CNI Overlay (recorded)
+/// or no CNI, 30 with flat Azure CNI, 110 with kubenet.
+pub(crate) fn default_max_pods(cluster: &Value) -> i64 {
+    let network = cluster.pointer("/properties/networkProfile");
+    let plugin = network
+        .and_then(|n| n.get("networkPlugin"))
+        .and_then(Value::as_str)
+        .unwrap_or("azure");
+    let overlay = network
+        .and_then(|n| n.get("networkPluginMode"))
+        .and_then(Value::as_str)
+        == Some("overlay");
+    match plugin {
+        "kubenet" => 110,
+        "azure" if !overlay => 30,
+        _ => 250,
+    }
+}
+
+pub(crate) fn pool_defaults(p: &mut Value, version: &str, max_pods: i64) {
     let orchestrator = p
         .get("orchestratorVersion")
         .and_then(Value::as_str)
@@ -1835,7 +1855,7 @@ pub(crate) fn pool_defaults(p: &mut Value, version: &str) {
     });
     for (k, v) in [
         ("osType", json!("Linux")),
-        ("maxPods", json!(110)),
+        ("maxPods", json!(max_pods)),
         ("type", json!("VirtualMachineScaleSets")),
         ("upgradeSettings", json!({})),
         ("enableAutoScaling", json!(false)),
