@@ -62,13 +62,13 @@ pub(crate) fn check_pool_version(
     control_plane: &str,
 ) -> Result<(), ArmError> {
     if let (Some(p), Some(c)) = (version(pool), version(control_plane))
-        && (p.0, p.1) > (c.0, c.1)
+        && ((p.0, p.1) > (c.0, c.1) || p.0 != c.0 || p.1 + 3 < c.1)
     {
         return Err(ArmError::new(
             400,
             "NodePoolMcVersionIncompatible",
             format!(
-                "Node pool version {pool} and control plane version {control_plane} are incompatible. Minor version of node pool {name} cannot be more than the control plane's."
+                "Node pool version {pool} and control plane version {control_plane} are incompatible. Minor version of node pool {name} cannot be more than the control plane's, nor more than 3 versions less than it."
             ),
         ));
     }
@@ -252,6 +252,18 @@ impl Arm {
         }
         if let Some(v) = profile.get("orchestratorVersion").and_then(Value::as_str) {
             check_pool_version(&t.name, v, &control_plane)?;
+        }
+        if profile.get("enableAutoScaling") != Some(&json!(true))
+            && (profile.get("minCount").is_some() || profile.get("maxCount").is_some())
+        {
+            return Err(ArmError::new(
+                400,
+                "InvalidParameter",
+                format!(
+                    "Agent pool {}: minCount and maxCount apply only with enableAutoScaling: true.",
+                    t.name
+                ),
+            ));
         }
         let state = if existing.is_some() {
             "Updating"
@@ -450,5 +462,7 @@ mod tests {
         assert!(check_upgrade("1.30.5", "1.30.2").is_err());
         assert!(check_pool_version("apps", "1.31", "1.30.2").is_err());
         assert!(check_pool_version("apps", "1.30", "1.30.2").is_ok());
+        assert!(check_pool_version("apps", "1.27", "1.30.2").is_ok());
+        assert!(check_pool_version("apps", "1.26", "1.30.2").is_err());
     }
 }

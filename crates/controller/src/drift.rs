@@ -19,7 +19,9 @@ fn subset(desired: &Value, actual: &Value, key: &str) -> bool {
         (Value::Array(d), Value::Array(a)) => {
             d.len() == a.len() && d.iter().zip(a).all(|(dv, av)| subset(dv, av, key))
         }
-        (Value::String(d), Value::String(a)) if case_insensitive(key) => d.eq_ignore_ascii_case(a),
+        (Value::String(d), Value::String(a)) if case_insensitive(key) || is_arm_id(d) => {
+            d.eq_ignore_ascii_case(a)
+        }
         (d, a) => d == a || (is_unset(d) && is_unset(a)),
     }
 }
@@ -35,6 +37,13 @@ fn is_unset(v: &Value) -> bool {
         Value::Object(o) => o.values().all(is_unset),
         _ => false,
     }
+}
+
+/// A resource id wherever it stands (AKS's `privateDNSZone` is one, and comes back in
+/// another case).
+fn is_arm_id(v: &str) -> bool {
+    v.get(..15)
+        .is_some_and(|p| p.eq_ignore_ascii_case("/subscriptions/"))
 }
 
 /// ARM compares ids and locations case-insensitively and sometimes answers in another case

@@ -83,7 +83,8 @@ async fn turning_things_off_is_applied_in_one_update() {
 }
 
 /// The writes (PUT, DELETE, POST) answered since `mark` requests into the log, as
-/// `METHOD path-after-the-cluster` (`PUT /agentPools/apps`, `PUT ` for the cluster itself).
+/// `METHOD path-after-the-cluster` (`PUT /agentpools/apps`, `PUT (cluster)` for the cluster
+/// itself).
 fn writes_since(env: &Env, mark: usize, cluster_id: &str) -> Vec<String> {
     let cluster = cluster_id.to_ascii_lowercase();
     env.arm
@@ -93,19 +94,25 @@ fn writes_since(env: &Env, mark: usize, cluster_id: &str) -> Vec<String> {
         .filter(|r| matches!(r.method.as_str(), "PUT" | "DELETE" | "POST"))
         .map(|r| {
             let path = r.path.to_ascii_lowercase();
-            let rest = path.strip_prefix(&cluster).unwrap_or(&path);
-            format!("{} {rest}", r.method)
+            match path.strip_prefix(&cluster) {
+                Some("") => format!("{} (cluster)", r.method),
+                Some(rest) => format!("{} {rest}", r.method),
+                None => format!("{} {path}", r.method),
+            }
         })
         .collect()
 }
 
-/// Both emulators with 300 ms operations, and resource group `rg1` in `platform`.
+/// Both emulators with 300 ms operations polled as often, and resource group `rg1` in
+/// `platform`.
 async fn fast_env_with_group() -> Env {
-    let env = Env::start(Options {
+    let mut options = Options {
         lro_duration: Duration::from_millis(300),
         ..Options::default()
-    })
-    .await;
+    };
+    // The emulator's operations end in 300 ms: poll them as often.
+    options.engine.max_poll_interval = Duration::from_millis(300);
+    let env = Env::start(options).await;
     env.create::<ResourceGroup>(rg("platform", "rg1", "westeurope", "Delete"))
         .await;
     env
@@ -151,8 +158,10 @@ async fn step(
     what: &str,
 ) -> (AksCluster, Vec<String>) {
     let mark = env.arm.request_log().len();
+    let started = std::time::Instant::now();
     let changed = change(env, spec).await;
     let written = writes_since(env, mark, id);
+    eprintln!("{what}: {:?}", started.elapsed());
     assert_eq!(written, expected, "{what}");
     (changed, written)
 }
@@ -227,6 +236,43 @@ async fn each_pool_change_is_one_operation_on_that_pool_and_upgrades_go_step_by_
     );
     table.push(("relabel and remove the taint", w));
 
+    // Autoscale it, then fix its size again (the autoscaler's bounds go with it).
+    let (_, w) = step(
+        &env,
+        &id,
+        json!({"nodePools": [
+        {"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 1},
+        {"name": "apps", "mode": "User", "vmSize": "Standard_D8ds_v5", "count": 3,
+         "autoscaling": {"min": 1, "max": 5}, "labels": {"team": "b"}}]}),
+        &["PUT /agentpools/apps"],
+        "autoscaling on: one PUT of that pool",
+    )
+    .await;
+    table.push(("autoscaling on (1–5)", w));
+    let (_, w) = step(
+        &env,
+        &id,
+        json!({"nodePools": [
+        {"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 1},
+        {"name": "apps", "mode": "User", "vmSize": "Standard_D8ds_v5", "count": 3,
+         "autoscaling": null, "labels": {"team": "b"}}]}),
+        &["PUT /agentpools/apps"],
+        "autoscaling off: one PUT of that pool",
+    )
+    .await;
+    let stored = env.arm.resource(&id).expect("cluster");
+    let apps = pool(&stored, "apps").expect("apps");
+    assert_eq!(
+        (
+            &apps["enableAutoScaling"],
+            apps.get("minCount"),
+            &apps["count"]
+        ),
+        (&json!(false), None, &json!(3)),
+        "{apps}"
+    );
+    table.push(("autoscaling off, 3 nodes", w));
+
     // Someone adds a pool with az aks nodepool add: azop leaves it.
     let foreign = format!("{id}/agentPools/theirs");
     env.arm_client
@@ -276,7 +322,11 @@ async fn each_pool_change_is_one_operation_on_that_pool_and_upgrades_go_step_by_
         &env,
         &id,
         json!({"kubernetesVersion": "1.31"}),
-        &["PUT ", "PUT /agentpools/system", "PUT /agentpools/apps"],
+        &[
+            "PUT (cluster)",
+            "PUT /agentpools/system",
+            "PUT /agentpools/apps",
+        ],
         "control plane first, then each pool",
     )
     .await;

@@ -279,10 +279,12 @@ fn pool_in_sync(want: &Value, have: &Value) -> bool {
         if o.get("enableAutoScaling") == Some(&json!(true)) {
             o.remove("count");
         }
-        let labels = o.remove("nodeLabels").unwrap_or_else(|| json!({}));
-        let taints = o.remove("nodeTaints").unwrap_or_else(|| json!([]));
-        let have_labels = have.get("nodeLabels").cloned().unwrap_or_else(|| json!({}));
-        let have_taints = have.get("nodeTaints").cloned().unwrap_or_else(|| json!([]));
+        // Missing or null is none at all.
+        let or_empty = |v: Option<Value>, empty: Value| v.filter(|v| !v.is_null()).unwrap_or(empty);
+        let labels = or_empty(o.remove("nodeLabels"), json!({}));
+        let taints = or_empty(o.remove("nodeTaints"), json!([]));
+        let have_labels = or_empty(have.get("nodeLabels").cloned(), json!({}));
+        let have_taints = or_empty(have.get("nodeTaints").cloned(), json!([]));
         if labels != have_labels || taints != have_taints {
             return false;
         }
@@ -300,6 +302,11 @@ fn cluster_fields(v: &Value) -> Value {
     v
 }
 
+/// What a pool runs.
+fn pool_runs(pool: &Value) -> Option<&str> {
+    running(pool, "currentOrchestratorVersion", "orchestratorVersion")
+}
+
 /// The next change, in AKS's order: the control plane (one minor version at a time) with the
 /// cluster's own fields, then each pool the spec lists (added, or changed with its next
 /// version, never newer than the control plane), then pools azop made that the spec dropped
@@ -312,14 +319,62 @@ fn plan(desired: &Value, actual: &Value) -> Plan {
     let wanted = desired
         .pointer("/properties/kubernetesVersion")
         .and_then(Value::as_str);
+    // Under an upgrade channel AKS moves versions on by itself: running ahead of the spec is
+    // then no downgrade to refuse, only the channel at work.
+    let auto = matches!(
+        desired
+            .pointer("/properties/autoUpgradeProfile/upgradeChannel")
+            .and_then(Value::as_str),
+        Some("patch" | "stable" | "rapid")
+    );
+    let step_to = |runs: &str, target: &str| match next_step(runs, target) {
+        Err(_) if auto => Ok(None),
+        other => other,
+    };
+    let mut desired_pools = pools(desired);
     if let Some(want) = wanted {
-        match next_step(&control_plane, want) {
+        match step_to(&control_plane, want) {
             Err(why) => {
                 return Plan::Refuse(format!(
                     "kubernetesVersion {want}: AKS cannot downgrade a cluster ({why})"
                 ));
             }
             Ok(Some(step)) => {
+                // One minor at a time for everything: pools that follow the control plane
+                // catch up with the minor it runs before it moves on, so none falls behind
+                // further than AKS allows.
+                let minor =
+                    version(&control_plane).map(|(major, minor, _)| format!("{major}.{minor}"));
+                for want in &desired_pools {
+                    let name = pool_name(want);
+                    if want.get("orchestratorVersion").is_some() {
+                        continue;
+                    }
+                    if let (Some(have), Some(minor)) = (find(actual, name), &minor)
+                        && let Some(runs) = pool_runs(have)
+                        && let Ok(Some(catch_up)) = step_to(runs, minor)
+                    {
+                        return Plan::ChangePool {
+                            name: name.to_string(),
+                            version: Some(catch_up),
+                        };
+                    }
+                }
+                if let Some((_, next, _)) = version(&step) {
+                    for want in &desired_pools {
+                        let pinned = want.get("orchestratorVersion").and_then(Value::as_str);
+                        if let Some(have) = find(actual, pool_name(want))
+                            && let (Some(pin), Some((_, runs, _))) =
+                                (pinned, pool_runs(have).and_then(version))
+                            && next > runs + 3
+                        {
+                            return Plan::Refuse(format!(
+                                "nodePools[{}] is pinned at {pin}: the control plane's {step} would leave it more than three minor versions behind, which AKS does not allow; raise its orchestratorVersion first",
+                                pool_name(want)
+                            ));
+                        }
+                    }
+                }
                 return Plan::Cluster {
                     version: Some(step),
                 };
@@ -330,20 +385,25 @@ fn plan(desired: &Value, actual: &Value) -> Plan {
     if !crate::drift::in_sync(&cluster_fields(desired), &cluster_fields(actual)) {
         return Plan::Cluster { version: None };
     }
-    for want in pools(desired) {
+    // A pool that stops being System goes last: the one taking its place is System first.
+    desired_pools.sort_by_key(|want| {
+        want.get("mode").and_then(Value::as_str) == Some("User")
+            && find(actual, pool_name(want))
+                .is_some_and(|have| have.get("mode").and_then(Value::as_str) == Some("System"))
+    });
+    for want in desired_pools {
         let name = pool_name(want).to_string();
         let Some(have) = find(actual, &name) else {
             return Plan::AddPool(name);
         };
-        let target = want
+        let mut step = None;
+        if let Some(target) = want
             .get("orchestratorVersion")
             .and_then(Value::as_str)
-            .or(wanted);
-        let mut step = None;
-        if let Some(target) = target
-            && let Some(runs) = running(have, "currentOrchestratorVersion", "orchestratorVersion")
+            .or(wanted)
+            && let Some(runs) = pool_runs(have)
         {
-            match next_step(runs, target) {
+            match step_to(runs, target) {
                 Err(why) => {
                     return Plan::Refuse(format!(
                         "nodePools[{name}].orchestratorVersion {target}: AKS cannot downgrade a pool ({why})"
@@ -429,6 +489,13 @@ fn changed_pool(have: &Value, want: &Value, version: Option<String>) -> Value {
     }
     if let Some(v) = version {
         body["orchestratorVersion"] = json!(v);
+    }
+    // Autoscaling turned off: its bounds go too (AKS refuses them on a fixed-size pool).
+    if body.get("enableAutoScaling") == Some(&json!(false))
+        && let Some(o) = body.as_object_mut()
+    {
+        o.remove("minCount");
+        o.remove("maxCount");
     }
     body
 }
@@ -1113,10 +1180,11 @@ mod tests {
         );
         assert_eq!(
             plan(&two_up, &upgraded),
-            Plan::Cluster {
-                version: Some("1.32".into())
+            Plan::ChangePool {
+                name: "system".into(),
+                version: Some("1.31".into())
             },
-            "the control plane goes on before any pool"
+            "the pools catch up with the control plane's minor before it moves on"
         );
         let up = desired(
             "1.31",
@@ -1198,6 +1266,79 @@ mod tests {
         let ahead = desired("1.30", "Free", vec![want_pool("system", 1), ahead]);
         assert!(
             matches!(plan(&ahead, &actual), Plan::Refuse(m) if m.contains("newer than the control plane"))
+        );
+    }
+
+    /// What could leave a cluster half-changed: two System pools swapping roles, a pool left
+    /// too far behind by the control plane, a version the upgrade channel moved on.
+    #[test]
+    fn changes_are_ordered_so_aks_accepts_each_step() {
+        let pool = |name: &str, mode: &str, version: &str| {
+            json!({"name": name, "mode": mode, "count": 1, "enableAutoScaling": false,
+                   "orchestratorVersion": version, "currentOrchestratorVersion": format!("{version}.2"),
+                   "nodeLabels": {}})
+        };
+        let want = |name: &str, mode: &str| {
+            json!({"name": name, "mode": mode, "count": 1, "enableAutoScaling": false,
+                   "nodeLabels": {}, "nodeTaints": []})
+        };
+        let cluster = |version: &str, pools: Vec<Value>| {
+            json!({"properties": {"kubernetesVersion": version, "autoUpgradeProfile": {"upgradeChannel": "none"},
+                "currentKubernetesVersion": format!("{version}.2"), "agentPoolProfiles": pools}})
+        };
+        let desired = |version: &str, channel: &str, pools: Vec<Value>| {
+            json!({"properties": {"kubernetesVersion": version,
+                "autoUpgradeProfile": {"upgradeChannel": channel}, "agentPoolProfiles": pools}})
+        };
+        // The System role moves from `a` to `b`: `b` is promoted before `a` is demoted.
+        let actual = cluster(
+            "1.30",
+            vec![pool("a", "System", "1.30"), pool("b", "User", "1.30")],
+        );
+        let swap = desired("1.30", "none", vec![want("a", "User"), want("b", "System")]);
+        assert_eq!(
+            plan(&swap, &actual),
+            Plan::ChangePool {
+                name: "b".into(),
+                version: None
+            }
+        );
+        // The control plane went to 1.31 and the spec says 1.32 already: pools catch up with
+        // 1.31 before the control plane moves again.
+        let behind = cluster("1.31", vec![pool("a", "System", "1.30")]);
+        let on = desired("1.32", "none", vec![want("a", "System")]);
+        assert_eq!(
+            plan(&on, &behind),
+            Plan::ChangePool {
+                name: "a".into(),
+                version: Some("1.31".into())
+            }
+        );
+        // A pinned pool the next control plane would leave four minors behind: refused.
+        let pinned = cluster("1.30", vec![pool("a", "System", "1.27")]);
+        let mut keep = want("a", "System");
+        keep["orchestratorVersion"] = json!("1.27");
+        assert!(matches!(
+            plan(&desired("1.31", "none", vec![keep]), &pinned),
+            Plan::Refuse(m) if m.contains("more than three minor versions behind")
+        ));
+        // The patch channel moved the cluster past the pinned patch: not a downgrade.
+        let mut moved = cluster("1.30", vec![pool("a", "System", "1.30")]);
+        moved["properties"]["autoUpgradeProfile"]["upgradeChannel"] = json!("patch");
+        let pinned_patch = desired("1.30.1", "patch", vec![want("a", "System")]);
+        assert_eq!(plan(&pinned_patch, &moved), Plan::InSync);
+        moved["properties"]["autoUpgradeProfile"]["upgradeChannel"] = json!("none");
+        let no_channel = desired("1.30.1", "none", vec![want("a", "System")]);
+        assert!(matches!(plan(&no_channel, &moved), Plan::Refuse(_)));
+    }
+
+    #[test]
+    fn autoscaling_turned_off_drops_its_bounds() {
+        let have = json!({"name": "apps", "count": 4, "enableAutoScaling": true, "minCount": 1, "maxCount": 10});
+        let want = json!({"name": "apps", "count": 3, "enableAutoScaling": false, "nodeLabels": {}, "nodeTaints": []});
+        assert_eq!(
+            changed_pool(&have, &want, None),
+            json!({"count": 3, "enableAutoScaling": false, "nodeLabels": {}, "nodeTaints": []})
         );
     }
 

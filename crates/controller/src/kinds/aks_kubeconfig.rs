@@ -3,9 +3,10 @@
 //!
 //! Listing is a POST, which ARM counts as a write, so a steady cluster lists nothing: the
 //! Secret records (in an annotation) the cluster's state it was listed from — its eTag, which
-//! AKS changes with every change to the cluster, certificate rotation included, and the
-//! credential kind. The credential is listed again only when that differs, or when the Secret
-//! is missing or was changed; the Secret is rewritten only when the credential differs.
+//! AKS changes with every operation on the cluster (a certificate rotation is one), and who may
+//! sign in — with the credential kind and a digest of what was written. The credential is
+//! listed again only when one of those differs: the cluster changed, or the Secret is missing
+//! or was edited; the Secret is rewritten only when the credential differs.
 
 use std::collections::BTreeMap;
 
@@ -24,7 +25,8 @@ use crate::engine::{Context, ReconcileError};
 
 /// The Secret's key holding the kubeconfig (Cluster API's convention).
 pub const KUBECONFIG_KEY: &str = "value";
-/// What the credential was listed from: `<kind>/<digest of the cluster's state>`.
+/// What the credential was listed from and what was written:
+/// `<kind>/<digest of the cluster's state>/<digest of the kubeconfig>`.
 pub const SOURCE_ANNOTATION: &str = "azop.dev/kubeconfig-source";
 
 /// Whether `secret` is this cluster's (its controller ownerReference names the cluster).
@@ -48,6 +50,12 @@ fn source(kind: KubeconfigKind, actual: &Value) -> String {
     ]);
     let digest = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, state.to_string().as_bytes());
     format!("{kind:?}/{}", digest.simple())
+}
+
+/// The annotation for a kubeconfig listed from `source`.
+fn stamp(source: &str, kubeconfig: &[u8]) -> String {
+    let digest = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, kubeconfig);
+    format!("{source}/{}", digest.simple())
 }
 
 /// Deletes the Secret `name` if it is this cluster's.
@@ -102,12 +110,14 @@ pub async fn sync(
                 ),
             });
         }
-        let listed_from = s.annotations().get(SOURCE_ANNOTATION);
-        let has_value = s
+        let written = s
             .data
             .as_ref()
-            .is_some_and(|d| d.get(KUBECONFIG_KEY).is_some_and(|v| !v.0.is_empty()));
-        if listed_from == Some(&source) && has_value {
+            .and_then(|d| d.get(KUBECONFIG_KEY))
+            .filter(|v| !v.0.is_empty());
+        if let Some(written) = written
+            && s.annotations().get(SOURCE_ANNOTATION) == Some(&stamp(&source, &written.0))
+        {
             status.kubeconfig_secret = Some(wanted.name.clone());
             return Ok(());
         }
@@ -133,12 +143,13 @@ pub async fn sync(
             reason: Reason::WaitingForDependency,
             message: format!("{action} answered a kubeconfig that is not base64; asking again"),
         })?;
+    let stamp = stamp(&source, &kubeconfig);
     let data = BTreeMap::from([(KUBECONFIG_KEY.to_string(), ByteString(kubeconfig))]);
     match existing {
         Some(mut s) => {
             let same_data = s.data.as_ref() == Some(&data);
             s.annotations_mut()
-                .insert(SOURCE_ANNOTATION.to_string(), source);
+                .insert(SOURCE_ANNOTATION.to_string(), stamp);
             if !same_data {
                 s.data = Some(data);
                 s.string_data = None;
@@ -165,7 +176,7 @@ pub async fn sync(
                         "app.kubernetes.io/managed-by".to_string(),
                         "azop".to_string(),
                     )])),
-                    annotations: Some(BTreeMap::from([(SOURCE_ANNOTATION.to_string(), source)])),
+                    annotations: Some(BTreeMap::from([(SOURCE_ANNOTATION.to_string(), stamp)])),
                     owner_references: Some(vec![owner]),
                     ..ObjectMeta::default()
                 },
