@@ -223,6 +223,15 @@ async fn every_spec_example_is_answered_with_its_status_and_fields() {
             if let Some(described) = ex.pointer("/responses/200/body").filter(|b| b.is_object()) {
                 merge(&mut seed, described);
             }
+            if path.to_ascii_lowercase().contains("/agentpools/")
+                && let Some(p) = seed.get_mut("properties").and_then(Value::as_object_mut)
+            {
+                // The example's 1.9.6 is older than any control plane AKS runs, so AKS (and the
+                // emulator) would refuse it under the seeded cluster: the pool follows its
+                // cluster's version instead, and answers both version fields all the same.
+                p.remove("orchestratorVersion");
+                p.remove("currentOrchestratorVersion");
+            }
             let (s, b) = send(
                 &c,
                 "PUT",
