@@ -112,7 +112,9 @@ pub struct AksClusterSpec {
     /// Automatic upgrades.
     #[serde(default)]
     pub auto_upgrade_channel: AutoUpgradeChannel,
-    /// Write a kubeconfig to a Secret in this namespace.
+    /// Write a kubeconfig to a Secret in this namespace. Listed once, and again only when the
+    /// cluster changes (a certificate rotation, sign-in settings) or the Secret was edited;
+    /// dropped from the spec, the Secret goes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubeconfig_secret: Option<KubeconfigSecret>,
     /// Namespaces whose FederatedIdentities may trust this cluster's issuer (besides this
@@ -455,7 +457,9 @@ pub enum AutoUpgradeChannel {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KubeconfigSecret {
-    /// The Secret's name in this namespace (owned by the AksCluster).
+    /// The Secret's name in this namespace. azop creates it, owned by the AksCluster, with the
+    /// kubeconfig under the key `value`; a Secret of that name azop did not create is left
+    /// alone (the cluster is Stalled until it is renamed or removed).
     #[schemars(length(min = 1, max = 253), regex(pattern = DNS_SUBDOMAIN_PATTERN))]
     pub name: String,
     /// `User` (listClusterUserCredential) or `Admin` (listClusterAdminCredential).
