@@ -25,7 +25,7 @@ use std::time::Duration;
 use azop_api::azure_resource::AzureBacked;
 use azop_api::conditions::{self, READY};
 use azop_api::{AksCluster, AzureProfile, FederatedIdentity, KeyVault, ResourceGroup};
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::core::{DeserializeGuard, SelectorExt};
 use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
@@ -544,6 +544,22 @@ fn spec_or_deletion<K: Resource>(obj: &K) -> u64 {
     h.finish()
 }
 
+/// What wakes a binding: its spec, its deletion, other finalizers, and a sync requested with
+/// the `azop.dev/sync-requested-at` annotation; a malformed one, any change.
+fn binding_change(guard: &DeserializeGuard<azop_api::KeyVaultBinding>) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    match &guard.0 {
+        Ok(b) => {
+            spec_or_deletion(b).hash(&mut h);
+            b.annotations()
+                .get(crate::kinds::binding_sync::SYNC_REQUEST_ANNOTATION)
+                .hash(&mut h);
+        }
+        Err(invalid) => invalid.metadata.resource_version.hash(&mut h),
+    }
+    h.finish()
+}
+
 /// A live object without azop's finalizer: someone removed it, or azop has not added it yet.
 fn lacks_finalizer<K: Resource>(obj: &K) -> bool {
     obj.meta().deletion_timestamp.is_none()
@@ -781,6 +797,9 @@ fn binding_controller(
     // Read through `DeserializeGuard`, as the other kinds: one malformed binding gets an Event
     // and leaves the others going.
     let (store, writer) = reflector::store();
+    // Its own status writes and its finalizer do not wake a binding, as for the other kinds:
+    // each pass that wrote would otherwise be followed by another that finds nothing to do.
+    let seen = Changed::new(binding_change);
     let bindings = watcher(
         Api::<DeserializeGuard<KeyVaultBinding>>::all(ctx.client.clone()),
         shard.watcher_config(),
@@ -788,7 +807,11 @@ fn binding_controller(
     .default_backoff()
     .modify(slim::<DeserializeGuard<KeyVaultBinding>>)
     .reflect(writer)
-    .applied_objects();
+    .applied_objects()
+    .try_filter(move |g| {
+        let wake = seen.changed(g) || g.0.as_ref().is_ok_and(lacks_finalizer);
+        futures::future::ready(wake)
+    });
     let controller = Controller::for_stream(bindings, store.clone())
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
     let labels = Changed::new(|ns: &Namespace| {

@@ -1156,6 +1156,8 @@ async fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
 #[derive(Default)]
 struct Track {
     sent: Option<Instant>,
+    /// When this process's watch first showed the object (BENCH_DEBUG: how late the watch is).
+    first_seen: Option<Instant>,
     first_condition: Option<Instant>,
     ready: bool,
     namespace: String,
@@ -1237,6 +1239,7 @@ impl Tracker {
         let mut s = self.lock();
         let watching = s.watching_flips;
         let t = s.objects.entry(key).or_default();
+        t.first_seen.get_or_insert_with(Instant::now);
         t.namespace = o.namespace().unwrap_or_default();
         t.condition = conditions
             .iter()
@@ -1336,7 +1339,14 @@ impl Tracker {
                 .collect();
             worst.sort();
             for (d, k) in worst.iter().rev().take(5) {
-                eprintln!("      first condition of {k} after {d:.2?}");
+                let t = &s.objects[*k];
+                let seen = t
+                    .first_seen
+                    .zip(t.sent)
+                    .map(|(seen, sent)| seen.saturating_duration_since(sent));
+                eprintln!(
+                    "      first condition of {k} after {d:.2?} (this process's watch first showed it after {seen:.2?})"
+                );
             }
         }
         let times: Vec<Duration> = s
