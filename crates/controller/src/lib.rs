@@ -5,6 +5,7 @@
 //! status; [`azure`] is the narrow
 //! view of ARM the engine needs. Wiring into `azop run`/`azop dev` comes with the operator issue.
 
+pub mod acknowledge;
 pub mod azure;
 pub mod calendar;
 pub mod drift;

@@ -32,6 +32,7 @@ use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 
+use crate::acknowledge::Acknowledger;
 use crate::azure::Azure;
 use crate::engine::{self, AzureKind, Context, EngineConfig, Reference};
 use crate::index::Stores;
@@ -544,6 +545,11 @@ fn spec_or_deletion<K: Resource>(obj: &K) -> u64 {
     h.finish()
 }
 
+/// Whether an object has conditions (a new one has none until azop writes them).
+fn has_conditions<K: AzureKind>(obj: &K) -> bool {
+    obj.status().is_some() && !obj.common_status().conditions.is_empty()
+}
+
 /// What wakes a binding: its spec, its deletion, other finalizers, and a sync requested with
 /// the `azop.dev/sync-requested-at` annotation; a malformed one, any change.
 fn binding_change(guard: &DeserializeGuard<azop_api::KeyVaultBinding>) -> u64 {
@@ -673,8 +679,12 @@ fn own_change<K: AzureKind>(guard: &DeserializeGuard<K>) -> u64 {
 fn own_changes<K: AzureKind>(
     handle: ReflectHandle<DeserializeGuard<K>>,
     seen: Arc<Changed<DeserializeGuard<K>>>,
+    ack: Acknowledger<K>,
 ) -> impl Stream<Item = Arc<DeserializeGuard<K>>> + Send + 'static {
     handle.filter(move |g| {
+        if let Ok(obj) = &g.0 {
+            ack.saw(obj);
+        }
         let changed = seen.changed(&**g);
         let lacks = g.0.as_ref().is_ok_and(lacks_finalizer);
         futures::future::ready(changed || lacks)
@@ -710,7 +720,8 @@ fn controller_for<K: AzureKind>(
     subs: Subscriptions,
     concurrency: u16,
 ) -> Task {
-    let mut controller = Controller::for_shared_stream(own_changes(own, seen), store.clone())
+    let (ack, acknowledging) = Acknowledger::start(ctx.client.clone(), has_conditions::<K>);
+    let mut controller = Controller::for_shared_stream(own_changes(own, seen, ack), store.clone())
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
         .watches_shared_stream(
             subs.resource_groups,
@@ -741,6 +752,7 @@ fn controller_for<K: AzureKind>(
         );
     }
     let gauges = tokio::spawn(export_gauges::<K>(store, ctx.metrics.clone()));
+    let acknowledging = tokio::spawn(acknowledging);
     Box::pin(async move {
         controller
             .run(engine::reconcile::<K>, engine::error_policy::<K>, ctx)
@@ -751,6 +763,7 @@ fn controller_for<K: AzureKind>(
             })
             .await;
         gauges.abort();
+        acknowledging.abort();
     })
 }
 
@@ -800,6 +813,11 @@ fn binding_controller(
     // Its own status writes and its finalizer do not wake a binding, as for the other kinds:
     // each pass that wrote would otherwise be followed by another that finds nothing to do.
     let seen = Changed::new(binding_change);
+    let (ack, acknowledging) = Acknowledger::start(ctx.client.clone(), |b: &KeyVaultBinding| {
+        b.status
+            .as_ref()
+            .is_some_and(|s| !s.basic.conditions.is_empty())
+    });
     let bindings = watcher(
         Api::<DeserializeGuard<KeyVaultBinding>>::all(ctx.client.clone()),
         shard.watcher_config(),
@@ -809,6 +827,9 @@ fn binding_controller(
     .reflect(writer)
     .applied_objects()
     .try_filter(move |g| {
+        if let Ok(b) = &g.0 {
+            ack.saw(b);
+        }
         let wake = seen.changed(g) || g.0.as_ref().is_ok_and(lacks_finalizer);
         futures::future::ready(wake)
     });
@@ -854,6 +875,7 @@ fn binding_controller(
                 .collect()
         });
     let bctx = Arc::new(BindingContext::new(ctx, store));
+    let acknowledging = tokio::spawn(acknowledging);
     Box::pin(async move {
         controller
             .run(
@@ -867,6 +889,7 @@ fn binding_controller(
                 }
             })
             .await;
+        acknowledging.abort();
     })
 }
 
