@@ -166,6 +166,14 @@ async fn step(
     (changed, written)
 }
 
+/// A spec change listing the cluster's System pool, unchanged, and `others`.
+fn beside_system(others: serde_json::Value) -> serde_json::Value {
+    let mut pools =
+        vec![json!({"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 1})];
+    pools.extend(others.as_array().cloned().unwrap_or_default());
+    json!({"nodePools": pools})
+}
+
 fn pool<'a>(cluster: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
     cluster["properties"]["agentPoolProfiles"]
         .as_array()
@@ -199,10 +207,9 @@ async fn each_pool_change_is_one_operation_on_that_pool_and_upgrades_go_step_by_
     let (_, w) = step(
         &env,
         &id,
-        json!({"nodePools": [
-        {"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 1},
+        beside_system(json!([
         {"name": "apps", "mode": "User", "vmSize": "Standard_D8ds_v5", "count": 3,
-         "labels": {"team": "a"}, "taints": ["workload=apps:NoSchedule"]}]}),
+         "labels": {"team": "a"}, "taints": ["workload=apps:NoSchedule"]}])),
         &["PUT /agentpools/apps"],
         "scaling: one PUT of that pool",
     )
@@ -215,10 +222,9 @@ async fn each_pool_change_is_one_operation_on_that_pool_and_upgrades_go_step_by_
     let (_, w) = step(
         &env,
         &id,
-        json!({"nodePools": [
-        {"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 1},
+        beside_system(json!([
         {"name": "apps", "mode": "User", "vmSize": "Standard_D8ds_v5", "count": 3,
-         "labels": {"team": "b"}}]}),
+         "labels": {"team": "b"}}])),
         &["PUT /agentpools/apps"],
         "relabelling: one PUT of that pool",
     )
@@ -240,10 +246,9 @@ async fn each_pool_change_is_one_operation_on_that_pool_and_upgrades_go_step_by_
     let (_, w) = step(
         &env,
         &id,
-        json!({"nodePools": [
-        {"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 1},
+        beside_system(json!([
         {"name": "apps", "mode": "User", "vmSize": "Standard_D8ds_v5", "count": 3,
-         "autoscaling": {"min": 1, "max": 5}, "labels": {"team": "b"}}]}),
+         "autoscaling": {"min": 1, "max": 5}, "labels": {"team": "b"}}])),
         &["PUT /agentpools/apps"],
         "autoscaling on: one PUT of that pool",
     )
@@ -252,10 +257,9 @@ async fn each_pool_change_is_one_operation_on_that_pool_and_upgrades_go_step_by_
     let (_, w) = step(
         &env,
         &id,
-        json!({"nodePools": [
-        {"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 1},
+        beside_system(json!([
         {"name": "apps", "mode": "User", "vmSize": "Standard_D8ds_v5", "count": 3,
-         "autoscaling": null, "labels": {"team": "b"}}]}),
+         "autoscaling": null, "labels": {"team": "b"}}])),
         &["PUT /agentpools/apps"],
         "autoscaling off: one PUT of that pool",
     )
@@ -289,10 +293,9 @@ async fn each_pool_change_is_one_operation_on_that_pool_and_upgrades_go_step_by_
     let (_, w) = step(
         &env,
         &id,
-        json!({"nodePools": [
-        {"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 1},
+        beside_system(json!([
         {"name": "apps", "mode": "User", "vmSize": "Standard_D8ds_v5", "count": 3, "labels": {"team": "b"}},
-        {"name": "batch", "mode": "User", "vmSize": "Standard_D8ds_v5", "count": 1}]}),
+        {"name": "batch", "mode": "User", "vmSize": "Standard_D8ds_v5", "count": 1}])),
         &["PUT /agentpools/batch"],
         "adding: one PUT of the new pool",
     )
@@ -301,9 +304,8 @@ async fn each_pool_change_is_one_operation_on_that_pool_and_upgrades_go_step_by_
     let (_, w) = step(
         &env,
         &id,
-        json!({"nodePools": [
-        {"name": "system", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 1},
-        {"name": "apps", "mode": "User", "vmSize": "Standard_D8ds_v5", "count": 3, "labels": {"team": "b"}}]}),
+        beside_system(json!([
+        {"name": "apps", "mode": "User", "vmSize": "Standard_D8ds_v5", "count": 3, "labels": {"team": "b"}}])),
         &["DELETE /agentpools/batch"],
         "removing: one DELETE of that pool",
     )
