@@ -19,8 +19,11 @@ use serde_json::json;
 
 use crate::engine;
 
-/// How many acknowledgements are written at once.
-const WORKERS: usize = 8;
+/// How many acknowledgements are written at once. Each waits a round trip to the API server,
+/// so this bounds their rate: with 8, a fleet applied at 2,500 objects/s outran them (a 2 s
+/// backlog at 10,000 objects); with 32 the worst acknowledgement lands within 0.8 s
+/// (`bench_fleet`'s `BENCH_FIRST_ONLY`). A quiet operator writes none.
+const WORKERS: usize = 32;
 
 type Ask = (String, String, i64);
 

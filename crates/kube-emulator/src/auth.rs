@@ -496,7 +496,7 @@ mod tests {
     #[test]
     fn service_account_tokens_are_checked_for_signature_expiry_audience_and_owner() {
         let signer = Signer::generate().expect("key");
-        let mut store = Store::new(10);
+        let mut store = Store::new(10, 16);
         let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}});
         store
             .create(

@@ -42,6 +42,8 @@ pub struct Shared {
     pub rbac_epoch: Arc<std::sync::atomic::AtomicU64>,
     /// Faults a test injects ([`crate::Faults`]).
     pub faults: FaultState,
+    /// Requests served, by user, verb and resource ([`crate::KubeEmulator::request_counts`]).
+    pub requests: Mutex<std::collections::HashMap<(String, String, String), u64>>,
 }
 
 /// What a test made the API server do wrong.
@@ -329,6 +331,19 @@ pub async fn handle(
         let attrs = Attributes::of_request(method.as_str(), uri.path(), &params);
         if let Err(e) = shared.authorize(&user, &attrs) {
             return error_response(&e);
+        }
+        if attrs.resource_request {
+            let resource = if attrs.subresource.is_empty() {
+                attrs.resource
+            } else {
+                format!("{}/{}", attrs.resource, attrs.subresource)
+            };
+            *shared
+                .requests
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry((user.name.clone(), attrs.verb, resource))
+                .or_default() += 1;
         }
         user
     };
@@ -1475,6 +1490,7 @@ fn watch(
         let deadline = tokio::time::sleep(Duration::from_secs(timeout));
         tokio::pin!(deadline);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut bookmark_due = false;
         loop {
             // Events from the log (at the start, or after falling behind the broadcast) first.
             for e in backlog.drain(..) {
@@ -1485,6 +1501,14 @@ fn watch(
                     {
                         return;
                     }
+                }
+            }
+            // A bookmark only when nothing is queued, so it never passes an unsent event; events
+            // are taken only by `recv` below, which is where a lagged watch catches up.
+            if bookmark_due && live.is_empty() {
+                bookmark_due = false;
+                if tx.send(line("BOOKMARK", &bookmark(last))).await.is_err() {
+                    return;
                 }
             }
             tokio::select! {
@@ -1517,22 +1541,7 @@ fn watch(
                     }
                     Err(_) => return,
                 },
-                _ = tick.tick(), if bookmarks => {
-                    // Drain what is queued first, so the bookmark never passes an unsent event.
-                    while let Ok(e) = live.try_recv() {
-                        if e.rv > last {
-                            last = e.rv;
-                            if let Some(e) = in_scope(&e)
-                        && tx.send(e.encoded(encoding)).await.is_err()
-                    {
-                                return;
-                            }
-                        }
-                    }
-                    if tx.send(line("BOOKMARK", &bookmark(last))).await.is_err() {
-                        return;
-                    }
-                }
+                _ = tick.tick(), if bookmarks => bookmark_due = true,
             }
         }
     });

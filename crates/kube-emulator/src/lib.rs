@@ -112,6 +112,9 @@ pub enum Authorization {
 pub struct Config {
     /// Events kept per resource type for watch resumption; older resourceVersions get 410.
     pub watch_cache_size: usize,
+    /// Events queued per resource type for open watches; a watch further behind than this
+    /// catches up from the event log (`watch_cache_size`).
+    pub watch_buffer: usize,
     /// RBAC or AlwaysAllow.
     pub authorization: Authorization,
     /// Static bearer tokens (`--token-auth-file`), besides the administrator's token the
@@ -123,6 +126,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             watch_cache_size: 100_000,
+            watch_buffer: 4096,
             authorization: Authorization::Rbac,
             static_tokens: Vec::new(),
         }
@@ -239,7 +243,7 @@ impl KubeEmulator {
             token.clone(),
             auth::UserInfo::authenticated(ADMIN_USER, "", &[auth::MASTERS.to_string()]),
         );
-        let mut store = store::Store::new(config.watch_cache_size);
+        let mut store = store::Store::new(config.watch_cache_size, config.watch_buffer);
         rbac::bootstrap(&mut store);
         let rbac_epoch = store.rbac_epoch();
         let shared = Arc::new(http::Shared {
@@ -256,6 +260,7 @@ impl KubeEmulator {
             rbac: config.authorization == Authorization::Rbac,
             policy: Mutex::new(None),
             faults: http::FaultState::default(),
+            requests: Mutex::default(),
         });
         let faults = Faults(shared.clone());
         let (shutdown, stop) = tokio::sync::watch::channel(false);
@@ -313,6 +318,20 @@ impl KubeEmulator {
             token,
             shutdown,
         })
+    }
+
+    /// The resource requests served so far (authorized ones), by user, verb (`create`,
+    /// `patch`, `watch`, …) and resource (`configmaps`, `widgets/status`), as an audit log
+    /// would count them.
+    pub fn request_counts(&self) -> std::collections::BTreeMap<(String, String, String), u64> {
+        self.faults
+            .0
+            .requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
     }
 
     /// The API server's misbehaviour, for fault tests.

@@ -278,6 +278,8 @@ pub struct Store {
     objects: HashMap<TypeKey, BTreeMap<(String, String), Arc<Stored>>>,
     channels: HashMap<TypeKey, Channel>,
     log_size: usize,
+    /// Events queued per type for open watches ([`crate::Config::watch_buffer`]).
+    buffer: usize,
     /// Watches from a resourceVersion older than this are answered 410 Gone: the event log
     /// was compacted here (etcd's compaction, a test's fault).
     compacted: u64,
@@ -354,13 +356,14 @@ fn spec_differs(a: &Value, b: &Value) -> bool {
 
 impl Store {
     /// A store with the built-in types.
-    pub fn new(log_size: usize) -> Self {
+    pub fn new(log_size: usize, buffer: usize) -> Self {
         let mut s = Store {
             rv: 1,
             types: HashMap::new(),
             objects: HashMap::new(),
             channels: HashMap::new(),
             log_size,
+            buffer: buffer.max(1),
             compacted: 0,
             dependents: HashMap::new(),
             rbac_epoch: Arc::new(AtomicU64::new(0)),
@@ -519,7 +522,7 @@ impl Store {
         let key = (rt.group.clone(), rt.plural.clone());
         self.channels.entry(key.clone()).or_insert_with(|| Channel {
             log: VecDeque::new(),
-            tx: broadcast::channel(4096).0,
+            tx: broadcast::channel(self.buffer).0,
         });
         self.objects.entry(key.clone()).or_default();
         self.types.insert(key, Arc::new(rt));

@@ -311,6 +311,89 @@ async fn watchers_resume_after_dropped_connections_and_after_410() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_that_falls_behind_its_buffer_loses_no_event() {
+    // A buffer of two events and a reader that reads nothing until the creates are over: the
+    // watch falls behind again and again (also while it drains before a bookmark) and catches
+    // up from the event log, as a kube-apiserver watch does from its watch cache.
+    let (_e, client, _w) = setup(Config {
+        watch_buffer: 2,
+        ..Config::default()
+    })
+    .await;
+    let cms: Api<ConfigMap> = Api::namespaced(client, "test");
+    let mut events = cms
+        .watch(&kube::api::WatchParams::default(), "0")
+        .await
+        .expect("watch")
+        .boxed();
+    // The reader stops once it has every created name, or 10 s after the creates end.
+    let (done, mut created_rx) = tokio::sync::watch::channel(None::<usize>);
+    let seen = tokio::spawn(async move {
+        let mut names = std::collections::BTreeSet::new();
+        let mut bookmarks = 0;
+        let mut deadline = None;
+        // Nothing is read while the creates go on: the stream backs up to the server's watch,
+        // which falls behind its buffer.
+        let _ = created_rx.wait_for(Option::is_some).await;
+        loop {
+            if let Some(n) = *created_rx.borrow_and_update() {
+                if names.len() >= n {
+                    break;
+                }
+                deadline
+                    .get_or_insert_with(|| tokio::time::Instant::now() + Duration::from_secs(10));
+            }
+            let next = tokio::select! {
+                e = events.next() => e,
+                _ = created_rx.changed() => continue,
+                () = tokio::time::sleep_until(deadline.unwrap_or_else(|| {
+                    tokio::time::Instant::now() + Duration::from_secs(60)
+                })) => break,
+            };
+            let Some(Ok(e)) = next else { break };
+            match e {
+                kube::api::WatchEvent::Added(cm) => {
+                    names.insert(cm.metadata.name.unwrap_or_default());
+                }
+                kube::api::WatchEvent::Bookmark(_) => bookmarks += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        (names, bookmarks)
+    });
+    // Creates from 32 clients for 3 s: across three bookmark ticks.
+    let start = std::time::Instant::now();
+    let created = futures::future::join_all((0..32).map(|w| {
+        let cms = cms.clone();
+        async move {
+            let mut names = Vec::new();
+            while start.elapsed() < Duration::from_secs(3) {
+                let name = format!("cm-{w}-{}", names.len());
+                let cm: ConfigMap =
+                    serde_json::from_value(json!({"metadata": {"name": name}})).expect("cm");
+                cms.create(&PostParams::default(), &cm)
+                    .await
+                    .expect("created");
+                names.push(name);
+            }
+            names
+        }
+    }))
+    .await;
+    let created: std::collections::BTreeSet<String> = created.into_iter().flatten().collect();
+    done.send_replace(Some(created.len()));
+    let (names, bookmarks) = seen.await.expect("watch reader");
+    let missing: Vec<&String> = created.difference(&names).take(5).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} creates never reached the watch, e.g. {missing:?}",
+        created.len() - names.len(),
+        created.len()
+    );
+    assert!(bookmarks >= 2, "bookmarks: {bookmarks}");
+}
+
 #[tokio::test]
 async fn a_watch_with_a_label_selector_sees_objects_enter_as_added_and_leave_as_deleted() {
     let (_e, client, _w) = setup(Config::default()).await;

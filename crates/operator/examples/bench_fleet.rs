@@ -27,6 +27,11 @@
 //! `--small` is a quick fleet (50 namespaces × (group + identity + 3 bindings), sync period
 //! 60 s); `--help` lists the sizes. The operator binary is taken from beside this one
 //! (`target/release/azop`) unless `AZOP_BIN` names another.
+//!
+//! For investigations: `BENCH_DEBUG=1` keeps the operator's logs and prints the laggards;
+//! `BENCH_FIRST_ONLY=1` stops the fleet once every object has its first condition, printing
+//! per second of the apply how long this process's watch took to show the objects and how
+//! long their first condition took, and the Kubernetes API requests made meanwhile.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -270,9 +275,32 @@ async fn fleet(args: &Args) {
     let (burst, refill) = (200.0 * args.arm_scale, 10.0 * args.arm_scale);
     let floor = Duration::from_secs_f64((busiest as f64 - burst).max(0.0) / refill);
     let sampler = Sampler::start(&env.arm);
+    let kube_before = env.kube.request_counts();
     let start = Instant::now();
     env.apply(tenants, &tracker).await;
     let applied = start.elapsed();
+    if std::env::var_os("BENCH_FIRST_ONLY").is_some() {
+        // Investigation aid: only the first conditions, with where their time went.
+        tracker
+            .wait_first_conditions(objects, Duration::from_secs(120))
+            .await;
+        let (worst, n) = tracker.worst_first_condition();
+        println!(
+            "  applied in {applied:.2?}; worst apply → first condition {worst:.2?} over {n} objects"
+        );
+        tracker.timeline(start);
+        println!(
+            "  Kubernetes API requests from the start of the apply to the last first condition:"
+        );
+        for (key, n) in env.kube.request_counts() {
+            let n = n - kube_before.get(&key).copied().unwrap_or(0);
+            if n > 0 {
+                println!("  {n:>8}  {} {} {}", key.0, key.1, key.2);
+            }
+        }
+        op.stop();
+        return;
+    }
     let cap = floor * 2 + Duration::from_secs(300);
     tracker.wait_ready(objects, cap).await;
     let all_ready = start.elapsed();
@@ -1188,9 +1216,20 @@ impl Tracker {
             let t = tracker.clone();
             tokio::spawn(async move {
                 let mut events = std::pin::pin!(watcher(api, watcher::Config::default()));
+                let debug = std::env::var_os("BENCH_DEBUG").is_some();
+                let born = Instant::now();
                 while let Some(e) = events.next().await {
-                    if let Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) = e {
-                        t.seen(kind, &o);
+                    match e {
+                        Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                            t.seen(kind, &o)
+                        }
+                        Ok(watcher::Event::Init) if debug => {
+                            eprintln!("      ({kind} watch: listing at {:.1?})", born.elapsed())
+                        }
+                        Err(e) if debug => {
+                            eprintln!("      ({kind} watch: {e} at {:.1?})", born.elapsed())
+                        }
+                        _ => {}
                     }
                 }
             });
@@ -1355,6 +1394,52 @@ impl Tracker {
             .filter_map(|t| Some(t.first_condition?.saturating_duration_since(t.sent?)))
             .collect();
         (times.iter().max().copied().unwrap_or_default(), times.len())
+    }
+
+    async fn wait_first_conditions(&self, n: usize, cap: Duration) {
+        let start = Instant::now();
+        while self
+            .lock()
+            .objects
+            .values()
+            .filter(|t| t.sent.is_some() && t.first_condition.is_some())
+            .count()
+            < n
+            && start.elapsed() < cap
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Per second of sending: how many objects were sent, and the median and worst times from
+    /// sending each to this process's watch showing it, and to its first condition.
+    fn timeline(&self, start: Instant) {
+        let s = self.lock();
+        let mut by_second: BTreeMap<u64, Vec<(Duration, Duration)>> = BTreeMap::new();
+        for t in s.objects.values() {
+            let (Some(sent), Some(seen), Some(first)) = (t.sent, t.first_seen, t.first_condition)
+            else {
+                continue;
+            };
+            by_second
+                .entry(sent.saturating_duration_since(start).as_secs())
+                .or_default()
+                .push((
+                    seen.saturating_duration_since(sent),
+                    first.saturating_duration_since(sent),
+                ));
+        }
+        println!("  sent in second   objects   seen p50 / max      first condition p50 / max");
+        for (second, mut v) in by_second {
+            let n = v.len();
+            v.sort_by_key(|(seen, _)| *seen);
+            let (seen50, seen_max) = (v[n / 2].0, v[n - 1].0);
+            v.sort_by_key(|(_, first)| *first);
+            let (first50, first_max) = (v[n / 2].1, v[n - 1].1);
+            println!(
+                "  {second:>14}   {n:>7}   {seen50:>8.2?} / {seen_max:>8.2?}   {first50:>8.2?} / {first_max:>8.2?}"
+            );
+        }
     }
 
     fn watch_flips(&self) {
