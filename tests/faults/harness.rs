@@ -22,6 +22,10 @@ const NS: &str = "faults";
 /// The bearer token the operator signs its ARM requests with: a secret the suite looks for
 /// afterwards in everything the operator wrote.
 const ARM_TOKEN: &str = "faults-arm-token-5ecr3t-5d1c0a77";
+/// The vault secret every set's binding syncs into a Secret: a value that belongs in that
+/// Secret and nowhere else the operator writes.
+const VAULT_SECRET_NAME: &str = "app-secret";
+const VAULT_SECRET: &str = "faults-vault-value-5ecr3t-8e11c0de";
 const ISSUER: &str = "https://issuer.faults.test/cluster/";
 /// The kinds a set holds; deleted in this order's reverse.
 const KINDS: [&str; 6] = [
@@ -176,6 +180,8 @@ pub struct Env {
     sets: BTreeMap<usize, bool>,
     /// The tag value each live set's group should carry in Azure (its last update).
     updates: BTreeMap<usize, u64>,
+    /// Puts the vault secret into each vault once it exists, as a platform team would.
+    seeding: tokio::task::JoinHandle<()>,
 }
 
 impl Env {
@@ -188,8 +194,11 @@ impl Env {
         let kube = KubeEmulator::start(kube_emulator::Config::default())
             .await
             .expect("kube-emulator");
+        // Entra trusts the kube-emulator's CA: a binding's sync exchanges its identity's
+        // ServiceAccount token for a Key Vault token.
         let arm = ArmEmulator::start(arm_emulator::Config {
             lro_duration: Duration::from_secs(2),
+            trusted_ca_pems: vec![kube.ca_pem().to_string()],
             ..Default::default()
         })
         .await
@@ -211,6 +220,7 @@ impl Env {
             .await
             .expect("namespace");
         let metrics_port = azop_e2e::free_port();
+        let seeding = tokio::spawn(seed_vault_secrets(arm.control()));
         let mut env = Env {
             name: name.to_string(),
             kube,
@@ -225,6 +235,7 @@ impl Env {
             metrics: Vec::new(),
             sets: BTreeMap::new(),
             updates: BTreeMap::new(),
+            seeding,
         };
         env.start_operator();
         env
@@ -254,6 +265,8 @@ impl Env {
             .args(["--credential", "static-token", "--platform-namespace", NS])
             .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
             .args(["--cluster-id", "faults", "--sync-period", "30s"])
+            .args(["--issuer-url", &self.kube.issuer_url()])
+            .args(["--authority-host", &self.arm.url()])
             .env("AZOP_ARM_TOKEN", ARM_TOKEN)
             .env(
                 "RUST_LOG",
@@ -283,6 +296,7 @@ impl Env {
     }
 
     pub fn stop(&mut self) {
+        self.seeding.abort();
         for mut c in [self.operator.take(), self.standby.take()]
             .into_iter()
             .flatten()
@@ -468,11 +482,39 @@ impl Env {
     /// statuses and the metrics: where each was found.
     pub async fn secrets_found(&mut self) -> Vec<String> {
         self.read_metrics().await;
-        let secrets = [ARM_TOKEN];
+        // The operator's ARM token and Kubernetes token, the vault secret its bindings sync,
+        // and every access token Entra issued (the bindings' Key Vault tokens).
+        let mut secrets = vec![
+            ARM_TOKEN.to_string(),
+            self.kube.admin_token().to_string(),
+            VAULT_SECRET.to_string(),
+        ];
+        secrets.extend(self.arm.control().issued_tokens());
         let mut found = Vec::new();
+        // The value is where it belongs, so the search below is not an empty one: in the
+        // Secret of every live set's binding.
+        let secrets_api: Api<k8s_openapi::api::core::v1::Secret> =
+            Api::namespaced(self.client.clone(), NS);
+        for i in self.live_sets() {
+            let held = secrets_api
+                .get_opt(&synced_secret(i))
+                .await
+                .ok()
+                .flatten()
+                .and_then(|s| s.data)
+                .and_then(|d| d.get("value").cloned())
+                .is_some_and(|v| v.0 == VAULT_SECRET.as_bytes());
+            if !held {
+                found.push(format!(
+                    "{}: Secret {} does not hold the vault secret (nothing was synced)",
+                    self.name,
+                    synced_secret(i)
+                ));
+            }
+        }
         let mut look = |what: String, text: &str| {
-            for s in secrets {
-                if text.contains(s) {
+            for s in &secrets {
+                if text.contains(s.as_str()) {
                     found.push(format!("{}: {what}", self.name));
                 }
             }
@@ -541,7 +583,9 @@ const EXPECTED: [(&str, usize); 6] = [
     ("resource group", 1),
     ("vault", 1),
     ("identity", 1),
-    ("federated credential", 1),
+    // The identity's own, and the one azop adds for its own issuer to sync as the binding's
+    // identity.
+    ("federated credential", 2),
     // The RoleAssignment's and the binding's.
     ("role assignment", 2),
     ("cluster", 1),
@@ -592,6 +636,34 @@ fn object_name(kind: &str, i: usize) -> String {
     }
 }
 
+/// The Secret set `i`'s binding syncs the vault secret into.
+fn synced_secret(i: usize) -> String {
+    format!("kvb-flt-{i}-synced")
+}
+
+/// Sets the vault secret in every vault as soon as it exists in Azure (once per vault).
+async fn seed_vault_secrets(control: arm_emulator::Control) {
+    let mut seeded = BTreeSet::new();
+    loop {
+        for r in control.resources() {
+            let vault = r["type"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case("Microsoft.KeyVault/vaults"));
+            let Some(name) = r["name"].as_str().filter(|_| vault) else {
+                continue;
+            };
+            if !seeded.contains(name)
+                && control
+                    .set_secret(name, VAULT_SECRET_NAME, VAULT_SECRET)
+                    .is_some()
+            {
+                seeded.insert(name.to_string());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn set_objects(i: usize, round: u64) -> Vec<Value> {
     let o = |kind: &str, spec: Value| {
         json!({"apiVersion": format!("{}/{}", azop_api::GROUP, azop_api::VERSION), "kind": kind,
@@ -626,7 +698,9 @@ fn set_objects(i: usize, round: u64) -> Vec<Value> {
         o(
             "KeyVaultBinding",
             json!({"vaultRef": {"name": object_name("KeyVault", i)},
-                "identityRef": {"name": object_name("FederatedIdentity", i)}, "role": "SecretsUser"}),
+                "identityRef": {"name": object_name("FederatedIdentity", i)}, "role": "SecretsUser",
+                "sync": {"secretName": synced_secret(i), "refreshInterval": "1h",
+                    "items": [{"key": "value", "vaultSecret": VAULT_SECRET_NAME}]}}),
         ),
         o(
             "AksCluster",

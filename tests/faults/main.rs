@@ -30,9 +30,12 @@
 //!   takes the Lease, and no Azure resource is written twice.
 //!
 //! After each: exactly the expected Azure resources per live set (duplicates counted), none
-//! under a deleted set (leaks), no object short of Ready or of gone (stuck). The secrets the
-//! suite used (the operator's ARM token) are then searched for in everything the operator
-//! wrote: its logs, Events, statuses and metrics. The table printed at the end is the
+//! under a deleted set (leaks), no object short of Ready or of gone (stuck). Each set's binding
+//! syncs a vault secret into a Secret (as the binding's own identity, through Entra's token
+//! exchange). The secrets the suite used (the operator's ARM and Kubernetes tokens, the vault
+//! secret's value, every access token Entra issued) are then searched for in everything the
+//! operator wrote: its logs (at debug level), Events, statuses and metrics; and the vault
+//! secret must be in each live set's Secret, where it belongs. The table printed at the end is the
 //! figures; any duplicate, leak, stuck object or secret found fails the run, with its seed.
 
 mod harness;

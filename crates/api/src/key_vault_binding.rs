@@ -30,7 +30,7 @@ use crate::naming::{DNS_SUBDOMAIN_PATTERN, VAULT_SECRET_PATTERN};
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("!has(self.sync) || size(self.secrets) == 0 || self.sync.items.all(i, i.vaultSecret in self.secrets)").message("every sync item's vaultSecret must be listed in secrets: the role is scoped to those secrets only"))]
+#[x_kube(validation = Rule::new("!has(self.sync) || !has(self.secrets) || size(self.secrets) == 0 || self.sync.items.all(i, i.vaultSecret in self.secrets)").message("every sync item's vaultSecret must be listed in secrets: the role is scoped to those secrets only"))]
 pub struct KeyVaultBindingSpec {
     /// The KeyVault object.
     #[x_kube(validation = Rule::new("self == oldSelf").message("vaultRef is immutable: create another binding for another vault"))]

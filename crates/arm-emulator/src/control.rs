@@ -139,6 +139,9 @@ pub(crate) struct State {
     /// Token requests with a client id (the token endpoint's are not in the request log), by
     /// lower-cased client id.
     pub token_requests: BTreeMap<String, usize>,
+    /// Every access token the token endpoints issued, for a test that searches a client's
+    /// output for secrets.
+    pub issued_tokens: Vec<String>,
 }
 
 /// A handle on a running emulator's state; cheap to clone.
@@ -172,6 +175,7 @@ impl Control {
                 vault_windows: HashMap::new(),
                 jwks: HashMap::new(),
                 token_requests: BTreeMap::new(),
+                issued_tokens: Vec::new(),
             })),
             base_url,
             signer: Arc::new(signer),
@@ -296,6 +300,13 @@ impl Control {
         s.vault_windows.clear();
         s.jwks.clear();
         s.token_requests.clear();
+        s.issued_tokens.clear();
+    }
+
+    /// Every access token issued so far (Entra's token endpoint, AKS nodes' managed identity
+    /// endpoint): what must never appear in a client's logs, Events, statuses or metrics.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.lock().issued_tokens.clone()
     }
 
     /// Requests to the token endpoint by lower-cased client id (answered or refused).

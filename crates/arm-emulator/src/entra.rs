@@ -395,7 +395,9 @@ fn access_token(
         "ver": "1.0",
         "uti": uuid::Uuid::new_v4().simple().to_string(),
     });
-    control.signer.sign(&claims).map(|t| (t, exp))
+    let token = control.signer.sign(&claims)?;
+    control.lock().issued_tokens.push(token.clone());
+    Some((token, exp))
 }
 
 /// The managed identity endpoint of an emulated AKS node (`GET /msi/token`, the App Service
