@@ -1073,6 +1073,7 @@ pub async fn azure_fault(env: &mut Env, scale: &Scale, seed: u64, fault: &Fault)
     let control = env.arm.control();
     let next = env.next_set();
     let from = azop_e2e::now_ms();
+    let delayed_before = control.fault_hits().get("latency").copied().unwrap_or(0);
     for f in &fault.storm {
         control.inject_fault(f.clone()).expect("fault pattern");
     }
@@ -1102,8 +1103,11 @@ pub async fn azure_fault(env: &mut Env, scale: &Scale, seed: u64, fault: &Fault)
             .count()
             .saturating_sub(1);
     }
-    // (A latency spike answers as usual, later: the log cannot tell it.)
-    if row.injected == 0 && !fault.name.starts_with("latency") {
+    // A latency spike answers as usual, later: the log cannot tell it; the emulator counts it.
+    if fault.name.starts_with("latency") {
+        row.injected = control.fault_hits().get("latency").copied().unwrap_or(0) - delayed_before;
+    }
+    if row.injected == 0 {
         row.problems.push("the fault never hit a request".into());
     }
     tokio::time::sleep(Duration::from_secs(3)).await;

@@ -127,6 +127,8 @@ pub(crate) struct State {
     pub arm: Arm,
     pub log: RequestLog,
     pub faults: Vec<(Fault, regex::Regex)>,
+    /// How many requests each kind of injected fault hit, by kind (`latency`, `status`, …).
+    pub fault_hits: BTreeMap<String, usize>,
     /// By (lower-cased subscription, principal, class); the global bucket's principal is "".
     buckets: HashMap<(String, String, &'static str), BucketState>,
     /// Limits of their own for some subscriptions, by lower-cased id.
@@ -170,6 +172,7 @@ impl Control {
                 arm: Arm::default(),
                 log: RequestLog::default(),
                 faults: Vec::new(),
+                fault_hits: BTreeMap::new(),
                 buckets: HashMap::new(),
                 subscription_limits: HashMap::new(),
                 vault_windows: HashMap::new(),
@@ -301,6 +304,14 @@ impl Control {
         s.jwks.clear();
         s.token_requests.clear();
         s.issued_tokens.clear();
+        s.fault_hits.clear();
+    }
+
+    /// How many requests each kind of injected fault has hit so far, by its `type` tag
+    /// (`latency`, `status`, `reset`, …): what the request log cannot tell of a latency spike,
+    /// which answers as usual, only later.
+    pub fn fault_hits(&self) -> BTreeMap<String, usize> {
+        self.lock().fault_hits.clone()
     }
 
     /// Every access token issued so far (Entra's token endpoint, AKS nodes' managed identity
@@ -548,6 +559,12 @@ impl Control {
         })?;
         let (fault, _) = &mut state.faults[idx];
         let kind = fault.kind.clone();
+        // The kind's serde tag: `latency`, `status`, `reset`, …
+        let tag = serde_json::to_value(&kind)
+            .ok()
+            .and_then(|v| v["type"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        *state.fault_hits.entry(tag).or_default() += 1;
         if let Some(c) = &mut fault.count {
             *c = c.saturating_sub(1);
             if *c == 0 {
