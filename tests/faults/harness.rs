@@ -483,12 +483,14 @@ impl Env {
     pub async fn secrets_found(&mut self) -> Vec<String> {
         self.read_metrics().await;
         // The operator's ARM token and Kubernetes token, the vault secret its bindings sync,
-        // and every access token Entra issued (the bindings' Key Vault tokens).
+        // every ServiceAccount token the API server issued (the bindings' identities', for
+        // the token exchange) and every access token Entra issued (their Key Vault tokens).
         let mut secrets = vec![
             ARM_TOKEN.to_string(),
             self.kube.admin_token().to_string(),
             VAULT_SECRET.to_string(),
         ];
+        secrets.extend(self.kube.issued_tokens());
         secrets.extend(self.arm.control().issued_tokens());
         let mut found = Vec::new();
         // The value is where it belongs, so the search below is not an empty one: in the

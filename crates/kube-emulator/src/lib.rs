@@ -334,6 +334,12 @@ impl KubeEmulator {
             .collect()
     }
 
+    /// Every ServiceAccount token issued through a TokenRequest so far (`kubectl create token`,
+    /// a client's token exchange): what a test searches a client's output for.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.faults.0.signer.issued()
+    }
+
     /// The API server's misbehaviour, for fault tests.
     pub fn faults(&self) -> Faults {
         self.faults.clone()

@@ -14,6 +14,8 @@ use crate::store::ApiError;
 pub struct Signer {
     key: RsaKeyPair,
     kid: String,
+    /// Every token a TokenRequest was answered with ([`crate::KubeEmulator::issued_tokens`]).
+    issued: std::sync::Mutex<Vec<String>>,
 }
 
 /// The audience Kubernetes uses when a TokenRequest names none.
@@ -24,7 +26,19 @@ impl Signer {
     pub fn generate() -> Result<Self, aws_lc_rs::error::Unspecified> {
         let key = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)?;
         let kid = uuid::Uuid::new_v4().simple().to_string();
-        Ok(Signer { key, kid })
+        Ok(Signer {
+            key,
+            kid,
+            issued: std::sync::Mutex::default(),
+        })
+    }
+
+    /// Every ServiceAccount token issued through a TokenRequest so far.
+    pub fn issued(&self) -> Vec<String> {
+        self.issued
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// `/openid/v1/jwks`.
@@ -139,6 +153,10 @@ impl Signer {
             "kubernetes.io": {"namespace": ns, "serviceaccount": {"name": name, "uid": uid}},
         });
         let token = self.sign(&claims)?;
+        self.issued
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(token.clone());
         let expires = jiff::Timestamp::from_second(now + ttl)
             .map(|t| t.to_string())
             .unwrap_or_default();
