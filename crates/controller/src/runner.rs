@@ -553,17 +553,49 @@ fn has_conditions<K: AzureKind>(obj: &K) -> bool {
 /// What wakes a binding: its spec, its deletion, other finalizers, and a sync requested with
 /// the `azop.dev/sync-requested-at` annotation; a malformed one, any change.
 fn binding_change(guard: &DeserializeGuard<azop_api::KeyVaultBinding>) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    guarded_change(guard, |b| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        spec_or_deletion(b).hash(&mut h);
+        b.annotations()
+            .get(crate::kinds::binding_sync::SYNC_REQUEST_ANNOTATION)
+            .hash(&mut h);
+        h.finish()
+    })
+}
+
+/// `of` a well-formed object; a malformed one (read through `DeserializeGuard`) changes with
+/// every write, its resourceVersion.
+fn guarded_change<K>(guard: &DeserializeGuard<K>, of: impl Fn(&K) -> u64) -> u64 {
     match &guard.0 {
-        Ok(b) => {
-            spec_or_deletion(b).hash(&mut h);
-            b.annotations()
-                .get(crate::kinds::binding_sync::SYNC_REQUEST_ANNOTATION)
-                .hash(&mut h);
+        Ok(obj) => of(obj),
+        Err(invalid) => {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            invalid.metadata.resource_version.hash(&mut h);
+            h.finish()
         }
-        Err(invalid) => invalid.metadata.resource_version.hash(&mut h),
     }
-    h.finish()
+}
+
+/// Whether an event of a kind's own watch wakes its controller: a change `seen` had not seen,
+/// or a live object without azop's finalizer. A new object is handed to the acknowledger
+/// first, whether or not it wakes the controller now.
+fn wakes<K>(
+    guard: &DeserializeGuard<K>,
+    ack: &Acknowledger<K>,
+    seen: &Changed<DeserializeGuard<K>>,
+) -> bool
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + 'static,
+{
+    if let Ok(obj) = &guard.0 {
+        ack.saw(obj);
+    }
+    seen.changed(guard) || guard.0.as_ref().is_ok_and(lacks_finalizer)
 }
 
 /// A live object without azop's finalizer: someone removed it, or azop has not added it yet.
@@ -664,14 +696,7 @@ impl Watches {
 /// What of a kind's own objects wakes its controller: spec changes and deletion (a malformed
 /// object: any change).
 fn own_change<K: AzureKind>(guard: &DeserializeGuard<K>) -> u64 {
-    match &guard.0 {
-        Ok(obj) => spec_or_deletion(obj),
-        Err(invalid) => {
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            invalid.metadata.resource_version.hash(&mut h);
-            h.finish()
-        }
-    }
+    guarded_change(guard, spec_or_deletion)
 }
 
 /// A kind's own objects, filtered to the changes that matter ([`own_change`]); `seen` is what
@@ -681,14 +706,7 @@ fn own_changes<K: AzureKind>(
     seen: Arc<Changed<DeserializeGuard<K>>>,
     ack: Acknowledger<K>,
 ) -> impl Stream<Item = Arc<DeserializeGuard<K>>> + Send + 'static {
-    handle.filter(move |g| {
-        if let Ok(obj) = &g.0 {
-            ack.saw(obj);
-        }
-        let changed = seen.changed(&**g);
-        let lacks = g.0.as_ref().is_ok_and(lacks_finalizer);
-        futures::future::ready(changed || lacks)
-    })
+    handle.filter(move |g| futures::future::ready(wakes(g, &ack, &seen)))
 }
 
 /// What an object that left this operator's watch of kind `K` (deleted, or relabelled into
@@ -826,13 +844,7 @@ fn binding_controller(
     .modify(slim::<DeserializeGuard<KeyVaultBinding>>)
     .reflect(writer)
     .applied_objects()
-    .try_filter(move |g| {
-        if let Ok(b) = &g.0 {
-            ack.saw(b);
-        }
-        let wake = seen.changed(g) || g.0.as_ref().is_ok_and(lacks_finalizer);
-        futures::future::ready(wake)
-    });
+    .try_filter(move |g| futures::future::ready(wakes(g, &ack, &seen)));
     let controller = Controller::for_stream(bindings, store.clone())
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
     let labels = Changed::new(|ns: &Namespace| {
