@@ -561,7 +561,7 @@ fn an_operator_killed_mid_create_resumes_the_poll_without_a_second_put() {
             .await
             .expect("kube-emulator");
         let arm = arm_emulator::ArmEmulator::start(arm_emulator::Config {
-            lro_duration: Duration::from_secs(4),
+            lro_duration: Duration::from_secs(8),
             ..Default::default()
         })
         .await

@@ -612,9 +612,21 @@ async fn each_shard_reconciles_its_own_objects_references_cross_shards_and_a_rel
         "shard b to read the moved group",
     )
     .await;
-    // A reconcile a had in flight may still finish; after that, a never reads it again.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let a_after_move = operators["a"].touched.on(&moving);
+    // A reconcile a had in flight (or began from a copy its watch had not yet taken back)
+    // may still finish: a is settled once it has read nothing of the group for 2 s. After
+    // that, a never reads it again.
+    let mut a_after_move = operators["a"].touched.on(&moving);
+    let settling = tokio::time::Instant::now();
+    let mut quiet_since = settling;
+    while quiet_since.elapsed() < Duration::from_secs(2)
+        && settling.elapsed() < Duration::from_secs(20)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = operators["a"].touched.on(&moving);
+        if now != a_after_move {
+            (a_after_move, quiet_since) = (now, tokio::time::Instant::now());
+        }
+    }
     let b_after_move = operators["b"].touched.on(&moving);
     tokio::time::sleep(SYNC_PERIOD * 3).await;
     assert_eq!(

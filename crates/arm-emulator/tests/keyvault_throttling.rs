@@ -146,7 +146,7 @@ fn the_default_limit_is_azures_4000_per_10_seconds() {
 
 #[tokio::test]
 async fn the_request_past_the_limit_is_429_throttled_changes_nothing_and_spares_other_vaults() {
-    let window = Duration::from_secs(2);
+    let window = Duration::from_secs(4);
     let env = Env::start(KeyVaultLimits {
         enabled: true,
         transactions: 5,
@@ -183,7 +183,7 @@ async fn the_request_past_the_limit_is_429_throttled_changes_nothing_and_spares_
         "Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached"
     );
     let wait = r.retry_after.expect("Retry-After");
-    assert!((1..=2).contains(&wait), "Retry-After: {wait}");
+    assert!((1..=window.as_secs()).contains(&wait), "Retry-After: {wait}");
     let r = env.kv("DELETE", "kv-a", "secrets/db-password", None).await;
     assert_eq!(r.status, 429, "{}", r.body);
 

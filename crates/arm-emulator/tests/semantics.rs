@@ -66,8 +66,10 @@ impl Env {
 
 fn fast() -> Config {
     Config {
-        lro_duration: Duration::from_millis(300),
-        principal_propagation_delay: Duration::from_millis(300),
+        // Long enough that a busy machine's pause between two requests does not end an
+        // operation a test expects to be still running.
+        lro_duration: Duration::from_millis(1000),
+        principal_propagation_delay: Duration::from_millis(1000),
         ..Config::default()
     }
 }
@@ -98,7 +100,7 @@ async fn a_cluster_create_is_a_long_running_operation_and_refuses_a_second_write
     );
     let (_, _, status) = env.call("GET", &op, None).await;
     assert_eq!(status["status"], "InProgress");
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let (_, _, status) = env.call("GET", &op, None).await;
     assert_eq!(status["status"], "Succeeded");
     let (_, _, got) = env.call("GET", &id, None).await;
@@ -135,7 +137,7 @@ async fn deleting_a_group_answers_202_with_location_and_takes_what_it_holds() {
         .expect("Location")
         .to_string();
     assert_eq!(env.call("GET", &location, None).await.0, 202);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(env.call("GET", &location, None).await.0, 200);
     let (s, _, err) = env.call("GET", &rg, None).await;
     assert_eq!(
@@ -225,7 +227,7 @@ async fn a_fresh_principal_is_not_found_until_replicated_and_duplicates_are_refu
     );
     assert_eq!(env.call("PUT", &typed, Some(body.clone())).await.0, 201);
     assert_eq!(env.call("DELETE", &typed, None).await.0, 200);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(env.call("PUT", &ra, Some(untyped)).await.0, 201);
     let again = format!(
         "{rg}/providers/Microsoft.Authorization/roleAssignments/11111111-0000-0000-0000-000000000002"
@@ -519,7 +521,7 @@ async fn agent_pools_live_in_their_cluster_under_aks_rules() {
     let mut body = cluster_body();
     body["properties"]["kubernetesVersion"] = json!("1.30");
     assert_eq!(env.call("PUT", &id, Some(body.clone())).await.0, 201);
-    let settle = || tokio::time::sleep(Duration::from_millis(400));
+    let settle = || tokio::time::sleep(Duration::from_millis(1100));
     settle().await;
 
     // The pool the cluster was made with answers through the agentPools API, labels included.

@@ -475,14 +475,15 @@ mod tests {
 
     #[tokio::test]
     async fn reservations_queue_in_the_order_taken_and_later_requests_wait_behind_them() {
-        let l = writes(2.0, 10.0);
+        // Slow enough a refill that a busy machine's pause between two lines changes nothing.
+        let l = writes(2.0, 1.0);
         let first = Reservation::new(l.clone(), "s", 0, 2);
         assert_eq!(first.ready_in(), Duration::ZERO, "the burst pays at once");
         let second = Reservation::new(l.clone(), "s", 0, 2);
         let wait = second.ready_in();
         assert!(
-            wait > Duration::from_millis(150) && wait <= Duration::from_millis(200),
-            "two more tokens at 10/s: {wait:?}"
+            wait > Duration::from_millis(1500) && wait <= Duration::from_secs(2),
+            "two more tokens at 1/s: {wait:?}"
         );
         let third = Reservation::new(l.clone(), "S", 0, 1);
         assert!(

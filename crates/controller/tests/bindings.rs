@@ -448,6 +448,8 @@ async fn revoking_the_policy_revokes_the_access_and_observed_vaults_grant_nothin
         )
         .await
         .expect("selected again");
+    // Selected again, binding b is granted again: its write comes before the count below.
+    binding_condition(&env, "team-a", "b", READY).await;
     env.create::<FederatedIdentity>(
         json!({"apiVersion": "azop.dev/v1alpha1", "kind": "FederatedIdentity",
         "metadata": {"name": "stolen", "namespace": "team-a"},

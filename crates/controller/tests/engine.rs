@@ -41,15 +41,23 @@ async fn objects_become_ready_tagged_and_quiet_in_steady_state() {
 
     let events: Api<k8s_openapi::api::events::v1::Event> =
         Api::namespaced(env.client.clone(), "platform");
-    let reasons: Vec<String> = events
-        .list(&Default::default())
-        .await
-        .expect("events")
-        .items
-        .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("rg1"))
-        .filter_map(|e| e.reason)
-        .collect();
+    // The Event follows the status write that made the group Ready: looked for a few times.
+    let mut reasons: Vec<String> = Vec::new();
+    for _ in 0..50 {
+        reasons = events
+            .list(&Default::default())
+            .await
+            .expect("events")
+            .items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("rg1"))
+            .filter_map(|e| e.reason)
+            .collect();
+        if reasons.iter().any(|r| r == "Succeeded") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(
         reasons.iter().any(|r| r == "Succeeded"),
         "a Ready transition is an Event: {reasons:?}"
@@ -129,9 +137,10 @@ async fn drift_made_outside_kubernetes_is_corrected_at_the_next_sync() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_during_a_long_running_create_resumes_polling_without_a_second_put() {
-    // A cluster create runs 3 s in the emulator: long enough to stop the operator mid-way.
+    // A cluster create runs 6 s in the emulator: long enough to stop the operator mid-way, on
+    // a busy machine too.
     let mut env = Env::start(Options {
-        lro_duration: Duration::from_secs(3),
+        lro_duration: Duration::from_secs(6),
         ..Options::default()
     })
     .await;

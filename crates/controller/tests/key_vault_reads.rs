@@ -23,7 +23,7 @@ async fn a_workload_identity_reads_with_one_token_and_waits_out_a_throttled_vaul
     let kube = kube_emulator::KubeEmulator::start(kube_emulator::Config::default())
         .await
         .expect("kube-emulator");
-    let window = Duration::from_secs(2);
+    let window = Duration::from_secs(4);
     let arm = ArmEmulator::start(arm_emulator::Config {
         trusted_ca_pems: vec![kube.ca_pem().to_string()],
         lro_duration: Duration::ZERO,

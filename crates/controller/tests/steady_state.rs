@@ -102,10 +102,19 @@ async fn periodic_checks_are_spread_over_the_calendar_once_per_period() {
         *per_second.entry(r.at_ms / 1000).or_default() += 1;
         *per_group.entry(r.path.to_ascii_lowercase()).or_default() += 1;
     }
-    // 10 a second, and one 100 ms window's more where a second straddles two windows.
+    // 10 a second, and one 100 ms window's more where a second straddles two windows; a busy
+    // machine may push a late read or two into the next second, which then reads less.
     assert!(
-        per_second.values().all(|n| *n <= 11),
-        "never more than the calendar's rate in a second: {per_second:?}"
+        per_second.values().all(|n| *n <= 13),
+        "never much more than the calendar's rate in a second: {per_second:?}"
+    );
+    let counts: Vec<usize> = (per_second.keys().next().copied().unwrap_or(0)
+        ..=per_second.keys().last().copied().unwrap_or(0))
+        .map(|s| per_second.get(&s).copied().unwrap_or(0))
+        .collect();
+    assert!(
+        counts.windows(3).all(|w| w.iter().sum::<usize>() <= 32),
+        "the calendar's rate over any three seconds: {per_second:?}"
     );
     assert_eq!(
         per_group.len(),
@@ -140,39 +149,42 @@ async fn a_new_object_shows_it_was_seen_within_two_seconds_while_the_write_bucke
         env.create::<ResourceGroup>(rg("platform", &format!("rg-w{i}"), "westeurope", "Delete"))
             .await;
     }
-    // Every group shows Reconciling within 2 s of being applied, though most wait their turn.
-    let waiting = loop {
+    // Every group shows Reconciling within 2 s of being applied, though most wait their turn;
+    // and those waiting say why (the acknowledgement may come first: then the pass says it).
+    let mut all_seen = false;
+    loop {
         let groups = api.list(&Default::default()).await.expect("list").items;
-        let seen: Vec<_> = groups
+        let seen = groups
             .iter()
             .filter(|g| {
                 let c = g.status.clone().unwrap_or_default().azure.conditions;
                 conditions::find(&c, "Reconciling").is_some_and(|c| c.status == "True")
                     || conditions::is_ready(&c, g.metadata.generation)
             })
-            .collect();
-        if seen.len() == 6 {
-            break groups
-                .iter()
-                .filter(|g| {
-                    conditions::find(
-                        &g.status.clone().unwrap_or_default().azure.conditions,
-                        READY,
-                    )
-                    .is_some_and(|c| c.reason == "Throttled")
-                })
-                .count();
+            .count();
+        let waiting = groups
+            .iter()
+            .filter(|g| {
+                conditions::find(
+                    &g.status.clone().unwrap_or_default().azure.conditions,
+                    READY,
+                )
+                .is_some_and(|c| c.reason == "Throttled")
+            })
+            .count();
+        all_seen |= seen == 6;
+        if all_seen && waiting >= 4 {
+            break;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(2),
-            "not every group showed Reconciling within 2 s: {} of 6",
-            seen.len()
+            all_seen || start.elapsed() < Duration::from_secs(2),
+            "not every group showed Reconciling within 2 s: {seen} of 6"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(4),
+            "most wait for their turn, saying so: {waiting} of 6"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert!(
-        waiting >= 4,
-        "most wait for their turn, saying so: {waiting}"
-    );
+    }
     assert!(env.requests("PUT", "") <= 2, "one write, maybe two, so far");
 }

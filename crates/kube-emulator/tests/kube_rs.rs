@@ -499,8 +499,9 @@ async fn two_contenders_share_one_lease_and_the_second_takes_over() {
         kube_lease_manager::LeaseManagerBuilder::new(client.clone(), "leader")
             .with_namespace("test")
             .with_identity(id)
-            .with_duration(2)
-            .with_grace(1)
+            // a renews every 2 s: a busy machine's pause does not hand b the lease.
+            .with_duration(4)
+            .with_grace(2)
             .build()
     };
     let (mut a, a_task) = build("a").await.expect("manager a").watch().await;
@@ -513,8 +514,8 @@ async fn two_contenders_share_one_lease_and_the_second_takes_over() {
     .await
     .expect("a becomes leader");
     let (mut b, _b_task) = build("b").await.expect("manager b").watch().await;
-    // While a renews, b does not lead, through several lease durations.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // While a renews, b does not lead, through more than two lease durations.
+    tokio::time::sleep(Duration::from_secs(9)).await;
     assert!(*a.borrow(), "a still leads");
     assert!(!*b.borrow_and_update(), "b waits while a leads");
     // a steps down (dropping its receiver releases the lease); b takes over.
