@@ -183,7 +183,10 @@ async fn the_request_past_the_limit_is_429_throttled_changes_nothing_and_spares_
         "Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached"
     );
     let wait = r.retry_after.expect("Retry-After");
-    assert!((1..=window.as_secs()).contains(&wait), "Retry-After: {wait}");
+    assert!(
+        (1..=window.as_secs()).contains(&wait),
+        "Retry-After: {wait}"
+    );
     let r = env.kv("DELETE", "kv-a", "secrets/db-password", None).await;
     assert_eq!(r.status, 429, "{}", r.body);
 

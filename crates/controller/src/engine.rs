@@ -1323,13 +1323,8 @@ async fn apply<K: AzureKind>(
         && !dependency_pending
         && let Some((wait, subscription)) = budget(obj, ctx, decision, sub, key, pass).await?
     {
-        // Said once per generation: a new one, or one only acknowledged so far ("seen;
-        // reconciling", whoever wrote it) now says why it waits. A Ready object waiting to
-        // correct drift keeps its Ready.
-        let common = K::azure_status(&mut status);
-        let only_seen = azop_api::conditions::find(&common.conditions, READY)
-            .is_some_and(|c| c.reason == Reason::Progressing.as_str());
-        if common.observed_generation != generation || only_seen {
+        if K::azure_status(&mut status).observed_generation != generation {
+            let common = K::azure_status(&mut status);
             common.observed_generation = generation;
             Conditions::new(&mut common.conditions, generation, now()).working(
                 Reason::Throttled,

@@ -649,6 +649,36 @@ macro_rules! declare_watches {
                 stores
             }
 
+            /// Waits until every store has its first list: references are resolved against
+            /// them, and a controller that started earlier would find a dependency merely not
+            /// listed yet missing (a restart flipped Ready on every vault whose group was listed
+            /// after it, and on each of the vault's bindings).
+            fn listed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+                let waits: Vec<futures::future::BoxFuture<'static, ()>> = vec![
+                    $({
+                        let store = self.$field.store.clone();
+                        Box::pin(async move {
+                            let _ = store.wait_until_ready().await;
+                        })
+                    },)*
+                    {
+                        let store = self.profiles.store.clone();
+                        Box::pin(async move {
+                            let _ = store.wait_until_ready().await;
+                        })
+                    },
+                    {
+                        let store = self.namespaces.store.clone();
+                        Box::pin(async move {
+                            let _ = store.wait_until_ready().await;
+                        })
+                    },
+                ];
+                async move {
+                    futures::future::join_all(waits).await;
+                }
+            }
+
             /// One controller per kind, each with its own subscriptions.
             fn controllers(&self, ctx: &Arc<Context>, concurrency: u16) -> Vec<Task> {
                 vec![$(controller_for::<$kind>(
@@ -999,6 +1029,7 @@ pub async fn run(
         shard,
         options.concurrency,
     ));
+    let listed = watches.listed();
     let watch_tasks = watches.start(&client, shard, &ctx);
     let profiles = watches.profiles.store.clone();
     let namespaces = watches.namespaces.store.clone();
@@ -1018,11 +1049,8 @@ pub async fn run(
     let all = async move {
         let watch_tasks = futures::future::join_all(watch_tasks);
         let controllers = async {
-            let _ = tokio::time::timeout(Duration::from_secs(30), async {
-                let _ = profiles.wait_until_ready().await;
-                let _ = namespaces.wait_until_ready().await;
-            })
-            .await;
+            // Every store listed first (profiles and namespaces, and each kind's).
+            let _ = tokio::time::timeout(Duration::from_secs(30), listed).await;
             metrics.set_ready(true);
             futures::future::join_all(controllers).await;
         };

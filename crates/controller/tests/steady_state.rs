@@ -8,12 +8,13 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use azop_api::ResourceGroup;
 use azop_api::conditions::{self, READY};
+use azop_api::{KeyVault, ResourceGroup};
 use azop_arm::{BucketLimit, RateLimits};
 use azop_controller::engine::EngineConfig;
-use common::{Env, Options, rg};
+use common::{Env, Managed, Options, rg};
 use kube::Api;
+use serde_json::json;
 
 fn options(sync_period: Duration, sync_reads_per_second: f64) -> Options {
     let base = Options::default();
@@ -84,6 +85,54 @@ async fn a_restarted_operator_reads_nothing_before_each_objects_period_is_over()
     assert_eq!(transitions(&env).await, before, "no condition flipped");
 }
 
+/// A restarted operator reconciles nothing before every store has its first list: a vault
+/// reconciled while its group's list was still on its way found the group missing and went
+/// WaitingForDependency, and with it every binding to the vault (`bench_fleet`'s restart of
+/// 10,000 objects flipped 8,008 Ready conditions).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_operator_waits_for_every_list_before_judging_a_reference() {
+    let mut env = Env::start(options(Duration::from_secs(120), 20.0)).await;
+    env.create::<ResourceGroup>(rg("platform", "rg-kv", "westeurope", "Delete"))
+        .await;
+    env.create::<KeyVault>(
+        json!({"apiVersion": "azop.dev/v1alpha1", "kind": "KeyVault",
+        "metadata": {"name": "kv-restart", "namespace": "platform"},
+        "spec": {"azureName": "azop-restart-kv", "location": "westeurope",
+                 "resourceGroupRef": {"name": "rg-kv"}}}),
+    )
+    .await;
+    let ready = env.wait_ready::<KeyVault>("platform", "kv-restart").await;
+    let was = conditions::find(&ready.azure().conditions, READY)
+        .cloned()
+        .expect("Ready");
+    env.stop_operator().await;
+    // The groups' list comes 2 s after the vaults' (a large list on a busy API server).
+    env.kube_faults()
+        .slow_lists("resourcegroups", Some(Duration::from_secs(2)));
+    env.arm.clear_log();
+    env.start_operator();
+    let api: Api<KeyVault> = Api::namespaced(env.client.clone(), "platform");
+    let until = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < until {
+        let vault = api.get("kv-restart").await.expect("read");
+        let now = conditions::find(&vault.azure().conditions, READY)
+            .cloned()
+            .expect("Ready");
+        assert_eq!(
+            (&now.status, &now.reason, &now.last_transition_time),
+            (&was.status, &was.reason, &was.last_transition_time),
+            "the vault's Ready never flipped: {}",
+            now.message
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    env.kube_faults().slow_lists("resourcegroups", None);
+    assert!(
+        env.arm.request_log().is_empty(),
+        "nothing asked of ARM within the sync period"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn periodic_checks_are_spread_over_the_calendar_once_per_period() {
     // 30 groups created together, a 3 s period, at most 10 periodic reads a second.
@@ -149,42 +198,37 @@ async fn a_new_object_shows_it_was_seen_within_two_seconds_while_the_write_bucke
         env.create::<ResourceGroup>(rg("platform", &format!("rg-w{i}"), "westeurope", "Delete"))
             .await;
     }
-    // Every group shows Reconciling within 2 s of being applied, though most wait their turn;
-    // and those waiting say why (the acknowledgement may come first: then the pass says it).
-    let mut all_seen = false;
-    loop {
+    // Every group shows Reconciling within 2 s of being applied, though most wait their turn
+    // (saying so when its pass came before the acknowledgement: Throttled; after it, the
+    // acknowledgement's "seen; reconciling" stands, one status write fewer per object).
+    let waiting = loop {
         let groups = api.list(&Default::default()).await.expect("list").items;
-        let seen = groups
+        let seen: Vec<_> = groups
             .iter()
             .filter(|g| {
                 let c = g.status.clone().unwrap_or_default().azure.conditions;
                 conditions::find(&c, "Reconciling").is_some_and(|c| c.status == "True")
                     || conditions::is_ready(&c, g.metadata.generation)
             })
-            .count();
-        let waiting = groups
-            .iter()
-            .filter(|g| {
-                conditions::find(
-                    &g.status.clone().unwrap_or_default().azure.conditions,
-                    READY,
-                )
-                .is_some_and(|c| c.reason == "Throttled")
-            })
-            .count();
-        all_seen |= seen == 6;
-        if all_seen && waiting >= 4 {
-            break;
+            .collect();
+        if seen.len() == 6 {
+            break seen
+                .iter()
+                .filter(|g| {
+                    let c = g.status.clone().unwrap_or_default().azure.conditions;
+                    !conditions::is_ready(&c, g.metadata.generation)
+                        && conditions::find(&c, READY)
+                            .is_some_and(|c| c.reason == "Throttled" || c.reason == "Progressing")
+                })
+                .count();
         }
         assert!(
-            all_seen || start.elapsed() < Duration::from_secs(2),
-            "not every group showed Reconciling within 2 s: {seen} of 6"
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(4),
-            "most wait for their turn, saying so: {waiting} of 6"
+            start.elapsed() < Duration::from_secs(2),
+            "not every group showed Reconciling within 2 s: {} of 6",
+            seen.len()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    };
+    assert!(waiting >= 4, "most wait for their turn: {waiting}");
     assert!(env.requests("PUT", "") <= 2, "one write, maybe two, so far");
 }

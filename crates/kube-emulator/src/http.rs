@@ -54,6 +54,9 @@ pub struct FaultState {
     pub unavailable: std::sync::atomic::AtomicBool,
     /// How many status writes are still to be answered 409 Conflict.
     pub status_conflicts: std::sync::atomic::AtomicU32,
+    /// Lists (not watches, not single objects) of these resources, by plural, answered only
+    /// after the delay.
+    pub slow_lists: Mutex<std::collections::HashMap<String, std::time::Duration>>,
 }
 
 impl Default for FaultState {
@@ -62,6 +65,7 @@ impl Default for FaultState {
             cut: tokio::sync::watch::channel(0).0,
             unavailable: Default::default(),
             status_conflicts: Default::default(),
+            slow_lists: Default::default(),
         }
     }
 }
@@ -314,6 +318,20 @@ pub async fn handle(
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     if let Some(e) = injected_fault(&shared, &method, &segs) {
         return error_response(&e);
+    }
+    if method == Method::GET && !matches!(param(&params, "watch"), Some("true" | "1")) {
+        let delay = segs.last().and_then(|plural| {
+            shared
+                .faults
+                .slow_lists
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(*plural)
+                .copied()
+        });
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
     }
     // The OIDC documents are public, as an AKS cluster's issuer documents are (Entra and the
     // arm-emulator fetch them without credentials).

@@ -186,6 +186,21 @@ impl Faults {
             .store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Answers every list of `plural` (all namespaces or one; not a watch, not a single
+    /// object) only after `delay`, as a busy API server answers a large list; `None` undoes it.
+    pub fn slow_lists(&self, plural: &str, delay: Option<std::time::Duration>) {
+        let mut slow = self
+            .0
+            .faults
+            .slow_lists
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match delay {
+            Some(d) => slow.insert(plural.to_string(), d),
+            None => slow.remove(plural),
+        };
+    }
+
     /// The API server gone (`true`: every request answered 503 and every watch ended) or
     /// back (`false`).
     pub fn set_unavailable(&self, gone: bool) {

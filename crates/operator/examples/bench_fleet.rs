@@ -338,6 +338,11 @@ async fn fleet(args: &Args) {
     let first_minute = env.arm.control().counts();
     let restart_per_second = per_subscription_seconds(&env.arm, restart_from, azop_e2e::now_ms());
     let restart_flips = tracker.flips() - steady_flips;
+    if std::env::var_os("BENCH_DEBUG").is_some() {
+        for f in tracker.flipped() {
+            println!("    flipped: {f}");
+        }
+    }
     let restart_rss = again.memory();
     again.stop();
 
@@ -1198,6 +1203,8 @@ struct TrackState {
     objects: HashMap<String, Track>,
     watching_flips: bool,
     flips: usize,
+    /// The first flips: the object and its Ready as it flipped (BENCH_DEBUG prints them).
+    flipped: Vec<String>,
 }
 
 #[derive(Clone, Default)]
@@ -1277,7 +1284,7 @@ impl Tracker {
         let progressing = find("Reconciling").as_deref() == Some("True") || ready;
         let mut s = self.lock();
         let watching = s.watching_flips;
-        let t = s.objects.entry(key).or_default();
+        let t = s.objects.entry(key.clone()).or_default();
         t.first_seen.get_or_insert_with(Instant::now);
         t.namespace = o.namespace().unwrap_or_default();
         t.condition = conditions
@@ -1288,10 +1295,13 @@ impl Tracker {
         if progressing && t.first_condition.is_none() {
             t.first_condition = Some(Instant::now());
         }
-        let flipped = watching && t.ready && !ready;
+        let flipped = (watching && t.ready && !ready).then(|| format!("{key}: {}", t.condition));
         t.ready = ready;
-        if flipped {
+        if let Some(what) = flipped {
             s.flips += 1;
+            if s.flipped.len() < 20 {
+                s.flipped.push(what);
+            }
         }
     }
 
@@ -1448,6 +1458,11 @@ impl Tracker {
 
     fn flips(&self) -> usize {
         self.lock().flips
+    }
+
+    /// The first flips seen, each with Ready as it flipped.
+    fn flipped(&self) -> Vec<String> {
+        self.lock().flipped.clone()
     }
 }
 

@@ -94,7 +94,7 @@ impl Default for Options {
 
 /// Both emulators and an operator running against them.
 pub struct Env {
-    _kube: kube_emulator::KubeEmulator,
+    kube: kube_emulator::KubeEmulator,
     /// The arm-emulator; dropping it stops it.
     pub arm_emulator: ArmEmulator,
     /// Its controls: stored resources, request log, faults.
@@ -111,6 +111,11 @@ pub struct Env {
 }
 
 impl Env {
+    /// The kube-emulator's faults (slow lists, cut watches, conflicts).
+    pub fn kube_faults(&self) -> kube_emulator::Faults {
+        self.kube.faults()
+    }
+
     /// Both emulators, the CRDs, namespace `platform`, and a running operator.
     pub async fn start(options: Options) -> Self {
         let _ = tracing_subscriber::fmt()
@@ -147,7 +152,7 @@ impl Env {
         }
         create_namespace(&client, "platform", json!({})).await;
         let mut env = Env {
-            _kube: kube,
+            kube,
             arm: arm_emulator.control(),
             arm_emulator,
             client,
