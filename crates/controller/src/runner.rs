@@ -619,6 +619,17 @@ struct Subscriptions {
     namespaces: ReflectHandle<Namespace>,
 }
 
+/// Resolves once `store` has its first list (or its writer is gone).
+fn first_list<K>(store: &Store<K>) -> futures::future::BoxFuture<'static, ()>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+{
+    let store = store.clone();
+    Box::pin(async move {
+        let _ = store.wait_until_ready().await;
+    })
+}
+
 /// Declares `Watches`, the shared watches of every Azure-backed kind plus AzureProfiles and
 /// Namespaces, from the kind registry (`azop_api::for_each_azure_kind!`).
 macro_rules! declare_watches {
@@ -654,25 +665,10 @@ macro_rules! declare_watches {
             /// listed yet missing (a restart flipped Ready on every vault whose group was listed
             /// after it, and on each of the vault's bindings).
             fn listed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-                let waits: Vec<futures::future::BoxFuture<'static, ()>> = vec![
-                    $({
-                        let store = self.$field.store.clone();
-                        Box::pin(async move {
-                            let _ = store.wait_until_ready().await;
-                        })
-                    },)*
-                    {
-                        let store = self.profiles.store.clone();
-                        Box::pin(async move {
-                            let _ = store.wait_until_ready().await;
-                        })
-                    },
-                    {
-                        let store = self.namespaces.store.clone();
-                        Box::pin(async move {
-                            let _ = store.wait_until_ready().await;
-                        })
-                    },
+                let waits = vec![
+                    $(first_list(&self.$field.store),)*
+                    first_list(&self.profiles.store),
+                    first_list(&self.namespaces.store),
                 ];
                 async move {
                     futures::future::join_all(waits).await;
